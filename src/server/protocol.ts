@@ -1,0 +1,100 @@
+/**
+ * Signaling protocol shared by the Node server (src/server/) and the browser client (src/mesh/).
+ * JSON text frames over one WebSocket at path `/signal`. Every inbound message is validated with these
+ * schemas; unknown fields are dropped (zod's default strip), unknown kinds are refused.
+ *
+ * Flow: a client sends `create` (the server makes a room with an unguessable id) or `join` with the id
+ * from the room link, gets `welcome` with its own peer id, then `members` on every change. Offers,
+ * answers and ICE candidates travel as `signal {to, data}` and arrive as `signal {from, data}` with
+ * `from` stamped by the server. `config` carries the room's shared training configuration: the server
+ * keeps the latest one per room and sends it to each peer that joins.
+ */
+import { z } from 'zod';
+
+export const SIGNAL_PATH = '/signal';
+export const PROTOCOL_VERSION = 1;
+
+/** Room ids: 22+ chars of base64url = at least 128 random bits. */
+export const RoomId = z.string().regex(/^[A-Za-z0-9_-]{22,64}$/, 'room id must be 22-64 base64url characters');
+export const PeerId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+
+/** What a peer tells the room about itself (shown in the peers table). */
+export const PeerMeta = z.object({
+  name: z.string().max(64).optional(),
+  device: z.string().max(128).optional(),
+  backend: z.enum(['webgpu', 'webgpu-fallback', 'cpu']).optional(),
+  virtualWorkers: z.number().int().min(1).max(64).optional(),
+});
+export type PeerMeta = z.infer<typeof PeerMeta>;
+
+/** simple-peer / RTCPeerConnection signaling payloads. */
+export const SignalData = z.union([
+  z.object({ type: z.enum(['offer', 'answer', 'pranswer', 'rollback']), sdp: z.string().max(60_000).optional() }),
+  z.object({
+    type: z.literal('candidate'),
+    candidate: z.object({
+      candidate: z.string().max(2048),
+      sdpMLineIndex: z.number().int().min(0).max(1024).nullable().optional(),
+      sdpMid: z.string().max(256).nullable().optional(),
+      usernameFragment: z.string().max(256).nullable().optional(),
+    }),
+  }),
+  z.object({ type: z.literal('renegotiate'), renegotiate: z.literal(true) }),
+  z.object({ type: z.literal('transceiverRequest'), transceiverRequest: z.object({ kind: z.string().max(16) }).passthrough() }),
+]);
+export type SignalData = z.infer<typeof SignalData>;
+
+/** The room's shared configuration: opaque to the server beyond being a small JSON object. */
+export const RoomConfig = z.record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]));
+export type RoomConfig = z.infer<typeof RoomConfig>;
+
+export const ClientMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('create'), meta: PeerMeta.optional() }),
+  z.object({
+    type: z.literal('join'),
+    roomId: RoomId,
+    meta: PeerMeta.optional(),
+    /** Peer id from an earlier session, to keep one's rank after a signaling reconnect. */
+    resumePeerId: PeerId.optional(),
+  }),
+  z.object({ type: z.literal('signal'), to: PeerId, data: SignalData }),
+  z.object({ type: z.literal('meta'), meta: PeerMeta }),
+  z.object({ type: z.literal('config'), config: RoomConfig }),
+  z.object({ type: z.literal('leave') }),
+]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+
+export interface Member {
+  id: string;
+  /** Join order within the room, 0-based: rank 0 is the oldest member. */
+  rank: number;
+  meta: PeerMeta;
+}
+
+export type ErrorCode =
+  | 'ERR_BAD_JSON'
+  | 'ERR_BAD_MESSAGE'
+  | 'ERR_FRAME_TOO_LARGE'
+  | 'ERR_RATE_LIMIT'
+  | 'ERR_ROOM_NOT_FOUND'
+  | 'ERR_ROOM_FULL'
+  | 'ERR_TOO_MANY_ROOMS'
+  | 'ERR_NOT_IN_ROOM'
+  | 'ERR_ALREADY_IN_ROOM'
+  | 'ERR_UNKNOWN_PEER'
+  | 'ERR_ORIGIN'
+  | 'ERR_PROTOCOL_VERSION';
+
+export type ServerMessage =
+  | { type: 'welcome'; version: number; peerId: string; roomId: string; iceServers: RTCIceServerLike[]; limits: { maxPeersPerRoom: number } }
+  | { type: 'members'; roomId: string; epoch: number; members: Member[] }
+  | { type: 'signal'; from: string; data: SignalData }
+  | { type: 'config'; from: string | null; config: RoomConfig }
+  | { type: 'error'; code: ErrorCode; message: string };
+
+/** The subset of RTCIceServer the server hands out (configured on the server, see src/server/). */
+export interface RTCIceServerLike {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}

@@ -1,0 +1,56 @@
+/// <reference types="vitest/config" />
+import { defineConfig, type Plugin } from 'vite';
+import { nodePolyfills } from 'vite-plugin-node-polyfills';
+
+/** Serves the signaling WebSocket on the dev server's own port, as `npm start` does in production. */
+function signaling(): Plugin {
+  return {
+    name: 'shufflebn-signaling',
+    async configureServer(server) {
+      if (!server.httpServer) return;
+      const { attachSignaling } = await import('./src/server/signaling.ts');
+      const handle = attachSignaling(server.httpServer);
+      server.httpServer.once('close', () => handle.close());
+    },
+  };
+}
+
+export default defineConfig({
+  plugins: [
+    // simple-peer expects Node's globals; keep the polyfills to what it uses.
+    nodePolyfills({ include: ['buffer', 'process', 'events', 'stream', 'util'], globals: { global: true, process: true, Buffer: true } }),
+    signaling(),
+  ],
+  build: { target: 'es2022', outDir: 'dist', sourcemap: true },
+  optimizeDeps: {
+    // Pre-bundle up front: a mid-test "new dependencies optimized, reloading" would break browser tests.
+    include: ['lit', 'lit/decorators.js', 'simple-peer', 'uplot', 'qrcode', 'zod'],
+  },
+  server: { host: '127.0.0.1' },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['tests/**/*.test.ts'],
+          exclude: ['tests/**/*.browser.test.ts', 'node_modules/**'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['tests/**/*.browser.test.ts'],
+          environment: 'node',
+          // Each file drives its own Chromium; two at once is what 2 cores hold.
+          maxWorkers: 2,
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
