@@ -1,0 +1,91 @@
+/**
+ * Training configuration and the run log: shared by the training loop (src/train/), the experiment
+ * runner (scripts/experiment.ts) and the UI (src/ui/). The run log is what `--out run.json` writes and
+ * what the UI exports as JSON/CSV.
+ */
+
+/** How the key encoder's BatchNorm gets its statistics. */
+export type BnMode = 'local' | 'shuffle' | 'sync' | 'samples';
+/** Who lends to whom in `shuffle`/`samples`: a fresh seeded derangement per step, or r ← r+1 (the seed project). */
+export type PermutationKind = 'random' | 'cyclic';
+
+export interface TrainConfig {
+  mode: BnMode;
+  permutation: PermutationKind;
+  seed: number;
+  steps: number;
+  /** Samples per worker per step. */
+  batchPerWorker: number;
+  /** Virtual workers in this tab (the world is all workers of all tabs). */
+  workersPerTab: number;
+  queueSize: number;
+  temperature: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** Key-encoder EMA momentum. */
+  keyMomentum: number;
+  /** Evaluate kNN accuracy every this many steps (0 = never). */
+  knnEvery: number;
+  /** Encoder widths: input → hidden… → output (output gets BN without affine, then L2 norm). */
+  inputDim: number;
+  hiddenDims: number[];
+  outputDim: number;
+}
+
+/** The leak demo of the README: 8 workers × 8 samples, queue 1024, T 0.1, 2000 steps. */
+export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
+  mode: 'shuffle',
+  permutation: 'random',
+  seed: 1,
+  steps: 2000,
+  batchPerWorker: 8,
+  workersPerTab: 4,
+  queueSize: 1024,
+  temperature: 0.1,
+  lr: 0.06,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  keyMomentum: 0.99,
+  knnEvery: 25,
+  inputDim: 256,
+  hiddenDims: [512, 512],
+  outputDim: 128,
+});
+
+/** Channel statistics of one key-encoder BN layer at one step, for every worker of the world. */
+export interface BnLayerTrace {
+  layer: number;
+  /** before[w]: worker w's own batch means, [C]; after[w]: the means worker w normalised with. */
+  meanBefore: number[][];
+  meanAfter: number[][];
+  varBefore: number[][];
+  varAfter: number[][];
+}
+
+export interface StepLog {
+  step: number;
+  loss: number;
+  /** Fraction of queries whose positive key ranks first among [k⁺, queue]. */
+  pretextAcc: number;
+  /** sourceOf[w] = the worker whose statistics (or samples) worker w used; identity for local/sync. */
+  sourceOf: number[];
+  computeMs: number;
+  commMs: number;
+  /** Present on steps where statistics are traced (every step by default in the runner). */
+  bn?: BnLayerTrace[];
+  /** Present on kNN evaluation steps. */
+  knnAcc?: number;
+}
+
+export interface RunLog {
+  version: 1;
+  config: TrainConfig;
+  worldSize: number;
+  tabs: number;
+  backend: string;
+  startedAt: string;
+  steps: StepLog[];
+  /** Final kNN accuracy, if evaluated. */
+  knnAcc?: number;
+}
