@@ -1,0 +1,298 @@
+/**
+ * The app's controller: joins or creates the room, keeps the room's shared configuration, turns the
+ * room's run command into a local training session, and routes every failure to one notice list.
+ * Elements call its methods and render `store.state`; they hold no logic of their own.
+ */
+import type { TrainConfig } from '../train/types.ts';
+import { realTimers, type Timers } from './batcher.ts';
+import { appError, toNotice } from './errors.ts';
+import { exportFileName, runToCsv, runToJson } from './format.ts';
+import { parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
+import type { BackendChoice, BackendProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
+import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
+import { Run, type RunUpdate } from './run.ts';
+import { withRun } from './series.ts';
+import type { AppStore } from './store.ts';
+
+/** Lines kept in the on-screen log (newest last). */
+export const MAX_LOG_LINES = 400;
+
+export interface Navigation {
+  href(): string;
+  /** Replaces the address bar's URL without reloading (so the room link can be shared from it). */
+  replace(url: string): void;
+}
+
+export interface ControllerDeps {
+  store: AppStore;
+  connectRoom: RoomConnector | null;
+  provideBackend: BackendProvider | null;
+  createSession: SessionFactory | null;
+  nav: Navigation;
+  timers?: Timers;
+}
+
+export interface ExportFile {
+  filename: string;
+  mime: string;
+  text: string;
+}
+
+export class AppController {
+  private readonly store: AppStore;
+  private connection: RoomConnection | null = null;
+  private backend: Promise<BackendChoice> | null = null;
+  private run: Run | null = null;
+  private destroyed = false;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.store = deps.store;
+  }
+
+  /** Starts the backend and, when the page was opened from a room link, joins that room. */
+  async boot(): Promise<void> {
+    this.ensureBackend();
+    const id = roomIdFromLocation(this.deps.nav.href());
+    if (id !== null) await this.joinLink(id);
+  }
+
+  async createRoom(): Promise<void> {
+    await this.enterRoom(null);
+  }
+
+  /** Joins the room of a pasted link (or bare id); a malformed link becomes a notice. */
+  async joinLink(text: string): Promise<void> {
+    let roomId: string;
+    try {
+      roomId = parseRoomLink(text);
+    } catch (err) {
+      this.store.notify(toNotice(err));
+      return;
+    }
+    await this.enterRoom(roomId);
+  }
+
+  /** Trains in this tab alone, without a room (world = this tab's virtual workers). */
+  trainSolo(): void {
+    this.store.update({ view: 'solo', connection: 'offline', peers: [] });
+    void this.refreshSelfRow();
+  }
+
+  /** Leaves the room (or solo mode) and returns to the landing view. */
+  leave(): void {
+    this.stopRun();
+    this.connection?.destroy();
+    this.connection = null;
+    this.store.update({ view: 'landing', roomId: null, link: null, connection: 'offline', selfId: null, peers: [], runState: 'idle' });
+    this.deps.nav.replace(new URL('/', this.deps.nav.href()).toString());
+  }
+
+  /** Changes the room's configuration: sent to every tab of the room. */
+  setConfig(patch: Partial<TrainConfig>): void {
+    const room = this.store.state.room;
+    this.publish({ ...room, config: { ...room.config, ...patch } });
+  }
+
+  /** Starts a new run on every tab, or resumes the paused one. */
+  start(): void {
+    const room = this.store.state.room;
+    const resumable = this.run !== null && this.run.state === 'paused' && room.command === 'pause';
+    this.publish({ ...room, command: 'run', runId: resumable ? room.runId : newRunId() });
+  }
+
+  pause(): void {
+    this.publish({ ...this.store.state.room, command: 'pause' });
+  }
+
+  reset(): void {
+    this.publish({ ...this.store.state.room, command: 'reset' });
+  }
+
+  dismiss(key: string): void {
+    this.store.dismiss(key);
+  }
+
+  /** The current (or last) run as a file, or null before any step. */
+  exportRun(format: 'json' | 'csv'): ExportFile | null {
+    const run = this.run;
+    if (!run || run.log.steps.length === 0) return null;
+    return format === 'json'
+      ? { filename: exportFileName(run.log, 'json'), mime: 'application/json', text: runToJson(run.log) }
+      : { filename: exportFileName(run.log, 'csv'), mime: 'text/csv', text: runToCsv(run.log) };
+  }
+
+  /** Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.stopRun();
+    this.connection?.destroy();
+    this.connection = null;
+  }
+
+  private ensureBackend(): Promise<BackendChoice> | null {
+    if (this.backend || !this.deps.provideBackend) return this.backend;
+    this.backend = this.deps.provideBackend();
+    this.backend.then(
+      (choice) => {
+        if (this.destroyed) return;
+        this.store.update({ backend: { badge: choice.badge, label: choice.backend.label } });
+        if (choice.fallbackReason) this.store.notify(toNotice(choice.fallbackReason));
+        else if (choice.badge === 'webgpu-fallback') this.store.notify(toNotice(appError('ERR_FALLBACK_ADAPTER', choice.backend.label)));
+        void this.refreshSelfRow();
+      },
+      (err: unknown) => {
+        if (!this.destroyed) this.store.notify(toNotice(err));
+      },
+    );
+    return this.backend;
+  }
+
+  private async meta() {
+    const choice = await this.ensureBackend()?.catch(() => null);
+    return {
+      device: choice?.backend.label.slice(0, 128),
+      backend: choice?.badge,
+      virtualWorkers: this.store.state.room.config.workersPerTab,
+    };
+  }
+
+  /** Outside a room the peers table shows this tab alone. */
+  private async refreshSelfRow(): Promise<void> {
+    const meta = await this.meta();
+    if (this.destroyed) return;
+    if (this.connection) this.connection.setMeta(meta);
+    else if (this.store.state.view === 'solo') this.store.update({ peers: [{ id: 'this-tab', rank: 0, meta, link: 'self' }] });
+  }
+
+  private async enterRoom(roomId: string | null): Promise<void> {
+    if (!this.deps.connectRoom) {
+      this.store.notify(toNotice(appError('ERR_SESSION', 'rooms are not available in this build')));
+      return;
+    }
+    this.stopRun();
+    this.connection?.destroy();
+    this.connection = null;
+    this.store.update({ busy: true, connection: 'connecting', roomId });
+    try {
+      const meta = await this.meta();
+      const connection = await this.deps.connectRoom({ roomId, meta, listener: this.listener });
+      if (this.destroyed) return connection.destroy();
+      this.connection = connection;
+      const link = roomUrl(this.deps.nav.href(), connection.roomId);
+      this.deps.nav.replace(link);
+      this.store.update({ view: 'room', roomId: connection.roomId, link, selfId: connection.selfId, connection: 'connected' });
+    } catch (err) {
+      if (this.destroyed) return;
+      this.store.notify(toNotice(err));
+      this.store.update({ view: 'landing', connection: 'offline', roomId: null });
+    } finally {
+      if (!this.destroyed) this.store.update({ busy: false });
+    }
+  }
+
+  private readonly listener: RoomListener = {
+    onState: (connection) => {
+      if (this.destroyed) return;
+      this.store.update({ connection });
+      if (connection === 'reconnecting') this.store.notify(toNotice(appError('ERR_RECONNECTING', 'signaling socket closed'), { key: 'signaling' }));
+      if (connection === 'connected') this.store.dismiss('signaling');
+    },
+    onPeers: (peers: PeerInfo[]) => {
+      if (!this.destroyed) this.store.update({ peers: [...peers].sort((a, b) => a.rank - b.rank) });
+    },
+    onConfig: (record, from) => {
+      if (this.destroyed) return;
+      const { state, rejected } = decodeRoomState(record, this.store.state.room);
+      if (rejected.length) this.store.notify(toNotice(appError('ERR_CONFIG_REJECTED', `rejected fields: ${rejected.join(', ')}`)));
+      // The server replays the stored config to a tab that joins (from = null). A run already in
+      // progress cannot take a new worker mid-way: this tab waits for the next Start.
+      if (from === null && state.command === 'run' && this.run === null) {
+        this.store.update({ room: { ...state, command: 'idle' } });
+        this.store.notify(toNotice(appError('ERR_RUN_IN_PROGRESS', `run ${state.runId} in progress`)));
+        return;
+      }
+      void this.apply(state);
+    },
+    onError: (err) => {
+      if (this.destroyed) return;
+      const peer = err.peerId ? this.store.state.peers.find((p) => p.id === err.peerId) : undefined;
+      this.store.notify(toNotice(err, peer ? { peerLabel: `rank ${peer.rank}` } : {}));
+    },
+  };
+
+  /** A change made here: applied locally at once and sent to the room (the server relays it). */
+  private publish(next: RoomState): void {
+    this.connection?.sendConfig(encodeRoomState(next));
+    void this.apply(next);
+  }
+
+  /** Makes this tab do what the room state says. Applying the same state twice changes nothing. */
+  private async apply(next: RoomState): Promise<void> {
+    const workersChanged = next.config.workersPerTab !== this.store.state.room.config.workersPerTab;
+    this.store.update({ room: next });
+    if (workersChanged) void this.refreshSelfRow();
+    if (next.command === 'run') {
+      if (this.run && this.run.id === next.runId) this.run.resume();
+      else await this.beginRun(next);
+    } else if (next.command === 'pause') {
+      this.run?.pause();
+    } else if (next.command === 'reset') {
+      this.stopRun();
+      this.store.update({ runState: 'idle', step: -1, shuffle: null, log: [] });
+    }
+  }
+
+  private async beginRun(room: RoomState): Promise<void> {
+    this.stopRun();
+    const choice = await this.ensureBackend()?.catch(() => null);
+    if (this.destroyed || !choice || !this.deps.createSession) {
+      if (!this.deps.createSession) this.store.notify(toNotice(appError('ERR_SESSION', 'training is not available in this build')));
+      return;
+    }
+    // Another command may have arrived while the backend was starting.
+    const current = this.store.state.room;
+    if (current.command !== 'run' || current.runId !== room.runId) return;
+    const run = new Run({
+      id: room.runId,
+      config: room.config,
+      backend: choice.backend,
+      backendLabel: choice.backend.label,
+      group: this.connection?.group() ?? null,
+      createSession: this.deps.createSession,
+      timers: this.deps.timers ?? realTimers,
+      callbacks: {
+        onUpdate: (u) => this.onRunUpdate(run, u),
+        onState: (runState) => {
+          if (this.run === run) this.store.update({ runState, runs: withRun(this.store.state.runs, { ...run.series }) });
+        },
+        onError: (err) => {
+          if (this.run === run) this.store.notify(toNotice(err));
+        },
+      },
+    });
+    this.run = run;
+    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], runs: withRun(this.store.state.runs, { ...run.series }) });
+    run.start();
+  }
+
+  private onRunUpdate(run: Run, u: RunUpdate): void {
+    if (this.run !== run || this.destroyed) return;
+    const log = [...this.store.state.log, ...u.lines].slice(-MAX_LOG_LINES);
+    this.store.update({
+      step: u.step,
+      log,
+      runs: withRun(this.store.state.runs, { ...u.series }),
+      ...(u.shuffle ? { shuffle: u.shuffle } : {}),
+    });
+  }
+
+  /** Ends the current run; its curves stay in the history for overlay. */
+  private stopRun(): void {
+    const run = this.run;
+    if (!run) return;
+    run.destroy();
+    this.store.update({ runs: withRun(this.store.state.runs, { ...run.series }) });
+    // Keep the object for export until a new run replaces it.
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * What the app controller needs from the rest of the project, as narrow interfaces: the room
+ * connection (signaling + WebRTC mesh, src/mesh/), the compute backend (src/backend/) and the training
+ * session (src/train/session.ts). src/app/wiring.ts adapts the real modules to these; tests pass fakes.
+ */
+import type { Backend } from '../backend/backend.ts';
+import type { ProcessGroup } from '../mesh/types.ts';
+import type { PeerMeta, RoomConfig } from '../server/protocol.ts';
+import type { StepLog, TrainConfig } from '../train/types.ts';
+
+export type BackendBadge = 'webgpu' | 'webgpu-fallback' | 'cpu';
+
+/** One member of the room as the peers table shows it. */
+export interface PeerInfo {
+  id: string;
+  /** Join order in the room, 0-based. */
+  rank: number;
+  meta: PeerMeta;
+  /** Round-trip time of the data channel in ms, when measured. */
+  rttMs?: number | null;
+  /** `self` for this tab; otherwise the state of the WebRTC link to that peer. */
+  link: 'self' | 'connecting' | 'connected' | 'lost';
+}
+
+export type ConnectionState = 'offline' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** Events a room connection reports; one listener object, so teardown detaches everything at once. */
+export interface RoomListener {
+  onState(state: ConnectionState): void;
+  onPeers(peers: PeerInfo[], epoch: number): void;
+  /** The room's shared configuration changed (`from` is null when the server replays the stored one). */
+  onConfig(config: RoomConfig, from: string | null): void;
+  /** Anything a person should know: room full/unknown, peer lost, bad frame, signaling lost. */
+  onError(err: Error & { code?: string; peerId?: string }): void;
+}
+
+export interface RoomConnection {
+  readonly roomId: string;
+  readonly selfId: string;
+  /** The collectives over the peers connected right now (null while alone or not yet connected). */
+  group(): ProcessGroup | null;
+  sendConfig(config: RoomConfig): void;
+  setMeta(meta: PeerMeta): void;
+  /** Idempotent. */
+  destroy(): void;
+}
+
+/** Opens a room: `roomId` null creates a new one. Rejects with a coded error (ERR_ROOM_FULL…). */
+export type RoomConnector = (opts: { roomId: string | null; meta: PeerMeta; listener: RoomListener }) => Promise<RoomConnection>;
+
+export interface BackendChoice {
+  backend: Backend;
+  badge: BackendBadge;
+  /** Why this is not a hardware WebGPU backend, when it is not (shown as a notice). */
+  fallbackReason?: Error & { code?: string };
+}
+
+export type BackendProvider = () => Promise<BackendChoice>;
+
+export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
+
+/** The training session as the app drives it (src/train/session.ts `TrainingSession`). */
+export interface SessionLike extends EventTarget {
+  start(): Promise<void>;
+  pause(): void;
+  resume(): void;
+  reset(): void;
+  destroy(): void;
+  readonly step: number;
+  readonly state: SessionState;
+}
+
+export type SessionFactory = (opts: { backend: Backend; group: ProcessGroup | null; config: TrainConfig; trace: boolean }) => SessionLike;
+
+/** Data of the 'step' event. */
+export type StepEvent = CustomEvent<StepLog>;

@@ -1,0 +1,144 @@
+/**
+ * One training run as the app sees it: the session, its curves, its exportable RunLog and the live
+ * log lines. Step events are batched (src/app/batcher.ts) so the page renders at most ~10 times a
+ * second however fast the steps come.
+ */
+import type { Backend } from '../backend/backend.ts';
+import type { ProcessGroup } from '../mesh/types.ts';
+import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
+import { Batcher, type Timers } from './batcher.ts';
+import { stepLines } from './format.ts';
+import type { SessionFactory, SessionLike, SessionState } from './ports.ts';
+import { appendStep, newSeries, seriesLabel, type RunSeries } from './series.ts';
+import type { ShuffleFrame } from './store.ts';
+
+/** What a batch of steps changes on screen. */
+export interface RunUpdate {
+  step: number;
+  series: RunSeries;
+  /** The newest traced step in the batch, if any. */
+  shuffle: ShuffleFrame | null;
+  lines: string[];
+}
+
+export interface RunCallbacks {
+  onUpdate(update: RunUpdate): void;
+  onState(state: SessionState): void;
+  onError(err: Error & { code?: string }): void;
+}
+
+export interface RunOptions {
+  id: string;
+  config: TrainConfig;
+  backend: Backend;
+  backendLabel: string;
+  group: ProcessGroup | null;
+  createSession: SessionFactory;
+  callbacks: RunCallbacks;
+  timers?: Timers;
+  now?: () => Date;
+}
+
+export class Run {
+  readonly id: string;
+  readonly series: RunSeries;
+  readonly log: RunLog;
+  private readonly session: SessionLike;
+  private readonly batcher: Batcher<StepLog>;
+  private destroyed = false;
+
+  constructor(private readonly opts: RunOptions) {
+    this.id = opts.id;
+    const tabs = opts.group?.size ?? 1;
+    // The room shares workersPerTab, so the world is tabs × workersPerTab; corrected from the first step.
+    const worldSize = tabs * opts.config.workersPerTab;
+    this.series = newSeries(opts.id, opts.config, worldSize);
+    this.log = {
+      version: 1,
+      config: opts.config,
+      worldSize,
+      tabs,
+      backend: opts.backendLabel,
+      startedAt: (opts.now?.() ?? new Date()).toISOString(),
+      steps: [],
+    };
+    this.batcher = new Batcher((logs) => this.flush(logs), undefined, opts.timers);
+    this.session = opts.createSession({ backend: opts.backend, group: opts.group, config: opts.config, trace: true });
+    this.session.addEventListener('step', this.onStep);
+    this.session.addEventListener('state', this.onState);
+    this.session.addEventListener('error', this.onError);
+  }
+
+  get state(): SessionState {
+    return this.session.state;
+  }
+
+  /** Starts training; failures arrive through the error callback, never as a rejection. */
+  start(): void {
+    this.session.start().catch((err: unknown) => {
+      if (this.destroyed) return;
+      this.opts.callbacks.onError(err as Error);
+    });
+  }
+
+  pause(): void {
+    if (this.session.state === 'running') this.session.pause();
+  }
+
+  resume(): void {
+    if (this.session.state === 'paused') this.session.resume();
+  }
+
+  /** Stops the session for good; pending steps are delivered first. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.batcher.flush();
+    this.destroyed = true;
+    this.batcher.destroy();
+    this.session.removeEventListener('step', this.onStep);
+    this.session.removeEventListener('state', this.onState);
+    this.session.removeEventListener('error', this.onError);
+    this.series.finished = true;
+    this.session.destroy();
+  }
+
+  private readonly onStep = (ev: Event): void => {
+    if (this.destroyed) return;
+    this.batcher.push((ev as CustomEvent<StepLog>).detail);
+  };
+
+  private readonly onState = (): void => {
+    if (this.destroyed) return;
+    const state = this.session.state;
+    if (state === 'done' || state === 'error' || state === 'paused') this.batcher.flush();
+    if (state === 'done') this.series.finished = true;
+    this.opts.callbacks.onState(state);
+  };
+
+  private readonly onError = (ev: Event): void => {
+    if (this.destroyed) return;
+    const detail = (ev as CustomEvent<Error & { code?: string }>).detail;
+    this.opts.callbacks.onError(detail ?? new Error('training session error'));
+  };
+
+  private flush(logs: StepLog[]): void {
+    const lines: string[] = [];
+    let shuffle: ShuffleFrame | null = null;
+    for (const entry of logs) {
+      if (this.log.steps.length === 0 && entry.sourceOf.length > 0) {
+        this.log.worldSize = entry.sourceOf.length;
+        this.series.worldSize = entry.sourceOf.length;
+        this.series.label = seriesLabel(this.opts.config, entry.sourceOf.length);
+      }
+      appendStep(this.series, entry);
+      // The export keeps the scalars of every step; full BN traces would grow by megabytes per step.
+      const { bn, ...scalars } = entry;
+      this.log.steps.push(scalars);
+      if (entry.knnAcc !== undefined) this.log.knnAcc = entry.knnAcc;
+      if (bn && bn.length > 0) shuffle = { step: entry.step, sourceOf: entry.sourceOf, layers: bn };
+      lines.push(...stepLines(entry, this.opts.config.steps));
+    }
+    const last = logs[logs.length - 1]!;
+    this.opts.callbacks.onUpdate({ step: last.step, series: this.series, shuffle, lines });
+  }
+}

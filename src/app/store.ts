@@ -1,0 +1,93 @@
+/**
+ * The app's state, in one observable object. The controller (src/app/controller.ts) is the only
+ * writer; elements read `state` and re-render on 'change'. State objects are replaced, never mutated
+ * in place, so an element can compare by identity.
+ */
+import type { BnLayerTrace } from '../train/types.ts';
+import type { Notice } from './errors.ts';
+import { INITIAL_ROOM_STATE, type RoomState } from './room-config.ts';
+import type { BackendBadge, ConnectionState, PeerInfo, SessionState } from './ports.ts';
+import type { RunSeries } from './series.ts';
+
+/** The statistics of one step as the shuffle view draws them. */
+export interface ShuffleFrame {
+  step: number;
+  /** sourceOf[w]: the worker whose statistics worker w normalised with. */
+  sourceOf: number[];
+  layers: BnLayerTrace[];
+}
+
+export interface BackendSummary {
+  badge: BackendBadge;
+  label: string;
+}
+
+export interface AppState {
+  /** `landing`: no room yet; `room`: in a room; `solo`: training alone in this tab, no room. */
+  view: 'landing' | 'room' | 'solo';
+  roomId: string | null;
+  link: string | null;
+  connection: ConnectionState;
+  selfId: string | null;
+  peers: PeerInfo[];
+  room: RoomState;
+  runState: SessionState;
+  /** Last completed step (0-based), -1 before the first. */
+  step: number;
+  backend: BackendSummary | null;
+  /** The run in progress or last finished, and earlier runs for overlay (current one last). */
+  runs: RunSeries[];
+  shuffle: ShuffleFrame | null;
+  /** Console-style lines, newest last, bounded. */
+  log: string[];
+  notices: Notice[];
+  /** True while an action (joining, creating) is pending: buttons disable. */
+  busy: boolean;
+}
+
+export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
+  view: 'landing',
+  roomId: null,
+  link: null,
+  connection: 'offline',
+  selfId: null,
+  peers: [],
+  room: INITIAL_ROOM_STATE,
+  runState: 'idle',
+  step: -1,
+  backend: null,
+  runs: [],
+  shuffle: null,
+  log: [],
+  notices: [],
+  busy: false,
+});
+
+/** Dispatches 'change' after every update. */
+export class AppStore extends EventTarget {
+  private current: AppState;
+
+  constructor(initial: Partial<AppState> = {}) {
+    super();
+    this.current = { ...INITIAL_STATE, ...initial };
+  }
+
+  get state(): AppState {
+    return this.current;
+  }
+
+  update(patch: Partial<AppState>): void {
+    this.current = { ...this.current, ...patch };
+    this.dispatchEvent(new Event('change'));
+  }
+
+  /** Adds a notice, replacing one with the same key. */
+  notify(notice: Notice): void {
+    const notices = [...this.current.notices.filter((n) => n.key !== notice.key), notice];
+    this.update({ notices });
+  }
+
+  dismiss(key: string): void {
+    this.update({ notices: this.current.notices.filter((n) => n.key !== key) });
+  }
+}
