@@ -1,0 +1,11 @@
+/** CPU backend: float32 storage, float64 accumulation. Kernels are exported for float64 tests. */
+import { CpuBackend } from './cpu-backend.ts';
+
+export { CpuBackend } from './cpu-backend.ts';
+export { CpuTensor, MAX_TENSOR_ELEMENTS, type Real } from './tensor.ts';
+export * as cpuKernels from './kernels.ts';
+
+/** Creates a CPU backend (no setup needed; synchronous). */
+export function createCpuBackend(): CpuBackend {
+  return new CpuBackend();
+}

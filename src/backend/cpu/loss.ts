@@ -1,0 +1,116 @@
+/** L2 normalisation and the MoCo InfoNCE loss, row-major, float64 sums. */
+import type { Real } from './tensor.ts';
+
+/** Norm floor of F.normalize: y = x / max(‖x‖, L2_EPS). */
+export const L2_EPS = 1e-12;
+
+function rowNorm(x: Real, start: number, len: number): number {
+  let s = 0;
+  for (let k = 0; k < len; k++) {
+    const v = x[start + k]!;
+    s += v * v;
+  }
+  return Math.sqrt(s);
+}
+
+/** y[r] = x[r] / max(‖x[r]‖₂, 1e-12) for x [rows, dim]. */
+export function l2NormalizeKernel(x: Real, rows: number, dim: number, out: Real): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * dim;
+    const denom = Math.max(rowNorm(x, base, dim), L2_EPS);
+    for (let k = 0; k < dim; k++) out[base + k] = x[base + k]! / denom;
+  }
+}
+
+/**
+ * dx for y = x / max(‖x‖, eps): with ‖x‖ ≥ eps, dx = (dy − y·(y·dy)) / ‖x‖; below the floor the
+ * denominator is the constant eps (PyTorch's clamp_min passes no gradient there), so dx = dy / eps.
+ */
+export function l2NormalizeBackwardKernel(dy: Real, x: Real, rows: number, dim: number, dx: Real): void {
+  for (let r = 0; r < rows; r++) {
+    const base = r * dim;
+    const norm = rowNorm(x, base, dim);
+    if (norm < L2_EPS) {
+      for (let k = 0; k < dim; k++) dx[base + k] = dy[base + k]! / L2_EPS;
+      continue;
+    }
+    // y·dy with y = x/‖x‖
+    let dot = 0;
+    for (let k = 0; k < dim; k++) dot += x[base + k]! * dy[base + k]!;
+    dot /= norm;
+    for (let k = 0; k < dim; k++) dx[base + k] = (dy[base + k]! - (x[base + k]! / norm) * dot) / norm;
+  }
+}
+
+/**
+ * Logits [N, 1 + K]: column 0 = q·k⁺ / T, columns 1..K = q·queueᵀ / T. Returns the mean cross-entropy
+ * with target 0 (log-sum-exp with the row max subtracted) and how many rows have logit 0 strictly largest.
+ */
+export function infoNceKernel(
+  q: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, logits: Real,
+): { loss: number; correct: number } {
+  const width = 1 + queueRows;
+  let lossSum = 0;
+  let correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const qr = r * dim;
+    const lr = r * width;
+    let pos = 0;
+    for (let k = 0; k < dim; k++) pos += q[qr + k]! * kPos[qr + k]!;
+    logits[lr] = pos / temperature;
+    for (let j = 0; j < queueRows; j++) {
+      const qj = j * dim;
+      let s = 0;
+      for (let k = 0; k < dim; k++) s += q[qr + k]! * queue[qj + k]!;
+      logits[lr + 1 + j] = s / temperature;
+    }
+    // Use the stored (possibly float32-rounded) logits so loss, accuracy and backward agree.
+    const positive = logits[lr]!;
+    let max = positive;
+    let maxNegative = -Infinity;
+    for (let j = 1; j < width; j++) {
+      const v = logits[lr + j]!;
+      if (v > max) max = v;
+      if (v > maxNegative) maxNegative = v;
+    }
+    let sumExp = 0;
+    for (let j = 0; j < width; j++) sumExp += Math.exp(logits[lr + j]! - max);
+    lossSum += max + Math.log(sumExp) - positive;
+    if (positive > maxNegative) correct++;
+  }
+  return { loss: rows === 0 ? 0 : lossSum / rows, correct };
+}
+
+/**
+ * dq of the mean loss: with p = softmax(logits[r]) and g = (p − e₀)/N,
+ * dq[r] = (g₀·k⁺[r] + Σ_j g_{1+j}·queue[j]) / T.
+ */
+export function infoNceBackwardKernel(
+  logits: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, dq: Real,
+): void {
+  const width = 1 + queueRows;
+  const probs = new Float64Array(width);
+  const acc = new Float64Array(dim);
+  const scale = 1 / (rows * temperature);
+  for (let r = 0; r < rows; r++) {
+    const lr = r * width;
+    let max = -Infinity;
+    for (let j = 0; j < width; j++) max = Math.max(max, logits[lr + j]!);
+    let sumExp = 0;
+    for (let j = 0; j < width; j++) {
+      probs[j] = Math.exp(logits[lr + j]! - max);
+      sumExp += probs[j]!;
+    }
+    for (let j = 0; j < width; j++) probs[j] = probs[j]! / sumExp;
+    probs[0] = probs[0]! - 1;
+    const kr = r * dim;
+    const g0 = probs[0]!;
+    for (let k = 0; k < dim; k++) acc[k] = g0 * kPos[kr + k]!;
+    for (let j = 0; j < queueRows; j++) {
+      const gj = probs[1 + j]!;
+      const qj = j * dim;
+      for (let k = 0; k < dim; k++) acc[k] += gj * queue[qj + k]!;
+    }
+    for (let k = 0; k < dim; k++) dq[kr + k] = acc[k]! * scale;
+  }
+}
