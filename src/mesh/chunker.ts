@@ -1,0 +1,141 @@
+/**
+ * Splits a message into frames of at most MAX_FRAME_BYTES (well under the channel's 262144-byte limit)
+ * and sends them with backpressure; reassembles frames back into messages on the receiving side.
+ */
+import { encodeFrame, HEADER_BYTES, MAX_CHUNKS, MAX_MESSAGE_BYTES, type Frame, type FrameHeader } from './wire.ts';
+import { MeshError } from './types.ts';
+import type { Channel, Link } from './transport.ts';
+
+/** One frame on the wire, header included. 64 KiB keeps SCTP interleaving fine-grained. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Payload bytes per frame: a multiple of 4 so every chunk holds whole float32s. */
+export const CHUNK_PAYLOAD_BYTES = Math.floor((MAX_FRAME_BYTES - HEADER_BYTES) / 4) * 4;
+/** Pause sending once this many bytes wait in the channel's buffer… */
+export const BUFFER_HIGH_BYTES = 1024 * 1024;
+/** …and resume when it has drained to this (set as bufferedAmountLowThreshold). */
+export const BUFFER_LOW_BYTES = 256 * 1024;
+
+export type MessageHeader = Omit<FrameHeader, 'chunkIndex' | 'chunkCount' | 'totalBytes'>;
+
+/** Number of frames a message of `totalBytes` is split into (at least one, even when empty). */
+export function chunkCountFor(totalBytes: number, chunkBytes = CHUNK_PAYLOAD_BYTES): number {
+  return Math.max(1, Math.ceil(totalBytes / chunkBytes));
+}
+
+/** Encodes `payload` as a list of frames (for tests and for callers without a link). */
+export function chunkMessage(header: MessageHeader, payload: Uint8Array, chunkBytes = CHUNK_PAYLOAD_BYTES): ArrayBuffer[] {
+  const chunkCount = chunkCountFor(payload.byteLength, chunkBytes);
+  const frames: ArrayBuffer[] = [];
+  for (let i = 0; i < chunkCount; i++) {
+    const part = payload.subarray(i * chunkBytes, Math.min(payload.byteLength, (i + 1) * chunkBytes));
+    frames.push(encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, part));
+  }
+  return frames;
+}
+
+/**
+ * Sends `payload` over `link`'s `channel` in chunks, waiting for the channel's buffer to drain below
+ * BUFFER_LOW_BYTES whenever it exceeds BUFFER_HIGH_BYTES (so a 16 MiB tensor never sits in one queue).
+ */
+export async function sendChunked(
+  link: Link,
+  channel: Channel,
+  header: MessageHeader,
+  payload: Uint8Array,
+  chunkBytes = CHUNK_PAYLOAD_BYTES,
+): Promise<void> {
+  if (payload.byteLength > MAX_MESSAGE_BYTES) {
+    throw new RangeError(`message of ${payload.byteLength} bytes exceeds MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`);
+  }
+  const chunkCount = chunkCountFor(payload.byteLength, chunkBytes);
+  for (let i = 0; i < chunkCount; i++) {
+    if (link.bufferedAmount(channel) > BUFFER_HIGH_BYTES) await link.whenDrained(channel, BUFFER_LOW_BYTES);
+    if (!link.open) throw new MeshError('ERR_PEER_LEFT', `link to ${link.remoteId} closed while sending`, link.remoteId);
+    const part = payload.subarray(i * chunkBytes, Math.min(payload.byteLength, (i + 1) * chunkBytes));
+    link.send(channel, encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, part));
+  }
+}
+
+interface Partial {
+  chunkCount: number;
+  totalBytes: number;
+  received: number;
+  receivedBytes: number;
+  have: Uint8Array;
+  /** Chunk payloads by index until the message is complete. */
+  parts: (Uint8Array | undefined)[];
+}
+
+/**
+ * Reassembles chunked messages of one sender. Tolerates out-of-order chunks; a duplicate chunk, a chunk
+ * whose count/total disagree with the first one, or chunks that add up to the wrong total are
+ * ERR_BAD_FRAME (the sender is broken or hostile).
+ */
+export class Reassembler {
+  private partials = new Map<string, Partial>();
+
+  constructor(private readonly peerId?: string) {}
+
+  /** Returns the complete message when `frame` was its last missing chunk, else null. */
+  accept(frame: Frame): Uint8Array | null {
+    if (frame.chunkCount === 1) {
+      if (frame.payload.byteLength !== frame.totalBytes) this.fail(`single chunk of ${frame.payload.byteLength} bytes, total says ${frame.totalBytes}`);
+      return frame.payload.slice();
+    }
+    const key = `${frame.epoch}:${frame.opId}:${frame.round}`;
+    let partial = this.partials.get(key);
+    if (!partial) {
+      partial = {
+        chunkCount: frame.chunkCount,
+        totalBytes: frame.totalBytes,
+        received: 0,
+        receivedBytes: 0,
+        have: new Uint8Array(frame.chunkCount),
+        parts: new Array(frame.chunkCount),
+      };
+      this.partials.set(key, partial);
+    }
+    if (partial.chunkCount !== frame.chunkCount || partial.totalBytes !== frame.totalBytes) {
+      this.partials.delete(key);
+      this.fail(`chunk ${frame.chunkIndex} disagrees with its message (count/total)`);
+    }
+    if (partial.have[frame.chunkIndex]) {
+      this.partials.delete(key);
+      this.fail(`duplicate chunk ${frame.chunkIndex} of op ${frame.opId}`);
+    }
+    partial.have[frame.chunkIndex] = 1;
+    partial.parts[frame.chunkIndex] = frame.payload.slice();
+    partial.received++;
+    partial.receivedBytes += frame.payload.byteLength;
+    if (partial.receivedBytes > partial.totalBytes) {
+      this.partials.delete(key);
+      this.fail(`chunks exceed the message's ${partial.totalBytes} bytes`);
+    }
+    if (partial.received < partial.chunkCount) return null;
+    this.partials.delete(key);
+    if (partial.receivedBytes !== partial.totalBytes) this.fail(`chunks add up to ${partial.receivedBytes} of ${partial.totalBytes} bytes (truncated)`);
+    const out = new Uint8Array(partial.totalBytes);
+    let offset = 0;
+    for (const part of partial.parts) {
+      out.set(part!, offset);
+      offset += part!.byteLength;
+    }
+    return out;
+  }
+
+  /** Drops partial messages of epochs other than `epoch` (after a membership change). */
+  retainEpoch(epoch: number): void {
+    for (const key of this.partials.keys()) if (!key.startsWith(`${epoch}:`)) this.partials.delete(key);
+  }
+
+  /** Number of messages still incomplete. */
+  get pending(): number {
+    return this.partials.size;
+  }
+
+  private fail(message: string): never {
+    throw new MeshError('ERR_BAD_FRAME', `malformed message: ${message}`, this.peerId);
+  }
+}
+
+export { MAX_CHUNKS };

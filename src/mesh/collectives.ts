@@ -1,0 +1,203 @@
+/**
+ * Collective operations over a PointToPoint layer: the same code runs on the in-memory groups of the
+ * tests and on the WebRTC mesh. Every rank calls the collectives in the same order; each call takes the
+ * next operation id of the epoch, so messages of concurrent collectives never mix.
+ *
+ * allReduce picks its algorithm by size. Direct (everyone sends its whole tensor to everyone, then each
+ * rank reduces in rank order) costs (n−1)·B bytes per rank but a single message latency; the ring
+ * (reduce-scatter + all-gather) costs 2(n−1)/n·B bytes per rank but 2(n−1) sequential steps. With a
+ * data-channel RTT of ~0.5 ms and ~50-100 MB/s per link, one step's latency is worth ~25-50 KB of
+ * transfer, so below RING_THRESHOLD_BYTES = 64 KiB direct wins (BN statistics, small heads); above it
+ * the ring's bandwidth saving dominates. Both give bit-identical results on every rank: direct reduces in
+ * the same rank order everywhere, and in the ring each segment is reduced once and then copied.
+ */
+import { MeshError, type CollectiveOptions, type ProcessGroup, type ReduceOp } from './types.ts';
+import type { PointToPoint } from './group-core.ts';
+import type { Channel } from './transport.ts';
+
+/** allReduce switches from direct exchange to the ring above this many bytes. */
+export const RING_THRESHOLD_BYTES = 64 * 1024;
+/** Tensors up to this size default to the `stats` channel (2 × 512 floats of BN statistics fit). */
+export const STATS_PRIORITY_MAX_BYTES = 16 * 1024;
+/** Default time a collective may take before failing with ERR_TIMEOUT. */
+export const DEFAULT_COLLECTIVE_TIMEOUT_MS = 60_000;
+
+export interface CollectiveConfig {
+  timeoutMs: number;
+  ringThresholdBytes: number;
+}
+
+export const DEFAULT_COLLECTIVE_CONFIG: Readonly<CollectiveConfig> = Object.freeze({
+  timeoutMs: DEFAULT_COLLECTIVE_TIMEOUT_MS,
+  ringThresholdBytes: RING_THRESHOLD_BYTES,
+});
+
+const EMPTY = new Float32Array(0);
+
+/** A ProcessGroup over one epoch's point-to-point layer. */
+export class CollectiveGroup implements ProcessGroup {
+  private readonly config: CollectiveConfig;
+
+  constructor(readonly p2p: PointToPoint, config: Partial<CollectiveConfig> = {}) {
+    this.config = { ...DEFAULT_COLLECTIVE_CONFIG, ...config };
+  }
+
+  get rank(): number {
+    return this.p2p.rank;
+  }
+  get size(): number {
+    return this.p2p.size;
+  }
+  get epoch(): number {
+    return this.p2p.epoch;
+  }
+
+  /** Peer id of `rank` in this epoch. */
+  peerIdOf(rank: number): string {
+    return this.p2p.peerIdOf(rank);
+  }
+
+  setStep(step: number): void {
+    this.p2p.setStep(step);
+  }
+
+  broadcast(data: Float32Array | null, root = 0, opts: CollectiveOptions = {}): Promise<Float32Array> {
+    this.checkRank(root, 'root');
+    if (this.rank === root && !data) return Promise.reject(new TypeError('broadcast: the root must pass data'));
+    return this.run(opts, data?.byteLength ?? 0, async (opId, deadline, channel) => {
+      if (this.rank !== root) return this.p2p.recv(root, opId, 0, deadline);
+      const sends: Promise<void>[] = [];
+      for (let r = 0; r < this.size; r++) if (r !== root) sends.push(this.p2p.send(r, opId, 0, data!, channel));
+      await Promise.all(sends);
+      return data!.slice();
+    });
+  }
+
+  allGather(data: Float32Array, opts: CollectiveOptions = {}): Promise<Float32Array[]> {
+    return this.run(opts, data.byteLength, (opId, deadline, channel) => this.gatherAll(data, opId, 0, deadline, channel));
+  }
+
+  exchange(to: number, data: Float32Array, from: number, opts: CollectiveOptions = {}): Promise<Float32Array> {
+    this.checkRank(to, 'to');
+    this.checkRank(from, 'from');
+    return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
+      const send = to === this.rank ? Promise.resolve() : this.p2p.send(to, opId, 0, data, channel);
+      const recv = from === this.rank ? Promise.resolve(data.slice()) : this.p2p.recv(from, opId, 0, deadline);
+      const [, received] = await Promise.all([send, recv]);
+      return received;
+    });
+  }
+
+  allReduce(data: Float32Array, op: ReduceOp = 'sum', opts: CollectiveOptions = {}): Promise<Float32Array> {
+    return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
+      const sum =
+        this.size > 1 && data.byteLength > this.config.ringThresholdBytes
+          ? await this.ringAllReduce(data, opId, deadline, channel)
+          : await this.directAllReduce(data, opId, deadline, channel);
+      if (op === 'mean') for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / this.size;
+      return sum;
+    });
+  }
+
+  async barrier(opts: CollectiveOptions = {}): Promise<void> {
+    await this.run({ priority: 'stats', ...opts }, 0, (opId, deadline, channel) => this.gatherAll(EMPTY, opId, 0, deadline, channel));
+  }
+
+  /** Wraps one collective: operation id, deadline, channel choice, cleanup. */
+  private async run<T>(
+    opts: CollectiveOptions,
+    bytes: number,
+    body: (opId: number, deadline: number, channel: Channel) => Promise<T>,
+  ): Promise<T> {
+    const opId = this.p2p.nextOpId();
+    const deadline = this.p2p.timers.now() + (opts.timeoutMs ?? this.config.timeoutMs);
+    const channel: Channel = opts.priority ?? (bytes <= STATS_PRIORITY_MAX_BYTES ? 'stats' : 'bulk');
+    try {
+      return await body(opId, deadline, channel);
+    } finally {
+      this.p2p.finish(opId);
+    }
+  }
+
+  /** Everyone sends `data` to everyone; result[r] is rank r's tensor. */
+  private async gatherAll(data: Float32Array, opId: number, round: number, deadline: number, channel: Channel): Promise<Float32Array[]> {
+    const pending: Promise<unknown>[] = [];
+    const result: Float32Array[] = new Array(this.size);
+    result[this.rank] = data.slice();
+    // Send in ring order starting at the right neighbour, so no single peer is hit by everyone first.
+    for (let k = 1; k < this.size; k++) pending.push(this.p2p.send((this.rank + k) % this.size, opId, round, data, channel));
+    for (let r = 0; r < this.size; r++) {
+      if (r === this.rank) continue;
+      pending.push(this.p2p.recv(r, opId, round, deadline).then((received) => (result[r] = received)));
+    }
+    await Promise.all(pending);
+    return result;
+  }
+
+  private async directAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel): Promise<Float32Array> {
+    const all = await this.gatherAll(data, opId, 0, deadline, channel);
+    const sum = new Float32Array(data.length);
+    for (let r = 0; r < this.size; r++) {
+      const part = all[r]!;
+      if (part.length !== data.length) {
+        const peerId = this.peerIdOf(r);
+        throw new MeshError('ERR_BAD_FRAME', `allReduce: rank ${r} sent ${part.length} elements, expected ${data.length}`, peerId);
+      }
+      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + part[i]!;
+    }
+    return sum;
+  }
+
+  /**
+   * Ring reduce-scatter then ring all-gather over n segments. In reduce-scatter round k, rank r sends
+   * segment (r − k) mod n to its right neighbour and adds the segment (r − k − 1) mod n received from its
+   * left; after n−1 rounds rank r holds the full sum of segment (r + 1) mod n, which the all-gather rounds
+   * pass around unchanged.
+   */
+  private async ringAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel): Promise<Float32Array> {
+    const n = this.size;
+    const right = (this.rank + 1) % n;
+    const left = (this.rank + n - 1) % n;
+    const acc = data.slice();
+    const bounds = segmentBounds(data.length, n);
+    const seg = (s: number) => acc.subarray(bounds[s]!, bounds[s + 1]!);
+    const mod = (x: number) => ((x % n) + n) % n;
+    for (let k = 0; k < n - 1; k++) {
+      const sendSeg = mod(this.rank - k);
+      const recvSeg = mod(this.rank - k - 1);
+      const [, received] = await Promise.all([this.p2p.send(right, opId, k, seg(sendSeg), channel), this.p2p.recv(left, opId, k, deadline)]);
+      const target = seg(recvSeg);
+      this.checkLength(received, target.length, left);
+      for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
+    }
+    for (let k = 0; k < n - 1; k++) {
+      const sendSeg = mod(this.rank + 1 - k);
+      const recvSeg = mod(this.rank - k);
+      const round = n - 1 + k;
+      const [, received] = await Promise.all([this.p2p.send(right, opId, round, seg(sendSeg), channel), this.p2p.recv(left, opId, round, deadline)]);
+      const target = seg(recvSeg);
+      this.checkLength(received, target.length, left);
+      target.set(received);
+    }
+    return acc;
+  }
+
+  private checkLength(received: Float32Array, expected: number, from: number): void {
+    if (received.length !== expected) {
+      throw new MeshError('ERR_BAD_FRAME', `allReduce: rank ${from} sent a segment of ${received.length} elements, expected ${expected} (lengths differ between ranks?)`, this.peerIdOf(from));
+    }
+  }
+
+  private checkRank(rank: number, what: string): void {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) throw new RangeError(`${what} rank ${rank} is outside 0..${this.size - 1}`);
+  }
+}
+
+/** Start offsets of n near-equal segments of `length` elements (n + 1 entries; sizes differ by ≤ 1). */
+export function segmentBounds(length: number, n: number): number[] {
+  const bounds = [0];
+  const base = Math.floor(length / n);
+  const extra = length % n;
+  for (let s = 0; s < n; s++) bounds.push(bounds[s]! + base + (s < extra ? 1 : 0));
+  return bounds;
+}

@@ -1,0 +1,237 @@
+/**
+ * The frame router of one peer: owns its links, validates every incoming frame, reassembles messages,
+ * keeps links alive with heartbeats on the stats channel, and hands complete messages to the current
+ * epoch's GroupCore. Frames of a retired epoch or an older step are discarded; frames of an epoch not
+ * formed here yet are held briefly (a faster peer may start the new epoch first). A malformed frame or
+ * a silent or closed link drops that peer, and the current epoch fails fast with ERR_PEER_LEFT.
+ */
+import { MeshError } from './types.ts';
+import { decodeFrame, encodeFrame, FrameKind, type Frame } from './wire.ts';
+import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked } from './chunker.ts';
+import { GroupCore } from './group-core.ts';
+import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
+import { realTimers, type Timers } from './timers.ts';
+import type { Channel, Link } from './transport.ts';
+
+/** Heartbeat period on the stats channel. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+/** A peer silent for this long is dropped (well within the 5 s the UI promises). */
+export const PEER_TIMEOUT_MS = 4_000;
+/** Frames of not-yet-formed epochs kept at most (bytes, all peers together); the oldest go first. */
+export const PENDING_EPOCH_MAX_BYTES = 32 * 1024 * 1024;
+/** Retired epochs remembered, so their late frames are recognised as stale rather than held. */
+const RETIRED_EPOCHS_KEPT = 64;
+
+export interface EndpointOptions {
+  selfId: string;
+  timers?: Timers;
+  /** 0 disables heartbeats (memory groups in tests). */
+  heartbeatIntervalMs?: number;
+  peerTimeoutMs?: number;
+  chunkBytes?: number;
+  collective?: Partial<CollectiveConfig>;
+  /** A link was dropped: closed, silent, or sent a malformed frame (`reason.code` says which). */
+  onPeerLeft?: (peerId: string, reason: MeshError) => void;
+}
+
+interface PeerState {
+  link: Link;
+  reassembler: Reassembler;
+  lastHeardMs: number;
+  /** Last measured heartbeat round-trip, ms (NaN until measured). */
+  rttMs: number;
+}
+
+export class MeshEndpoint {
+  readonly selfId: string;
+  readonly timers: Timers;
+  private peers = new Map<string, PeerState>();
+  private core: GroupCore | null = null;
+  private retired: number[] = [];
+  private pending: Array<{ peerId: string; frame: Frame }> = [];
+  private pendingBytes = 0;
+  private heartbeat: unknown = null;
+  private destroyed = false;
+
+  constructor(private readonly opts: EndpointOptions) {
+    this.selfId = opts.selfId;
+    this.timers = opts.timers ?? realTimers;
+    const interval = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    if (interval > 0) this.heartbeat = this.timers.setInterval(() => this.tick(), interval);
+  }
+
+  /** Peer ids with an open link. */
+  get connectedPeers(): string[] {
+    return [...this.peers.keys()];
+  }
+
+  hasLink(peerId: string): boolean {
+    return this.peers.has(peerId);
+  }
+
+  /** Last heartbeat round-trip to `peerId` in ms (NaN before the first). */
+  rttMs(peerId: string): number {
+    return this.peers.get(peerId)?.rttMs ?? NaN;
+  }
+
+  /** Takes ownership of an open link. */
+  addLink(link: Link): void {
+    if (this.destroyed) return link.destroy('endpoint destroyed');
+    const peerId = link.remoteId;
+    this.peers.get(peerId)?.link.destroy('replaced by a new link');
+    const state: PeerState = { link, reassembler: new Reassembler(peerId), lastHeardMs: this.timers.now(), rttMs: NaN };
+    this.peers.set(peerId, state);
+    link.onMessage((_channel, data) => this.onData(state, data));
+    link.onClose((reason) => {
+      if (this.peers.get(peerId) === state) this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left: ${reason}`, peerId));
+    });
+  }
+
+  /** Closes the link to `peerId` (e.g. the signaling server says it left). */
+  removeLink(peerId: string, reason: MeshError): void {
+    this.dropPeer(peerId, reason);
+  }
+
+  /**
+   * Starts a new epoch over `members` (peer ids in rank order, self included); the previous epoch's
+   * in-flight collectives fail with ERR_MEMBERSHIP_CHANGED.
+   */
+  formGroup(members: readonly string[], epoch: number): CollectiveGroup {
+    if (this.destroyed) throw new MeshError('ERR_DESTROYED', 'mesh endpoint destroyed');
+    this.retireCurrent(new MeshError('ERR_MEMBERSHIP_CHANGED', `membership changed (epoch ${epoch})`));
+    const core = new GroupCore(this.selfId, members, epoch, this.timers, (peerId, header, data, channel) =>
+      this.sendTo(peerId, header, data, channel),
+    );
+    this.core = core;
+    for (const peerId of members) {
+      if (peerId !== this.selfId && !this.peers.has(peerId)) core.abort(new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId));
+    }
+    for (const state of this.peers.values()) state.reassembler.retainEpoch(epoch);
+    const held = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const { peerId, frame } of held) {
+      if (frame.epoch === epoch) this.route(peerId, frame);
+      else if (!this.retired.includes(frame.epoch)) this.hold(peerId, frame);
+    }
+    return new CollectiveGroup(core, this.opts.collective);
+  }
+
+  /** Fails the current epoch (if any) with `error`. */
+  abortGroup(error: MeshError): void {
+    this.core?.abort(error);
+  }
+
+  /** Closes every link and stops the heartbeat; idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.heartbeat !== null) this.timers.clearInterval(this.heartbeat);
+    this.retireCurrent(new MeshError('ERR_DESTROYED', 'mesh destroyed'));
+    for (const state of [...this.peers.values()]) {
+      this.trySend(state, 'stats', encodeFrame({ kind: FrameKind.Bye, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: 0 }, new Uint8Array(0)));
+      state.link.destroy('mesh destroyed');
+    }
+    this.peers.clear();
+  }
+
+  private retireCurrent(error: MeshError): void {
+    if (!this.core) return;
+    this.core.abort(error);
+    this.retired.push(this.core.epoch);
+    if (this.retired.length > RETIRED_EPOCHS_KEPT) this.retired.shift();
+    this.core = null;
+  }
+
+  private async sendTo(peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel): Promise<void> {
+    const state = this.peers.get(peerId);
+    if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    await sendChunked(state.link, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES);
+  }
+
+  private onData(state: PeerState, data: ArrayBuffer): void {
+    if (this.destroyed) return;
+    const peerId = state.link.remoteId;
+    state.lastHeardMs = this.timers.now();
+    let frame: Frame;
+    try {
+      frame = decodeFrame(data, peerId);
+    } catch (err) {
+      this.dropPeer(peerId, err instanceof MeshError ? err : new MeshError('ERR_BAD_FRAME', String(err), peerId));
+      return;
+    }
+    switch (frame.kind) {
+      case FrameKind.Heartbeat:
+        this.trySend(state, 'stats', encodeFrame({ ...frame, kind: FrameKind.HeartbeatAck }, frame.payload));
+        return;
+      case FrameKind.HeartbeatAck:
+        state.rttMs = this.timers.now() - new DataView(frame.payload.buffer, frame.payload.byteOffset, 8).getFloat64(0, true);
+        return;
+      case FrameKind.Bye:
+        this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the mesh`, peerId));
+        return;
+      default:
+        if (this.core && frame.epoch === this.core.epoch) this.route(peerId, frame);
+        else if (!this.retired.includes(frame.epoch)) this.hold(peerId, frame);
+    }
+  }
+
+  /** Reassembles a frame of the current epoch and delivers a complete message. */
+  private route(peerId: string, frame: Frame): void {
+    const core = this.core!;
+    const state = this.peers.get(peerId);
+    if (!state || frame.step < core.step) return; // stale step: a late frame of a finished step
+    let message: Uint8Array | null;
+    try {
+      message = state.reassembler.accept(frame);
+    } catch (err) {
+      this.dropPeer(peerId, err as MeshError);
+      return;
+    }
+    if (message) core.deliver(peerId, frame.opId, frame.round, frame.step, new Float32Array(message.buffer, message.byteOffset, message.byteLength / 4));
+  }
+
+  private hold(peerId: string, frame: Frame): void {
+    this.pending.push({ peerId, frame });
+    this.pendingBytes += frame.payload.byteLength;
+    while (this.pendingBytes > PENDING_EPOCH_MAX_BYTES && this.pending.length > 0) {
+      this.pendingBytes -= this.pending.shift()!.frame.payload.byteLength;
+    }
+  }
+
+  private dropPeer(peerId: string, reason: MeshError): void {
+    const state = this.peers.get(peerId);
+    if (!state) return;
+    this.peers.delete(peerId);
+    state.link.destroy(reason.message);
+    if (this.core && this.core.rankOf(peerId) !== undefined) {
+      const left = new MeshError('ERR_PEER_LEFT', `peer ${peerId} left: ${reason.message}`, peerId);
+      (left as { cause?: unknown }).cause = reason;
+      this.core.abort(left);
+    }
+    this.opts.onPeerLeft?.(peerId, reason);
+  }
+
+  private tick(): void {
+    const now = this.timers.now();
+    const timeout = this.opts.peerTimeoutMs ?? PEER_TIMEOUT_MS;
+    const probe = new Uint8Array(8);
+    new DataView(probe.buffer).setFloat64(0, now, true);
+    for (const [peerId, state] of [...this.peers]) {
+      if (now - state.lastHeardMs > timeout) {
+        this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} silent for ${Math.round(now - state.lastHeardMs)} ms (heartbeat timeout ${timeout} ms)`, peerId));
+        continue;
+      }
+      this.trySend(state, 'stats', encodeFrame({ kind: FrameKind.Heartbeat, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: 8 }, probe));
+    }
+  }
+
+  private trySend(state: PeerState, channel: Channel, frame: ArrayBuffer): void {
+    try {
+      if (state.link.open) state.link.send(channel, frame);
+    } catch {
+      // The link is closing; its close handler reports the departure.
+    }
+  }
+}
