@@ -261,4 +261,3 @@ function checkInfoNce(op: string, q: Tensor, kPos: Tensor, queue: Tensor): { row
   if (queueDim !== dim) throw shapeError(op, `queue ${fmt(queue.shape)} must be [K, ${dim}] for q ${fmt(q.shape)}`);
   return { rows, dim, queueRows };
 }
-
