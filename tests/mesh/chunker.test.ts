@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { chunkMessage, CHUNK_PAYLOAD_BYTES, MAX_FRAME_BYTES, Reassembler } from '../../src/mesh/chunker.ts';
+import { decodeFrame, encodeFrame, FrameKind, type Frame } from '../../src/mesh/wire.ts';
+import { MAX_CHANNEL_MESSAGE_BYTES } from '../../src/mesh/transport.ts';
+import { MeshError } from '../../src/mesh/types.ts';
+
+const HEADER = { kind: FrameKind.F32, round: 0, epoch: 5, step: 2, opId: 9 };
+
+/** `bytes` (a multiple of 4) of distinct finite float32s, as bytes. */
+function message(bytes: number): Uint8Array {
+  const floats = new Float32Array(bytes / 4);
+  for (let i = 0; i < floats.length; i++) floats[i] = i * 0.5 - 3;
+  return new Uint8Array(floats.buffer);
+}
+function frames(payload: Uint8Array, chunkBytes: number): Frame[] {
+  return chunkMessage(HEADER, payload, chunkBytes).map((buf) => decodeFrame(buf));
+}
+function feed(r: Reassembler, list: Frame[]): Uint8Array[] {
+  return list.map((f) => r.accept(f)).filter((m): m is Uint8Array => m !== null);
+}
+function shuffled<T>(list: T[], seed: number): T[] {
+  const out = [...list];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+function expectBadFrame(fn: () => unknown, fragment: string): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(MeshError);
+    expect((err as MeshError).code).toBe('ERR_BAD_FRAME');
+    expect((err as MeshError).peerId).toBe('peer-x');
+    expect((err as MeshError).message).toContain(fragment);
+    return;
+  }
+  throw new Error('expected ERR_BAD_FRAME');
+}
+
+describe('chunking', () => {
+  it('frames stay within 16-64 KiB and far below the channel limit', () => {
+    expect(MAX_FRAME_BYTES).toBeLessThanOrEqual(64 * 1024);
+    expect(MAX_FRAME_BYTES).toBeLessThan(MAX_CHANNEL_MESSAGE_BYTES);
+    const list = chunkMessage(HEADER, message(5 * CHUNK_PAYLOAD_BYTES + 12));
+    expect(list.length).toBe(6);
+    for (const buf of list) expect(buf.byteLength).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+    expect(list.slice(0, 5).every((b) => b.byteLength >= 16 * 1024)).toBe(true);
+  });
+
+  it('an empty message is one empty frame', () => {
+    const r = new Reassembler();
+    const out = feed(r, frames(new Uint8Array(0), 64));
+    expect(out.length).toBe(1);
+    expect(out[0]!.byteLength).toBe(0);
+  });
+
+  for (const [bytes, chunk] of [[1000, 64], [64 * 7, 64], [12, 4]] as const) {
+    it(`reassembles ${bytes} bytes in ${chunk}-byte chunks in order and out of order`, () => {
+      const payload = message(bytes);
+      const ordered = frames(payload, chunk);
+      for (const list of [ordered, [...ordered].reverse(), shuffled(ordered, bytes)]) {
+        const r = new Reassembler('peer-x');
+        const out = feed(r, list);
+        expect(out.length).toBe(1);
+        expect(out[0]).toEqual(payload);
+        expect(r.pending).toBe(0);
+      }
+    });
+  }
+
+  it('keeps interleaved messages (different op ids / rounds) apart', () => {
+    const a = chunkMessage(HEADER, message(300), 64).map((b) => decodeFrame(b));
+    const b = chunkMessage({ ...HEADER, round: 1 }, message(200).map((b) => b), 64).map((x) => decodeFrame(x));
+    const r = new Reassembler();
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i]) out.push(...feed(r, [a[i]!]));
+      if (b[i]) out.push(...feed(r, [b[i]!]));
+    }
+    expect(out.length).toBe(2);
+    expect(out.map((m) => m.byteLength).sort()).toEqual([200, 300]);
+  });
+
+  it('rejects a duplicate chunk', () => {
+    const list = frames(message(500), 64);
+    const r = new Reassembler('peer-x');
+    r.accept(list[0]!);
+    expectBadFrame(() => r.accept(list[0]!), 'duplicate');
+  });
+
+  it('rejects a truncated message (a chunk shorter than the sender claimed)', () => {
+    const list = frames(message(256), 64);
+    const short = list[1]!;
+    // Re-encode chunk 1 with only half its bytes: the frame itself is well-formed, the message is not.
+    list[1] = decodeFrame(encodeFrame({ ...short }, short.payload.subarray(0, 32)));
+    const r = new Reassembler('peer-x');
+    expectBadFrame(() => feed(r, list), 'truncated');
+  });
+
+  it('rejects chunks that disagree about the message', () => {
+    const list = frames(message(256), 64);
+    const other = decodeFrame(encodeFrame({ ...list[1]!, totalBytes: 320 }, list[1]!.payload));
+    const r = new Reassembler('peer-x');
+    r.accept(list[0]!);
+    expectBadFrame(() => r.accept(other), 'disagrees');
+  });
+
+  it('rejects chunks adding up to more than the total', () => {
+    const list = frames(message(256), 64);
+    const bigger = decodeFrame(encodeFrame({ ...list[1]!, chunkIndex: 1 }, message(200)));
+    const r = new Reassembler('peer-x');
+    r.accept(list[0]!);
+    expectBadFrame(() => r.accept(bigger), 'exceed');
+  });
+
+  it('a checksum-corrupted chunk never reaches the reassembler', () => {
+    const raw = chunkMessage(HEADER, message(256), 64);
+    new Uint8Array(raw[2]!)[50]! ^= 1;
+    expect(() => decodeFrame(raw[2]!, 'peer-x')).toThrow(/checksum/);
+  });
+});
