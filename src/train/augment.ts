@@ -5,9 +5,9 @@
  * Batches are drawn from keyed random streams (seed, step, worker, …), so the samples and views of
  * worker w at step s are the same whichever tab runs that worker.
  */
-import { createRng, type Rng } from '../util/rng';
-import { IMAGE_SIZE } from './shapes';
-import { IMAGE_PIXELS, type LabelledImages } from './dataset';
+import { createRng, type Rng } from '../util/rng.ts';
+import { IMAGE_SIZE } from './shapes.ts';
+import { IMAGE_PIXELS, type LabelledImages } from './dataset.ts';
 
 export const AUGMENT = Object.freeze({
   flipProbability: 0.5,

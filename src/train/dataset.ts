@@ -4,8 +4,8 @@
  * Each image comes from its own keyed random stream (seed, split, index), so any subset can be drawn
  * independently and identically everywhere. Sample i of a split has class i mod NUM_CLASSES.
  */
-import { createRng, type Rng } from '../util/rng';
-import { IMAGE_SIZE, NUM_CLASSES, rasterizeShape, type ShapeGeometry } from './shapes';
+import { createRng, type Rng } from '../util/rng.ts';
+import { IMAGE_SIZE, NUM_CLASSES, rasterizeShape, type ShapeGeometry } from './shapes.ts';
 
 /** Pixels per image (the encoder's input width). */
 export const IMAGE_PIXELS = IMAGE_SIZE * IMAGE_SIZE;
