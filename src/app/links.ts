@@ -3,19 +3,12 @@
  * (src/server/links.ts builds them); here we read them back, tolerating a bare id, surrounding
  * whitespace and links copied from another host (the id is what matters).
  */
+import { ROOM_PARAM, roomLink } from '../server/links.ts';
 import { RoomId } from '../server/protocol.ts';
 import { appError } from './errors.ts';
 
-export const ROOM_PARAM = 'room';
-
-/** Builds the shareable link of a room on this app's origin. */
-export function roomUrl(base: string, roomId: string): string {
-  const url = new URL(base);
-  url.search = '';
-  url.hash = '';
-  url.searchParams.set(ROOM_PARAM, roomId);
-  return url.toString();
-}
+/** Builds the shareable link of a room on this app's origin (the server's link format). */
+export const roomUrl = roomLink;
 
 /**
  * The room id in a pasted link or bare id. Throws ERR_BAD_LINK (with the reason) when there is none.

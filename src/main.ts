@@ -1,0 +1,30 @@
+/**
+ * Entry point of the app page (index.html): builds the store and controller, hands them to
+ * <sbn-app>, and joins the room when the page was opened from a room link.
+ */
+import { AppController } from './app/controller.ts';
+import { AppStore } from './app/store.ts';
+import { connectRoom, createSession, provideBackend } from './app/wiring.ts';
+import './ui/sbn-app.ts';
+
+// The page itself: dark background edge to edge (the elements style only their own shadow roots).
+document.documentElement.style.background = '#0f1218';
+document.body.style.margin = '0';
+
+const store = new AppStore();
+const controller = new AppController({
+  store,
+  connectRoom,
+  provideBackend,
+  createSession,
+  nav: {
+    href: () => location.href,
+    replace: (url) => history.replaceState(null, '', url),
+  },
+});
+
+const app = document.querySelector('sbn-app') ?? document.body.appendChild(document.createElement('sbn-app'));
+app.store = store;
+app.controller = controller;
+window.addEventListener('pagehide', () => controller.destroy());
+void controller.boot();
