@@ -13,6 +13,10 @@ export type FrameResult =
   | { ok: true; message: ClientMessage }
   | { ok: false; code: ErrorCode; message: string };
 
+// Invalid UTF-8 becomes U+FFFD and then fails JSON or schema checks. (TextDecoder rather than Buffer:
+// the same code runs under test runners that swap Buffer for a browser polyfill.)
+const UTF8 = new TextDecoder('utf-8');
+
 class ForbiddenKeyError extends Error {}
 
 function rejectForbiddenKeys(key: string, value: unknown): unknown {
@@ -21,9 +25,9 @@ function rejectForbiddenKeys(key: string, value: unknown): unknown {
 }
 
 /** Validates one WebSocket message. `isBinary` frames are refused: the protocol is JSON text only. */
-export function parseClientFrame(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): FrameResult {
+export function parseClientFrame(data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean): FrameResult {
   if (isBinary) return { ok: false, code: 'ERR_BAD_MESSAGE', message: 'binary frames are not accepted: send JSON text' };
-  const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+  const text = Array.isArray(data) ? data.map((part) => UTF8.decode(part, { stream: true })).join('') + UTF8.decode() : UTF8.decode(data);
   let raw: unknown;
   try {
     raw = JSON.parse(text, rejectForbiddenKeys);

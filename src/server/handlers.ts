@@ -19,7 +19,7 @@ export class MessageHandlers {
   ) {}
 
   /** Entry point for every inbound WebSocket message. Never throws. */
-  onMessage(conn: Connection, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  onMessage(conn: Connection, data: Uint8Array | ArrayBuffer | Uint8Array[], isBinary: boolean): void {
     if (conn.closed) return;
     conn.lastSeenAt = this.opts.timers.now();
     if (!conn.bucket.take()) {

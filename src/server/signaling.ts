@@ -68,11 +68,11 @@ export function attachSignaling(
 
   const refuse = (socket: Duplex, status: number, reason: string): void => {
     refusedTotal++;
-    const body = `${reason}\n`;
+    const body = `${reason}\n`; // ASCII: length = bytes
     socket.once('finish', () => socket.destroy());
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
     );
   };
 
@@ -80,7 +80,7 @@ export function attachSignaling(
     const conn = new Connection(nextConnId++, ws, opts.timers.now, opts.messagesPerSecond, opts.messageBurst);
     connections.add(conn);
     acceptedTotal++;
-    ws.on('message', (data, isBinary) => handlers.onMessage(conn, data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) => handlers.onMessage(conn, data as Uint8Array | Uint8Array[], isBinary));
     ws.on('pong', () => heartbeat.onPong(conn));
     // ws reports oversized or malformed frames as 'error' and then closes; without a listener Node would throw.
     ws.on('error', (err) => opts.log(`socket ${conn.connId}: ${err.message}`));
@@ -95,7 +95,7 @@ export function attachSignaling(
     });
   };
 
-  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Parameters<WebSocketServer['handleUpgrade']>[2]): void => {
     let pathname: string;
     try {
       pathname = new URL(req.url ?? '/', 'http://localhost').pathname;

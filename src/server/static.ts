@@ -47,7 +47,7 @@ export function mimeTypeOf(fileName: string): string {
 }
 
 function plain(res: http.ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) + 1 });
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
   res.end(`${text}\n`);
 }
 

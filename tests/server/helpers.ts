@@ -1,0 +1,181 @@
+/**
+ * Test helpers for the signaling server: a server on 127.0.0.1 with an ephemeral port, real `ws`
+ * clients with a message queue, and hand-stepped timers so timeout tests take milliseconds.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { type ClientOptions } from 'ws';
+import type { ServerTimers, SignalingOptions } from '../../src/server/config.ts';
+import type { ServerMessage } from '../../src/server/protocol.ts';
+import { SIGNAL_PATH } from '../../src/server/protocol.ts';
+import { attachSignaling, type SignalingHandle } from '../../src/server/signaling.ts';
+
+/** Upper bound for waiting on a message that should arrive; only guards against a hung test. */
+const WAIT_LIMIT_MS = 5_000;
+
+export interface TestServer {
+  http: http.Server;
+  signaling: SignalingHandle;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: Partial<SignalingOptions> = {}): Promise<TestServer> {
+  const server = http.createServer((_req, res) => res.end('ok'));
+  const signaling = attachSignaling(server, options);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    http: server,
+    signaling,
+    url: `ws://127.0.0.1:${port}${SIGNAL_PATH}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        signaling.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** A signaling client that queues everything it receives. */
+export class TestClient {
+  readonly messages: ServerMessage[] = [];
+  private waiters: Array<() => void> = [];
+  closeCode: number | null = null;
+  readonly closed: Promise<number>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.messages.push(JSON.parse(String(data)) as ServerMessage);
+      this.wake();
+    });
+    ws.on('error', () => {});
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code) => {
+        this.closeCode = code;
+        this.wake();
+        resolve(code);
+      }),
+    );
+  }
+
+  static async connect(url: string, options: ClientOptions = {}): Promise<TestClient> {
+    const ws = new WebSocket(url, options);
+    const client = new TestClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode })));
+    });
+    return client;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  send(message: unknown): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  /** Removes and returns the next message (optionally of one type, skipping others). */
+  async next<T extends ServerMessage['type']>(type?: T): Promise<Extract<ServerMessage, { type: T }>> {
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    for (;;) {
+      const index = this.messages.findIndex((m) => type === undefined || m.type === type);
+      if (index >= 0) return this.messages.splice(index, 1)[0] as Extract<ServerMessage, { type: T }>;
+      if (this.closeCode !== null) throw new Error(`socket closed (${this.closeCode}) while waiting for ${type ?? 'a message'}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${type ?? 'message'} within ${WAIT_LIMIT_MS} ms; got ${JSON.stringify(this.messages)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Creates a room; returns the welcome. */
+  async create(meta: Record<string, unknown> = {}): Promise<Extract<ServerMessage, { type: 'welcome' }>> {
+    this.send({ type: 'create', meta });
+    const welcome = await this.next('welcome');
+    await this.next('members');
+    return welcome;
+  }
+
+  /** Joins a room; returns the welcome (the members broadcast stays queued). */
+  async join(roomId: string, extra: Record<string, unknown> = {}): Promise<Extract<ServerMessage, { type: 'welcome' }>> {
+    this.send({ type: 'join', roomId, ...extra });
+    return this.next('welcome');
+  }
+
+  /** Drops every queued message of `type`, returning the last one. */
+  drain<T extends ServerMessage['type']>(type: T): Extract<ServerMessage, { type: T }> | undefined {
+    let last: ServerMessage | undefined;
+    for (let i = this.messages.length - 1; i >= 0; i--) {
+      if (this.messages[i]!.type === type) {
+        last ??= this.messages[i];
+        this.messages.splice(i, 1);
+      }
+    }
+    return last as Extract<ServerMessage, { type: T }> | undefined;
+  }
+
+  async close(code = 1000): Promise<void> {
+    if (this.closeCode === null) this.ws.close(code);
+    await this.closed;
+  }
+}
+
+/** Timers stepped by hand: `advance(ms)` moves the clock and runs every timer that fell due. */
+export class ManualTimers implements ServerTimers {
+  private clock = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, { at: number; fn: () => void; everyMs?: number }>();
+
+  now = (): number => this.clock;
+
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = this.nextId++;
+    this.pending.set(id, { at: this.clock + ms, fn });
+    return id;
+  };
+
+  clearTimeout = (handle: unknown): void => {
+    this.pending.delete(handle as number);
+  };
+
+  setInterval = (fn: () => void, ms: number): unknown => {
+    const id = this.nextId++;
+    this.pending.set(id, { at: this.clock + ms, fn, everyMs: ms });
+    return id;
+  };
+
+  clearInterval = (handle: unknown): void => {
+    this.pending.delete(handle as number);
+  };
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  advance(ms: number): void {
+    const until = this.clock + ms;
+    for (;;) {
+      let dueId = -1;
+      let due: { at: number; fn: () => void; everyMs?: number } | undefined;
+      for (const [id, t] of this.pending) if (t.at <= until && (!due || t.at < due.at)) [dueId, due] = [id, t];
+      if (!due) break;
+      this.clock = due.at;
+      if (due.everyMs) due.at += due.everyMs;
+      else this.pending.delete(dueId);
+      due.fn();
+    }
+    this.clock = until;
+  }
+}
