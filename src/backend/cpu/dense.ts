@@ -48,27 +48,38 @@ export function matmulNTKernel(a: Real, b: Real, rows: number, cols: number, dep
   }
 }
 
-/** dx[N, in] = dy[N, out] · w[out, in]. */
+/**
+ * dx[N, in] = dy[N, out] · w[out, in], computed as dy · (wᵀ)ᵀ with the blocked dot-product kernel:
+ * the transpose costs out·in copies, small next to the N·out·in multiply-adds it makes contiguous.
+ */
 export function linearDxKernel(dy: Real, w: Real, rows: number, outDim: number, inDim: number, dx: Real): void {
-  const acc = new Float64Array(inDim);
-  for (let r = 0; r < rows; r++) {
-    acc.fill(0);
-    for (let o = 0; o < outDim; o++) {
-      const g = dy[r * outDim + o]!;
-      const wo = o * inDim;
-      for (let i = 0; i < inDim; i++) acc[i] += g * w[wo + i]!;
-    }
-    dx.set(acc, r * inDim);
+  const wt = w instanceof Float64Array ? new Float64Array(w.length) : new Float32Array(w.length);
+  for (let o = 0; o < outDim; o++) {
+    for (let i = 0; i < inDim; i++) wt[i * outDim + o] = w[o * inDim + i]!;
   }
+  matmulNTKernel(dy, wt, rows, inDim, outDim, null, dx);
 }
 
-/** dw[out, in] = dy[N, out]ᵀ · x[N, in]; db[out] = Σ_N dy. */
+/** dw[out, in] = dy[N, out]ᵀ · x[N, in]; db[out] = Σ_N dy. ROW_BLOCK rows of x per pass over the accumulator. */
 export function linearDwKernel(dy: Real, x: Real, rows: number, outDim: number, inDim: number, dw: Real, db: Real | null): void {
   const acc = new Float64Array(inDim);
   for (let o = 0; o < outDim; o++) {
     acc.fill(0);
     let bias = 0;
-    for (let r = 0; r < rows; r++) {
+    let r = 0;
+    for (; r + ROW_BLOCK <= rows; r += ROW_BLOCK) {
+      const g0 = dy[r * outDim + o]!;
+      const g1 = dy[(r + 1) * outDim + o]!;
+      const g2 = dy[(r + 2) * outDim + o]!;
+      const g3 = dy[(r + 3) * outDim + o]!;
+      bias += g0 + g1 + g2 + g3;
+      const x0 = r * inDim;
+      const x1 = x0 + inDim;
+      const x2 = x1 + inDim;
+      const x3 = x2 + inDim;
+      for (let i = 0; i < inDim; i++) acc[i] += g0 * x[x0 + i]! + g1 * x[x1 + i]! + g2 * x[x2 + i]! + g3 * x[x3 + i]!;
+    }
+    for (; r < rows; r++) {
       const g = dy[r * outDim + o]!;
       bias += g;
       const xr = r * inDim;

@@ -1,4 +1,5 @@
 /** L2 normalisation and the MoCo InfoNCE loss, row-major, float64 sums. */
+import { linearDxKernel, matmulNTKernel } from './dense.ts';
 import type { Real } from './tensor.ts';
 
 /** Norm floor of F.normalize: y = x / max(‖x‖, L2_EPS). */
@@ -50,6 +51,9 @@ export function infoNceKernel(
   q: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, logits: Real,
 ): { loss: number; correct: number } {
   const width = 1 + queueRows;
+  // Negatives q·queueᵀ via the blocked product, kept in float64 until divided by T.
+  const negatives = new Float64Array(rows * queueRows);
+  matmulNTKernel(q, queue, rows, queueRows, dim, null, negatives);
   let lossSum = 0;
   let correct = 0;
   for (let r = 0; r < rows; r++) {
@@ -58,12 +62,7 @@ export function infoNceKernel(
     let pos = 0;
     for (let k = 0; k < dim; k++) pos += q[qr + k]! * kPos[qr + k]!;
     logits[lr] = pos / temperature;
-    for (let j = 0; j < queueRows; j++) {
-      const qj = j * dim;
-      let s = 0;
-      for (let k = 0; k < dim; k++) s += q[qr + k]! * queue[qj + k]!;
-      logits[lr + 1 + j] = s / temperature;
-    }
+    for (let j = 0; j < queueRows; j++) logits[lr + 1 + j] = negatives[r * queueRows + j]! / temperature;
     // Use the stored (possibly float32-rounded) logits so loss, accuracy and backward agree.
     const positive = logits[lr]!;
     let max = positive;
@@ -89,28 +88,22 @@ export function infoNceBackwardKernel(
   logits: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, dq: Real,
 ): void {
   const width = 1 + queueRows;
-  const probs = new Float64Array(width);
-  const acc = new Float64Array(dim);
   const scale = 1 / (rows * temperature);
+  // gNeg[r, j] = g_{1+j} · scale, kept in float64 so the softmax is not rounded before the product.
+  const gNeg = new Float64Array(rows * queueRows);
+  const gPos = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     const lr = r * width;
     let max = -Infinity;
     for (let j = 0; j < width; j++) max = Math.max(max, logits[lr + j]!);
     let sumExp = 0;
-    for (let j = 0; j < width; j++) {
-      probs[j] = Math.exp(logits[lr + j]! - max);
-      sumExp += probs[j]!;
-    }
-    for (let j = 0; j < width; j++) probs[j] = probs[j]! / sumExp;
-    probs[0] = probs[0]! - 1;
-    const kr = r * dim;
-    const g0 = probs[0]!;
-    for (let k = 0; k < dim; k++) acc[k] = g0 * kPos[kr + k]!;
-    for (let j = 0; j < queueRows; j++) {
-      const gj = probs[1 + j]!;
-      const qj = j * dim;
-      for (let k = 0; k < dim; k++) acc[k] += gj * queue[qj + k]!;
-    }
-    for (let k = 0; k < dim; k++) dq[kr + k] = acc[k]! * scale;
+    for (let j = 0; j < width; j++) sumExp += Math.exp(logits[lr + j]! - max);
+    gPos[r] = (Math.exp(logits[lr]! - max) / sumExp - 1) * scale;
+    for (let j = 0; j < queueRows; j++) gNeg[r * queueRows + j] = (Math.exp(logits[lr + 1 + j]! - max) / sumExp) * scale;
+  }
+  linearDxKernel(gNeg, queue, rows, queueRows, dim, dq);
+  for (let r = 0; r < rows; r++) {
+    const g0 = gPos[r]!;
+    for (let k = 0; k < dim; k++) dq[r * dim + k] = dq[r * dim + k]! + g0 * kPos[r * dim + k]!;
   }
 }
