@@ -1,0 +1,294 @@
+/**
+ * MoCo v2-style contrastive training over a world of workers (He et al. 2019, §3.3), all tensor math
+ * on the Backend. One tab runs `world.localWorkers` workers as batch groups of one tensor; the world
+ * may span several tabs (ProcessGroup), and results do not depend on that placement:
+ * - every worker's samples, views and the step's permutation come from keyed streams (seed, step, w);
+ * - gradients follow DDP: the mean over ALL world workers of each worker's mean-loss gradient;
+ * - the queue receives the keys of all workers in global worker order, so it is identical everywhere.
+ *
+ * The key encoder's BatchNorm runs in the configured mode: `local` (the leak), `shuffle` (statistics
+ * permuted across workers), `sync` (global statistics) or `samples` (official MoCo: the key encoder's
+ * input samples are shuffled across workers, encoded with local BN, and the keys shuffled back).
+ * The query encoder always uses local BN, as in MoCo.
+ */
+import type { Backend, Tensor } from '../backend/backend.ts';
+import type { ProcessGroup } from '../mesh/types.ts';
+import { buildEncoder } from '../nn/encoder.ts';
+import type { Sequential } from '../nn/layers/sequential.ts';
+import type { ForwardContext, Parameter } from '../nn/layers/types.ts';
+import { SGD, copyParams, emaParams } from '../nn/optim.ts';
+import { inversePermutation, stepPermutation } from '../nn/permutation.ts';
+import { syncRunningStats } from '../nn/running-stats.ts';
+import { flattenTensors, unflattenInto } from '../nn/serialize.ts';
+import type { WorkerWorld } from '../nn/world.ts';
+import { createRng } from '../util/rng.ts';
+import { drawWorkerBatch } from './augment.ts';
+import { CommTimer, allReduceSum, defaultClock, timedWorld, type Clock } from './comm.ts';
+import type { LabelledImages } from './dataset.ts';
+import { packState, unpackState, type TrainerState } from './moco-state.ts';
+import type { BnLayerTrace, StepLog, TrainConfig } from './types.ts';
+
+/** Stream tags of the trainer's own random draws. */
+const TAG_INIT = 0x1417;
+const TAG_QUEUE = 0x9e0e;
+
+export interface MocoTrainerOptions {
+  backend: Backend;
+  config: Readonly<TrainConfig>;
+  /** This tab's view of the workers; its localWorkers overrides config.workersPerTab. */
+  world: WorkerWorld;
+  /** The tabs' process group; null (default) when the world lives in this tab alone. */
+  group?: ProcessGroup | null;
+  /** Training images (each tab draws the same data set from the seed). */
+  train: LabelledImages;
+  now?: Clock;
+}
+
+export interface StepOptions {
+  /** Record the key encoder's BN statistics of every worker (StepLog.bn). Set it on all tabs or none. */
+  trace?: boolean;
+}
+
+export class MocoTrainer {
+  readonly backend: Backend;
+  readonly config: Readonly<TrainConfig>;
+  readonly world: WorkerWorld;
+  readonly group: ProcessGroup | null;
+  /** Query encoder (local BN): the one trained by SGD and evaluated by kNN. */
+  readonly query: Sequential;
+  /** Key encoder: EMA of the query encoder, BN in the configured mode. */
+  readonly key: Sequential;
+  /** Key queue [K, D], L2-normalised rows. */
+  readonly queue: Tensor;
+  private readonly optimizer: SGD;
+  private readonly timer: CommTimer;
+  private readonly timed: WorkerWorld;
+  private readonly train: LabelledImages;
+  private stepIndex = 0;
+  private queuePtr = 0;
+  private destroyed = false;
+
+  constructor(opts: MocoTrainerOptions) {
+    const { backend, config, world } = opts;
+    this.backend = backend;
+    this.config = config;
+    this.world = world;
+    this.group = opts.group ?? null;
+    this.train = opts.train;
+    this.timer = new CommTimer(opts.now ?? defaultClock);
+    this.timed = timedWorld(world, this.timer);
+    const spec = { inputDim: config.inputDim, hiddenDims: config.hiddenDims, outputDim: config.outputDim };
+    this.query = buildEncoder(backend, { ...spec, bnMode: 'local' }, createRng(config.seed, TAG_INIT));
+    this.key = buildEncoder(backend, { ...spec, bnMode: config.mode }, createRng(config.seed, TAG_INIT));
+    copyParams(this.query, this.key);
+    this.optimizer = new SGD(backend, this.query.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+    this.queue = backend.fromArray(initialQueue(config.seed, config.queueSize, config.outputDim), [config.queueSize, config.outputDim]);
+  }
+
+  /** Steps completed so far. */
+  get step(): number {
+    return this.stepIndex;
+  }
+
+  /** Makes every tab start from rank 0's full state (parameters, optimizer, queue, counters). */
+  async broadcastParameters(): Promise<void> {
+    if (!this.group || this.group.size === 1) return;
+    const mine = this.group.rank === 0 ? packState(await this.state()) : null;
+    const root = await this.timer.time(() => this.group!.broadcast(mine, 0, { priority: 'bulk' }));
+    if (this.group.rank !== 0) this.loadState(unpackState(root));
+  }
+
+  /** Runs one training step of the whole world (every tab must call it together). */
+  async runStep(opts: StepOptions = {}): Promise<StepLog> {
+    this.assertAlive();
+    const { backend, config } = this;
+    const step = this.stepIndex;
+    const world = this.timed;
+    const n = config.batchPerWorker;
+    const L = world.localWorkers;
+    const W = world.worldSize;
+    const inDim = config.inputDim;
+    this.group?.setStep(step);
+    this.timer.reset();
+    const started = this.timer.now();
+
+    const queryIn = new Float32Array(L * n * inDim);
+    const keyIn = new Float32Array(L * n * inDim);
+    for (let g = 0; g < L; g++) {
+      const batch = drawWorkerBatch(this.train, config.seed, step, world.firstWorker + g, n);
+      queryIn.set(batch.query, g * n * inDim);
+      keyIn.set(batch.key, g * n * inDim);
+    }
+    const permuted = config.mode === 'shuffle' || config.mode === 'samples';
+    const sourceOf = permuted ? stepPermutation(config.seed, step, W, config.permutation) : identity(W);
+
+    // Query encoder: local BN, kept for backward.
+    const queryCtx: ForwardContext = { backend, training: true, world, sourceOf: null };
+    const xq = backend.fromArray(queryIn, [L * n, inDim]);
+    const q = await this.query.forward(xq, queryCtx);
+    backend.dispose(xq);
+    const qn = backend.l2Normalize(q);
+
+    const trace: BnLayerTrace[] | undefined = opts.trace ? [] : undefined;
+    const { keys, allKeys } = await this.encodeKeys(keyIn, sourceOf, trace);
+
+    const { loss, logits, correct } = backend.infoNce(qn, keys, this.queue, config.temperature);
+    const dqn = backend.infoNceBackward(logits, keys, this.queue, config.temperature);
+    const dq = backend.l2NormalizeBackward(dqn, q);
+    const dx = await this.query.backward(dq, queryCtx);
+    for (const t of [dx, dq, dqn, logits, qn, q, keys]) backend.dispose(t);
+
+    // DDP: one all-reduce carries every gradient plus the loss and accuracy numerators. The local
+    // gradient is that of the mean over L·n rows, i.e. (1/L)·Σ_local workers' gradients.
+    const params = this.optimizer.params;
+    const grads = params.map((p) => p.grad ?? backend.zeros(p.value.shape));
+    const packed = await flattenTensors(backend, grads);
+    const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
+    backend.dispose(loss);
+    backend.dispose(correct);
+    const local = new Float32Array(packed.length + 2);
+    for (let i = 0; i < packed.length; i++) local[i] = packed[i] * L;
+    local[packed.length] = lossValue[0] * L * n;
+    local[packed.length + 1] = correctValue[0];
+    const summed = await allReduceSum(this.group, local, this.timer);
+    const averaged = summed.subarray(0, packed.length).map((v) => v / W);
+    unflattenInto(backend, grads, averaged);
+    params.forEach((p, i) => {
+      if (!p.grad) p.grad = grads[i];
+    });
+    this.optimizer.step();
+    this.optimizer.zeroGrad();
+    emaParams(this.key, this.query, config.keyMomentum);
+
+    await syncRunningStats(this.query, { backend, world });
+    await syncRunningStats(this.key, { backend, world });
+
+    const allKeysT = backend.fromArray(allKeys, [W * n, config.outputDim]);
+    backend.enqueue(this.queue, allKeysT, this.queuePtr);
+    backend.dispose(allKeysT);
+    this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
+    this.stepIndex++;
+
+    const totalMs = this.timer.now() - started;
+    const log: StepLog = {
+      step,
+      loss: summed[packed.length] / (W * n),
+      pretextAcc: summed[packed.length + 1] / (W * n),
+      sourceOf,
+      computeMs: Math.max(0, totalMs - this.timer.ms),
+      commMs: this.timer.ms,
+    };
+    if (trace) log.bn = trace;
+    return log;
+  }
+
+  /**
+   * The L2-normalised keys of this tab's workers [L·n, D] (no gradient) and all workers' keys
+   * [W·n·D] in global worker order (for the queue).
+   */
+  private async encodeKeys(keyIn: Float32Array, sourceOf: number[], trace: BnLayerTrace[] | undefined): Promise<{ keys: Tensor; allKeys: Float32Array }> {
+    const { backend, config } = this;
+    const world = this.timed;
+    const n = config.batchPerWorker;
+    const L = world.localWorkers;
+    const D = config.outputDim;
+    const inDim = config.inputDim;
+    const first = world.firstWorker;
+    const samples = config.mode === 'samples';
+    const ctx: ForwardContext = { backend, training: true, noGrad: true, world, sourceOf: config.mode === 'shuffle' ? sourceOf : null };
+    if (trace) ctx.trace = trace;
+
+    let input = keyIn;
+    if (samples) {
+      // Official MoCo: worker w encodes worker sourceOf[w]'s samples, so BN batches mix owners.
+      const allInputs = await world.gatherRows(keyIn, n * inDim);
+      input = new Float32Array(L * n * inDim);
+      for (let g = 0; g < L; g++) {
+        const src = sourceOf[first + g];
+        input.set(allInputs.subarray(src * n * inDim, (src + 1) * n * inDim), g * n * inDim);
+      }
+    }
+    const xk = backend.fromArray(input, [L * n, inDim]);
+    const k = await this.key.forward(xk, ctx);
+    const kn = backend.l2Normalize(k);
+    backend.dispose(xk);
+    backend.dispose(k);
+    const computed = await world.gatherRows(await backend.read(kn), n * D);
+    if (!samples) return { keys: kn, allKeys: computed };
+
+    // Unshuffle: the keys of owner s were computed by the worker that borrowed s's samples.
+    backend.dispose(kn);
+    const computedBy = inversePermutation(sourceOf);
+    const allKeys = new Float32Array(computed.length);
+    for (let s = 0; s < sourceOf.length; s++) {
+      const w = computedBy[s];
+      allKeys.set(computed.subarray(w * n * D, (w + 1) * n * D), s * n * D);
+    }
+    const keys = backend.fromArray(allKeys.slice(first * n * D, (first + L) * n * D), [L * n, D]);
+    return { keys, allKeys };
+  }
+
+  /** The full state (for a joining tab, or a checkpoint). */
+  async state(): Promise<TrainerState> {
+    const { backend } = this;
+    return {
+      step: this.stepIndex,
+      queuePtr: this.queuePtr,
+      query: await flattenTensors(backend, tensorsOf(this.query)),
+      key: await flattenTensors(backend, tensorsOf(this.key)),
+      velocities: await flattenTensors(backend, this.optimizer.state()),
+      queue: await backend.read(this.queue),
+    };
+  }
+
+  /** Replaces the whole state by `s` (same config required). */
+  loadState(s: TrainerState): void {
+    const { backend } = this;
+    unflattenInto(backend, tensorsOf(this.query), s.query);
+    unflattenInto(backend, tensorsOf(this.key), s.key);
+    unflattenInto(backend, this.optimizer.state(), s.velocities);
+    unflattenInto(backend, [this.queue], s.queue);
+    this.stepIndex = s.step;
+    this.queuePtr = s.queuePtr;
+  }
+
+  /** Frees every tensor; idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.optimizer.zeroGrad();
+    this.optimizer.destroy();
+    this.query.dispose();
+    this.key.dispose();
+    this.backend.dispose(this.queue);
+  }
+
+  private assertAlive(): void {
+    if (this.destroyed) throw Object.assign(new Error('the trainer was destroyed'), { code: 'ERR_DESTROYED' });
+  }
+}
+
+function tensorsOf(model: Sequential): Tensor[] {
+  return [...model.parameters(), ...model.buffers()].map((p: Parameter) => p.value);
+}
+
+function identity(size: number): number[] {
+  return Array.from({ length: size }, (_, i) => i);
+}
+
+/** MoCo's initial queue: Gaussian rows, L2-normalised (float64), the same on every tab. */
+export function initialQueue(seed: number, rows: number, dim: number): Float32Array {
+  const rng = createRng(seed, TAG_QUEUE);
+  const out = new Float32Array(rows * dim);
+  const row = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) {
+    let norm = 0;
+    for (let d = 0; d < dim; d++) {
+      row[d] = rng.normal();
+      norm += row[d] * row[d];
+    }
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < dim; d++) out[r * dim + d] = row[d] / norm;
+  }
+  return out;
+}
