@@ -146,3 +146,43 @@ describe('CpuBackend dense ops against a naive float64 reference', () => {
     expect(g2.db).toBeNull();
   });
 });
+
+describe('CpuBackend elementwise and in-place ops against direct float64 formulas', () => {
+  const be = createCpuBackend();
+  const a64 = randn(11, 61);
+  const b64 = randn(11, 62);
+  const a = Float64Array.from(Float32Array.from(a64));
+  const b = Float64Array.from(Float32Array.from(b64));
+  const ta = () => be.fromArray(Float32Array.from(a64), [11]);
+  const tb = () => be.fromArray(Float32Array.from(b64), [11]);
+
+  it('add, scale, addScaledInPlace', async () => {
+    expectClose(await be.read(be.add(ta(), tb())), a.map((v, i) => v + b[i]!), 1e-7, 0, 'add');
+    expectClose(await be.read(be.scale(ta(), -2.5)), a.map((v) => v * -2.5), 1e-7, 0, 'scale');
+    const t = ta();
+    be.addScaledInPlace(t, tb(), 0.3);
+    expectClose(await be.read(t), a.map((v, i) => v + 0.3 * b[i]!), 1e-7, 1e-7, 'addScaledInPlace');
+  });
+
+  it('relu keeps NaN visible and maps -0 to 0; reluBackward masks on y > 0', async () => {
+    const y = await be.read(be.relu(be.fromArray([-1, -0, 0, 2, NaN], [5])));
+    expect(Array.from(y)).toEqual([0, 0, 0, 2, NaN]);
+    expect(Object.is(y[1], -0)).toBe(false);
+    const dx = await be.read(be.reluBackward(be.fromArray([1, 2, 3, 4], [4]), be.fromArray([0, 1, -1, 5], [4])));
+    expect(Array.from(dx)).toEqual([0, 2, 0, 4]);
+  });
+
+  it('enqueue writes rows (ptr + i) mod K, for ptr past K too', async () => {
+    const queue = be.zeros([5, 2]);
+    be.enqueue(queue, be.fromArray([1, 1, 2, 2, 3, 3], [3, 2]), 13);
+    // 13 mod 5 = 3: rows 3, 4, 0
+    expect(Array.from(await be.read(queue))).toEqual([3, 3, 0, 0, 0, 0, 1, 1, 2, 2]);
+  });
+
+  it('sgdStep with momentum 0 equals p − lr·(g + wd·p)', async () => {
+    const p = ta();
+    const v = be.zeros([11]);
+    be.sgdStep(p, tb(), v, { lr: 0.1, momentum: 0, weightDecay: 0.01 });
+    expectClose(await be.read(p), a.map((x, i) => x - 0.1 * (b[i]! + 0.01 * x)), 1e-6, 1e-7, 'param');
+  });
+});
