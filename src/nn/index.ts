@@ -8,7 +8,7 @@ export { ReLU } from './layers/relu.ts';
 export { Sequential } from './layers/sequential.ts';
 export { BatchNorm, type BatchNormMode, type BatchNormOptions } from './layers/batchnorm.ts';
 export { mergeStats, type StatsPartial, type MergedStats } from './merge-stats.ts';
-export { syncRunningStats, findBatchNorms } from './running-stats.ts';
+export { syncRunningStats, discardRunningStats, findBatchNorms } from './running-stats.ts';
 export { convertShuffleBatchNorm, type ConvertOptions } from './convert.ts';
 export { SGD, copyParams, emaParams } from './optim.ts';
 export { buildEncoder, forwardFeatures, hiddenFeatureDepth, type EncoderSpec } from './encoder.ts';

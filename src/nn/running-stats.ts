@@ -73,3 +73,13 @@ export async function syncRunningStats(model: Layer, ctx: Pick<ForwardContext, '
     offset += 1 + 2 * c;
   }
 }
+
+/** Drops the unsynced records of every BatchNorm in `model` (forwards that must not count). */
+export function discardRunningStats(model: Layer): void {
+  for (const layer of findBatchNorms(model)) {
+    for (const record of layer.takeRunningStatsRecords()) {
+      layer.backend.dispose(record.mean);
+      layer.backend.dispose(record.variance);
+    }
+  }
+}

@@ -262,6 +262,9 @@ export class BatchNorm implements Layer {
         countRatio: 1,
       };
     }
+    // Unlike PyTorch's SyncBatchNorm (which only needs 2 values in the world), every worker needs 2:
+    // the backend's partial statistics refuse single values.
+    assertBnTrainable(layout);
     // sync: rows [count, mean, M2] per worker, merged in float64 in worker order on every tab.
     const partial = backend.bnPartial(x, layout);
     const [mean, m2] = await Promise.all([backend.read(partial.mean), backend.read(partial.m2)]);
@@ -276,8 +279,6 @@ export class BatchNorm implements Layer {
     }
     const parts = partialsFromRows(await world.gatherRows(rows, rowLen), world.worldSize, c);
     const merged = mergeStats(parts, c);
-    // As PyTorch's SyncBatchNorm: only the world's total must exceed one value per channel.
-    assertBnTrainable({ groups: 1, n: merged.count, c, hw: 1 });
     if (ctx.trace) {
       const before = {
         mean: parts.map((p) => Array.from(p.mean)),
