@@ -12,7 +12,8 @@ import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import { expectClose } from './helpers.ts';
 
 interface Entry { shape: number[]; data: number[] }
-type Case = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// The JSON is written by make_golden.py; its structure is checked by the assertions that read it.
+type Case = Record<string, any>;
 
 const golden: Case = JSON.parse(readFileSync(new URL('../golden/golden.json', import.meta.url), 'utf8'));
 const RTOL = 1e-5;
@@ -28,6 +29,13 @@ async function check(actual: Tensor | null, expected: Entry, what: string): Prom
   const scale = expected.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   expectClose(await be.read(actual!), expected.data, RTOL, ATOL_FRACTION * scale, what);
 }
+
+it('golden file holds every case (an empty it.each would pass silently)', () => {
+  expect(Object.keys(golden.bnLocal).sort()).toEqual(['nc', 'ncGroups', 'nchwGroups', 'nchwNoAffine']);
+  expect(Object.keys(golden.bnBorrowed).sort()).toEqual(['ncGroups', 'nchwGroupsNoAffine']);
+  expect(Object.keys(golden.sgd).sort()).toEqual(['momentumWd', 'plain']);
+  expect(golden.bnLocal.nchwGroups.layout).toEqual({ groups: 2, n: 3, c: 4, hw: 6 });
+});
 
 describe('golden: BatchNorm with own statistics', () => {
   it.each(Object.keys(golden.bnLocal))('%s', async (name) => {
