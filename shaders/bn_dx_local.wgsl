@@ -1,0 +1,25 @@
+// BN backward when the statistics came from this x (per group g, M = n·hw values per channel):
+// dx = γ·invstd/M · (M·dy − Σdy − x̂·invstd·Σdy·(x − mean)), x̂ = (x − mean)·invstd.
+struct Params { total: u32, c: u32, hw: u32, group_size: u32, planes: u32, affine: u32, count: f32, eps: f32 }
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;     // [groups, c]
+@group(0) @binding(4) var<storage, read> variance: array<f32>; // [groups, c]
+@group(0) @binding(5) var<storage, read> gamma: array<f32>;    // [c], unused when affine = 0
+@group(0) @binding(6) var<storage, read> sums: array<f32>;     // [2, groups, c]
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wid, nwg, lid);
+  if (i >= params.total) { return; }
+  let ch = (i / params.hw) % params.c;
+  let gc = (i / params.group_size) * params.c + ch;
+  let invstd = 1.0 / sqrt(variance[gc] + params.eps);
+  var g_scale = 1.0;
+  if (params.affine != 0u) { g_scale = gamma[ch]; }
+  let xhat = (x[i] - mean[gc]) * invstd;
+  let inner = params.count * dy[i] - sums[gc] - xhat * invstd * sums[params.planes + gc];
+  dx[i] = g_scale * invstd / params.count * inner;
+}

@@ -1,0 +1,155 @@
+/**
+ * BatchNorm passes over x [groups, n, c, hw]. Statistics and backward sums are two-stage column
+ * reductions: stage 1 views x as [groups, n, c·hw] and gives each thread one column and a chunk of
+ * BN_ROWS_PER_THREAD rows (contiguous reads across a workgroup, many threads even for few channels);
+ * stage 2 merges chunks × hw partials per (group, channel) in one workgroup.
+ */
+import columnPartialWgsl from '../../../shaders/bn_column_partial.wgsl?raw';
+import mergeStatsWgsl from '../../../shaders/bn_merge_stats.wgsl?raw';
+import columnSumsWgsl from '../../../shaders/bn_column_sums.wgsl?raw';
+import mergeSumsWgsl from '../../../shaders/bn_merge_sums.wgsl?raw';
+import paramGradsWgsl from '../../../shaders/bn_param_grads.wgsl?raw';
+import applyWgsl from '../../../shaders/bn_apply.wgsl?raw';
+import dxLocalWgsl from '../../../shaders/bn_dx_local.wgsl?raw';
+import dxBorrowedWgsl from '../../../shaders/bn_dx_borrowed.wgsl?raw';
+import statsBackwardWgsl from '../../../shaders/bn_stats_backward.wgsl?raw';
+import runningUpdateWgsl from '../../../shaders/bn_running_update.wgsl?raw';
+import type { BnLayout } from '../../backend/backend.ts';
+import { ComputePass, type PassContext } from '../compute-pass.ts';
+
+/** Rows each stage-1 thread reduces sequentially in f32 before the exact (Chan) merges take over. */
+export const BN_ROWS_PER_THREAD = 32;
+/** Threads per workgroup of the column (stage 1) and merge (stage 2) kernels. */
+const COLUMN_WG = 64;
+const MERGE_WG = 64;
+
+/** Stage-1 geometry for a layout. */
+export interface ColumnGrid {
+  width: number;
+  chunk: number;
+  chunks: number;
+  blocks: number;
+  /** Floats per stage-1 output buffer: groups · chunks · width. */
+  partialSize: number;
+}
+
+export function columnGrid(layout: BnLayout): ColumnGrid {
+  const width = layout.c * layout.hw;
+  const chunk = Math.max(1, Math.min(BN_ROWS_PER_THREAD, layout.n));
+  const chunks = Math.ceil(layout.n / chunk);
+  return { width, chunk, chunks, blocks: Math.ceil(width / COLUMN_WG), partialSize: layout.groups * chunks * width };
+}
+
+function elementParams(layout: BnLayout): number[] {
+  const groupSize = layout.n * layout.c * layout.hw;
+  return [layout.groups * groupSize, layout.c, layout.hw, groupSize];
+}
+
+/** Stage 1 of statistics: per (group, chunk, column) mean and M2. */
+export class BnColumnPartialPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnColumnPartial', code: columnPartialWgsl, storage: ['read', 'write', 'write'], workgroupSize: COLUMN_WG });
+  }
+  run(x: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
+    const { groups, n } = layout;
+    this.dispatch([x, partMean, partM2], grid.blocks * grid.chunks * groups, [groups, n, grid.width, grid.chunk, grid.chunks, grid.blocks]);
+  }
+}
+
+/** Stage 2 of statistics: per (group, channel) mean and M2 (or the biased variance). */
+export class BnMergeStatsPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnMergeStats', code: mergeStatsWgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: MERGE_WG });
+  }
+  run(partMean: GPUBuffer, partM2: GPUBuffer, mean: GPUBuffer, m2OrVar: GPUBuffer, layout: BnLayout, grid: ColumnGrid, wantVar: boolean): void {
+    const { groups, n, c, hw } = layout;
+    this.dispatch([partMean, partM2, mean, m2OrVar], groups * c, [groups, n, c, hw, grid.chunk, grid.chunks, wantVar ? 1 : 0]);
+  }
+}
+
+/** Stage 1 of the backward sums: per (group, chunk, column) Σdy and Σdy·(x − mean). */
+export class BnColumnSumsPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnColumnSums', code: columnSumsWgsl, storage: ['read', 'read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG });
+  }
+  run(dy: GPUBuffer, x: GPUBuffer, mean: GPUBuffer, partDy: GPUBuffer, partDyx: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
+    const { groups, n, c, hw } = layout;
+    this.dispatch([dy, x, mean, partDy, partDyx], grid.blocks * grid.chunks * groups, [groups, n, grid.width, grid.chunk, grid.chunks, grid.blocks, c, hw]);
+  }
+}
+
+/** Stage 2 of the backward sums: sums [2, groups, c] = [Σdy | Σdy·(x − mean)]. */
+export class BnMergeSumsPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnMergeSums', code: mergeSumsWgsl, storage: ['read', 'read', 'write'], workgroupSize: MERGE_WG });
+  }
+  run(partDy: GPUBuffer, partDyx: GPUBuffer, sums: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
+    const { groups, c, hw } = layout;
+    this.dispatch([partDy, partDyx, sums], groups * c, [groups, c, hw, grid.chunks]);
+  }
+}
+
+/** dγ, dβ per channel and, for borrowed statistics, dmean/dvar per (group, channel). */
+export class BnParamGradsPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnParamGrads', code: paramGradsWgsl, storage: ['read', 'read', 'read', 'write', 'write', 'write', 'write'], workgroupSize: 64 });
+  }
+  run(
+    buffers: { sums: GPUBuffer; variance: GPUBuffer; gamma: GPUBuffer; dgamma: GPUBuffer; dbeta: GPUBuffer; dmean: GPUBuffer; dvar: GPUBuffer },
+    layout: BnLayout,
+    flags: { affine: boolean; borrowed: boolean },
+    eps: number,
+  ): void {
+    const b = buffers;
+    this.dispatch([b.sums, b.variance, b.gamma, b.dgamma, b.dbeta, b.dmean, b.dvar], this.groupsFor(layout.c), [layout.groups, layout.c, flags.affine ? 1 : 0, flags.borrowed ? 1 : 0], [eps]);
+  }
+}
+
+export class BnApplyPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnApply', code: applyWgsl, storage: ['read', 'read', 'read', 'read', 'read', 'write'] });
+  }
+  run(x: GPUBuffer, mean: GPUBuffer, variance: GPUBuffer, gamma: GPUBuffer, beta: GPUBuffer, y: GPUBuffer, layout: BnLayout, affine: boolean, eps: number): void {
+    const p = elementParams(layout);
+    this.dispatch([x, mean, variance, gamma, beta, y], this.groupsFor(p[0]), [...p, affine ? 1 : 0], [eps]);
+  }
+}
+
+export class BnDxLocalPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnDxLocal', code: dxLocalWgsl, storage: ['read', 'read', 'read', 'read', 'read', 'read', 'write'] });
+  }
+  run(dy: GPUBuffer, x: GPUBuffer, mean: GPUBuffer, variance: GPUBuffer, gamma: GPUBuffer, sums: GPUBuffer, dx: GPUBuffer, layout: BnLayout, affine: boolean, eps: number): void {
+    const p = elementParams(layout);
+    this.dispatch([dy, x, mean, variance, gamma, sums, dx], this.groupsFor(p[0]), [...p, layout.groups * layout.c, affine ? 1 : 0], [layout.n * layout.hw, eps]);
+  }
+}
+
+export class BnDxBorrowedPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnDxBorrowed', code: dxBorrowedWgsl, storage: ['read', 'read', 'read', 'write'] });
+  }
+  run(dy: GPUBuffer, variance: GPUBuffer, gamma: GPUBuffer, dx: GPUBuffer, layout: BnLayout, affine: boolean, eps: number): void {
+    const p = elementParams(layout);
+    this.dispatch([dy, variance, gamma, dx], this.groupsFor(p[0]), [...p, affine ? 1 : 0], [eps]);
+  }
+}
+
+export class BnStatsBackwardPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnStatsBackward', code: statsBackwardWgsl, storage: ['read', 'read', 'read', 'read', 'write'] });
+  }
+  run(x: GPUBuffer, mean: GPUBuffer, dmean: GPUBuffer, dvar: GPUBuffer, dx: GPUBuffer, layout: BnLayout): void {
+    const p = elementParams(layout);
+    this.dispatch([x, mean, dmean, dvar, dx], this.groupsFor(p[0]), p, [layout.n * layout.hw]);
+  }
+}
+
+export class BnRunningUpdatePass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnRunningUpdate', code: runningUpdateWgsl, storage: ['write', 'write', 'read', 'read'], workgroupSize: 64 });
+  }
+  run(runningMean: GPUBuffer, runningVar: GPUBuffer, mean: GPUBuffer, variance: GPUBuffer, c: number, momentum: number, unbias: number): void {
+    this.dispatch([runningMean, runningVar, mean, variance], this.groupsFor(c), [c], [momentum, unbias]);
+  }
+}

@@ -1,0 +1,51 @@
+/** Dense passes: the tiled matmul (all transpose variants) and the column sum for bias gradients. */
+import matmulWgsl from '../../../shaders/matmul.wgsl?raw';
+import columnSumWgsl from '../../../shaders/column_sum.wgsl?raw';
+import { ComputePass, type PassContext } from '../compute-pass.ts';
+
+const MATMUL_TILE = 32;
+
+export interface MatmulArgs {
+  a: GPUBuffer;
+  b: GPUBuffer;
+  /** Bias [n] added to every row, or null. */
+  bias: GPUBuffer | null;
+  c: GPUBuffer;
+  m: number;
+  n: number;
+  k: number;
+  /** Row strides (elements) of A and B as stored, and of C. */
+  lda: number;
+  ldb: number;
+  ldc: number;
+  aOffset?: number;
+  cOffset?: number;
+  alpha?: number;
+}
+
+/** C = alpha · op(A) · op(B) (+ bias); one pipeline per (transA, transB). */
+export class MatmulPass extends ComputePass {
+  constructor(ctx: PassContext, readonly transA: boolean, readonly transB: boolean, private readonly dummy: GPUBuffer) {
+    super(ctx, { label: `Matmul${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`, code: matmulWgsl, storage: ['read', 'read', 'read', 'write'], workgroupSize: 64, constants: { TRANS_A: transA, TRANS_B: transB } });
+  }
+  run(args: MatmulArgs): void {
+    const tilesN = Math.ceil(args.n / MATMUL_TILE);
+    const tilesM = Math.ceil(args.m / MATMUL_TILE);
+    this.dispatch(
+      [args.a, args.b, args.bias ?? this.dummy, args.c],
+      tilesM * tilesN,
+      [args.m, args.n, args.k, args.lda, args.ldb, args.ldc, args.aOffset ?? 0, args.cOffset ?? 0, args.bias ? 1 : 0, tilesN],
+      [args.alpha ?? 1],
+    );
+  }
+}
+
+/** out[j] = Σ_i a[i, j]. */
+export class ColumnSumPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'ColumnSum', code: columnSumWgsl, storage: ['read', 'write'], workgroupSize: 64 });
+  }
+  run(a: GPUBuffer, out: GPUBuffer, rows: number, cols: number): void {
+    this.dispatch([a, out], this.groupsFor(cols), [rows, cols]);
+  }
+}
