@@ -14,6 +14,8 @@ export class Connection implements SeatHolder {
   lastSeenAt: number;
   readonly bucket: TokenBucket;
   closed = false;
+  /** Set when ws reported a protocol error (oversized message, bad UTF-8, bad framing) or violations hit the limit. */
+  brokeProtocol = false;
 
   constructor(
     readonly connId: number,

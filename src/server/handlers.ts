@@ -74,6 +74,7 @@ export class MessageHandlers {
     conn.violations++;
     if (conn.violations >= this.opts.maxViolations) {
       this.opts.log(`socket ${conn.connId} closed after ${conn.violations} invalid messages`);
+      conn.brokeProtocol = true;
       conn.ws.close(CLOSE_POLICY_VIOLATION, 'too many invalid messages');
     }
   }

@@ -83,14 +83,19 @@ export function attachSignaling(
     ws.on('message', (data, isBinary) => handlers.onMessage(conn, data as Uint8Array | Uint8Array[], isBinary));
     ws.on('pong', () => heartbeat.onPong(conn));
     // ws reports oversized or malformed frames as 'error' and then closes; without a listener Node would throw.
-    ws.on('error', (err) => opts.log(`socket ${conn.connId}: ${err.message}`));
+    ws.on('error', (err) => {
+      conn.brokeProtocol = true;
+      opts.log(`socket ${conn.connId}: ${err.message}`);
+    });
     ws.once('close', (code) => {
       conn.closed = true;
       connections.delete(conn);
       ws.removeAllListeners();
       ws.on('error', () => {});
       if (closed) return;
-      if (code === ABNORMAL_CLOSE) membership.dropped(conn);
+      // A socket that broke the protocol (oversized or malformed frames) may look like an abnormal drop
+      // when its close handshake never completes; it does not get a grace period.
+      if (code === ABNORMAL_CLOSE && !conn.brokeProtocol) membership.dropped(conn);
       else membership.leave(conn);
     });
   };
