@@ -99,6 +99,8 @@ export class MeshEndpoint {
   formGroup(members: readonly string[], epoch: number): CollectiveGroup {
     if (this.destroyed) throw new MeshError('ERR_DESTROYED', 'mesh endpoint destroyed');
     this.retireCurrent(new MeshError('ERR_MEMBERSHIP_CHANGED', `membership changed (epoch ${epoch})`));
+    // The same set can come back (a link dropped and reconnected): its epoch is live again.
+    this.retired = this.retired.filter((e) => e !== epoch);
     const core = new GroupCore(this.selfId, members, epoch, this.timers, (peerId, header, data, channel) =>
       this.sendTo(peerId, header, data, channel),
     );

@@ -34,3 +34,23 @@ export interface Link {
   /** Closes both channels; idempotent. */
   destroy(reason?: string): void;
 }
+
+/** A link being established through signaling (WebRTC offer/answer/candidates). */
+export interface ConnectingLink extends Link {
+  /** Feeds a signaling message from the remote peer. */
+  signal(data: unknown): void;
+  /** Resolves once both channels are open; rejects if the link closes first. */
+  readonly opened: Promise<void>;
+}
+
+export interface LinkFactoryOptions {
+  remoteId: string;
+  /** Exactly one side of a pair initiates (the mesh picks the peer with the smaller id). */
+  initiator: boolean;
+  iceServers: RTCIceServer[];
+  /** Sends a signaling message to the remote peer (through the signaling server). */
+  sendSignal(data: unknown): void;
+}
+
+/** Creates links; the mesh receives one, so swapping the transport touches only the factory. */
+export type LinkFactory = (opts: LinkFactoryOptions) => ConnectingLink;

@@ -1,0 +1,320 @@
+/**
+ * The browser mesh of one tab: joins a room through the signaling server, keeps one WebRTC link per
+ * pair of peers (the peer with the smaller id initiates, so offers never cross), and exposes the peers
+ * that are connected, in room rank order, as a ProcessGroup. Whenever that set changes a new epoch
+ * starts: in-flight collectives of the old one fail fast (ERR_PEER_LEFT / ERR_MEMBERSHIP_CHANGED) and a
+ * 'membership' event carries the new group.
+ *
+ *   const mesh = await Mesh.join({ room: roomFromLink(location.href) });
+ *   mesh.on('membership', ({ group, complete }) => { if (complete) restartStepWith(group); });
+ *   mesh.on('peer-left', ({ peerId, reason }) => showWhy(peerId, reason));
+ */
+import type { Member, PeerMeta, RoomConfig } from '../server/protocol.ts';
+import { MeshError, type ProcessGroup } from './types.ts';
+import { SignalingClient, signalingUrl, type SignalingClientOptions, type Welcome } from './signaling-client.ts';
+import { MeshEndpoint } from './endpoint.ts';
+import { fnv1a } from './wire.ts';
+import { createSimplePeerLink } from './simple-peer-link.ts';
+import { realTimers, type Timers } from './timers.ts';
+import type { CollectiveConfig } from './collectives.ts';
+import type { ConnectingLink, LinkFactory } from './transport.ts';
+
+/** A link that has not opened after this long is torn down and retried. */
+export const LINK_CONNECT_TIMEOUT_MS = 20_000;
+/** Pause before the initiator retries a link to a peer that is still in the room. */
+export const LINK_RETRY_DELAY_MS = 1_000;
+
+export interface MeshOptions {
+  room: { create: true } | { roomId: string };
+  meta?: PeerMeta;
+  /** Signaling endpoint; default: SIGNAL_PATH on the page's origin. */
+  signalingUrl?: string;
+  /** Overrides the welcome's ICE servers ([] = host candidates only, for LAN use). */
+  iceServers?: RTCIceServer[];
+  linkFactory?: LinkFactory;
+  WebSocket?: SignalingClientOptions['WebSocket'];
+  timers?: Timers;
+  collective?: Partial<CollectiveConfig>;
+  heartbeatIntervalMs?: number;
+  peerTimeoutMs?: number;
+}
+
+export interface MeshMember {
+  id: string;
+  /** Rank in the current group (0-based among connected peers). */
+  rank: number;
+  meta: PeerMeta;
+}
+
+export interface MeshEvents {
+  /** The connected set changed: a new epoch and its group. `complete`: every room member is connected. */
+  membership: { epoch: number; members: MeshMember[]; group: ProcessGroup; complete: boolean };
+  /** A peer's link dropped; `reason.code` is ERR_PEER_LEFT or ERR_BAD_FRAME. */
+  'peer-left': { peerId: string; reason: MeshError };
+  /** Signaling trouble or a refusal (ERR_ROOM_FULL, ERR_ROOM_NOT_FOUND, ERR_SIGNALING). */
+  error: MeshError;
+  config: { from: string | null; config: RoomConfig };
+}
+
+type Listener<K extends keyof MeshEvents> = (payload: MeshEvents[K]) => void;
+
+/** Room id from a room link (`…/?room=<id>`), for `Mesh.join({ room })`. */
+export function roomFromLink(link: string): { roomId: string } {
+  const roomId = new URL(link, globalThis.location?.href).searchParams.get('room');
+  if (!roomId) throw new MeshError('ERR_ROOM_NOT_FOUND', `no room id in link ${link}`);
+  return { roomId };
+}
+
+interface PendingLink {
+  link: ConnectingLink;
+  sawOffer: boolean;
+  timer: unknown;
+}
+
+export class Mesh {
+  readonly selfId: string;
+  readonly roomId: string;
+  members: MeshMember[] = [];
+  group: ProcessGroup;
+  private roomMembers: Member[] = [];
+  private endpoint: MeshEndpoint;
+  private pendingLinks = new Map<string, PendingLink>();
+  private retryTimers = new Map<string, unknown>();
+  private listeners = new Map<keyof MeshEvents, Set<Listener<never>>>();
+  private readonly timers: Timers;
+  private readonly linkFactory: LinkFactory;
+  private readonly iceServers: RTCIceServer[];
+  private destroyed = false;
+
+  /** Joins (or creates) the room; resolves once admitted, with a group of this tab alone. */
+  static async join(opts: MeshOptions): Promise<Mesh> {
+    const signaling = new SignalingClient({
+      url: opts.signalingUrl ?? signalingUrl(),
+      room: opts.room,
+      ...(opts.meta ? { meta: opts.meta } : {}),
+      ...(opts.WebSocket ? { WebSocket: opts.WebSocket } : {}),
+      ...(opts.timers ? { timers: opts.timers } : {}),
+    });
+    // Listen before start(): members and signals can follow the welcome in the same task.
+    const early: Array<() => void> = [];
+    let mesh: Mesh | null = null;
+    const buffer = <T>(fn: (m: Mesh, p: T) => void) => (p: T) => (mesh ? fn(mesh, p) : early.push(() => fn(mesh!, p)));
+    signaling.on('members', buffer((m, p) => m.onMembers(p.members)));
+    signaling.on('signal', buffer((m, p) => m.onSignal(p.from, p.data)));
+    signaling.on('config', buffer((m, p) => m.emit('config', p)));
+    signaling.on('error', buffer((m, p) => m.emit('error', p)));
+    const welcome = await signaling.start();
+    mesh = new Mesh(signaling, welcome, opts);
+    for (const run of early) run();
+    return mesh;
+  }
+
+  private constructor(
+    readonly signaling: SignalingClient,
+    welcome: Welcome,
+    opts: MeshOptions,
+  ) {
+    this.selfId = welcome.peerId;
+    this.roomId = welcome.roomId;
+    this.timers = opts.timers ?? realTimers;
+    this.linkFactory = opts.linkFactory ?? createSimplePeerLink;
+    this.iceServers = opts.iceServers ?? (welcome.iceServers as RTCIceServer[]);
+    this.endpoint = new MeshEndpoint({
+      selfId: this.selfId,
+      timers: this.timers,
+      ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+      ...(opts.peerTimeoutMs !== undefined ? { peerTimeoutMs: opts.peerTimeoutMs } : {}),
+      ...(opts.collective ? { collective: opts.collective } : {}),
+      onPeerLeft: (peerId, reason) => this.onPeerLeft(peerId, reason),
+    });
+    this.group = this.endpoint.formGroup([this.selfId], fnv1a(new TextEncoder().encode(this.selfId)));
+    this.members = [{ id: this.selfId, rank: 0, meta: opts.meta ?? {} }];
+  }
+
+  get epoch(): number {
+    return this.group.epoch;
+  }
+
+  /** The room link of this mesh for a page at `base` (default: this page). */
+  roomLink(base: string = globalThis.location.href): string {
+    const url = new URL(base);
+    url.search = '';
+    url.hash = '';
+    url.searchParams.set('room', this.roomId);
+    return url.toString();
+  }
+
+  on<K extends keyof MeshEvents>(event: K, listener: Listener<K>): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(listener as Listener<never>);
+    return () => set.delete(listener as Listener<never>);
+  }
+
+  /** Resolves with the group once `size` peers are connected (e.g. wait for the whole room). */
+  waitForSize(size: number, timeoutMs = 60_000): Promise<ProcessGroup> {
+    if (this.group.size >= size) return Promise.resolve(this.group);
+    return new Promise((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => {
+        off();
+        reject(new MeshError('ERR_TIMEOUT', `only ${this.group.size} of ${size} peers connected after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = this.on('membership', ({ group }) => {
+        if (group.size < size) return;
+        this.timers.clearTimeout(timer);
+        off();
+        resolve(group);
+      });
+    });
+  }
+
+  /** Last heartbeat round-trip to a peer (ms). */
+  rttMs(peerId: string): number {
+    return this.endpoint.rttMs(peerId);
+  }
+
+  setMeta(meta: PeerMeta): void {
+    this.signaling.setMeta(meta);
+  }
+
+  setConfig(config: RoomConfig): void {
+    this.signaling.setConfig(config);
+  }
+
+  /** Leaves the room, closes every link; idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const pending of this.pendingLinks.values()) {
+      this.timers.clearTimeout(pending.timer);
+      pending.link.destroy('mesh destroyed');
+    }
+    this.pendingLinks.clear();
+    for (const timer of this.retryTimers.values()) this.timers.clearTimeout(timer);
+    this.endpoint.destroy();
+    this.signaling.destroy();
+    this.listeners.clear();
+  }
+
+  private emit<K extends keyof MeshEvents>(event: K, payload: MeshEvents[K]): void {
+    for (const listener of [...(this.listeners.get(event) ?? [])]) (listener as Listener<K>)(payload);
+  }
+
+  private onMembers(members: Member[]): void {
+    if (this.destroyed) return;
+    this.roomMembers = [...members].sort((a, b) => a.rank - b.rank);
+    const ids = new Set(this.roomMembers.map((m) => m.id));
+    for (const peerId of [...this.endpoint.connectedPeers, ...this.pendingLinks.keys()]) {
+      if (!ids.has(peerId)) this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the room`, peerId));
+    }
+    for (const member of this.roomMembers) {
+      if (member.id !== this.selfId && this.selfId < member.id) this.ensureLink(member.id);
+    }
+    this.reform();
+  }
+
+  private onSignal(from: string, data: unknown): void {
+    if (this.destroyed) return;
+    const isOffer = (data as { type?: string })?.type === 'offer';
+    let pending = this.pendingLinks.get(from);
+    if (from < this.selfId) {
+      // We answer this peer. A fresh offer after one we already took means it restarted the link.
+      if (isOffer && (pending?.sawOffer || this.endpoint.hasLink(from))) {
+        this.dropPending(from);
+        pending = undefined;
+      }
+      pending ??= this.startLink(from, false);
+      if (isOffer) pending.sawOffer = true;
+    }
+    pending?.link.signal(data);
+  }
+
+  private ensureLink(peerId: string): void {
+    if (this.endpoint.hasLink(peerId) || this.pendingLinks.has(peerId) || this.retryTimers.has(peerId)) return;
+    this.startLink(peerId, true);
+  }
+
+  private startLink(peerId: string, initiator: boolean): PendingLink {
+    const link = this.linkFactory({
+      remoteId: peerId,
+      initiator,
+      iceServers: this.iceServers,
+      sendSignal: (data) => this.signaling.sendSignal(peerId, data),
+    });
+    const timer = this.timers.setTimeout(() => {
+      if (this.pendingLinks.get(peerId)?.link !== link) return;
+      this.dropPending(peerId);
+      this.emit('error', new MeshError('ERR_TIMEOUT', `no connection to peer ${peerId} after ${LINK_CONNECT_TIMEOUT_MS} ms (firewall? try a TURN server)`, peerId));
+      if (initiator) this.scheduleRetry(peerId);
+    }, LINK_CONNECT_TIMEOUT_MS);
+    const pending: PendingLink = { link, sawOffer: false, timer };
+    this.pendingLinks.set(peerId, pending);
+    link.opened.then(
+      () => {
+        if (this.destroyed || this.pendingLinks.get(peerId) !== pending) return;
+        this.timers.clearTimeout(timer);
+        this.pendingLinks.delete(peerId);
+        this.endpoint.addLink(link);
+        this.reform();
+      },
+      () => {
+        if (this.destroyed || this.pendingLinks.get(peerId) !== pending) return;
+        this.dropPending(peerId);
+        if (initiator) this.scheduleRetry(peerId);
+      },
+    );
+    return pending;
+  }
+
+  private scheduleRetry(peerId: string): void {
+    if (this.destroyed || this.retryTimers.has(peerId)) return;
+    this.retryTimers.set(
+      peerId,
+      this.timers.setTimeout(() => {
+        this.retryTimers.delete(peerId);
+        if (!this.destroyed && this.roomMembers.some((m) => m.id === peerId)) this.ensureLink(peerId);
+      }, LINK_RETRY_DELAY_MS),
+    );
+  }
+
+  private dropPending(peerId: string): void {
+    const pending = this.pendingLinks.get(peerId);
+    if (!pending) return;
+    this.pendingLinks.delete(peerId);
+    this.timers.clearTimeout(pending.timer);
+    pending.link.destroy('replaced or abandoned');
+  }
+
+  private dropPeer(peerId: string, reason: MeshError): void {
+    this.dropPending(peerId);
+    this.endpoint.removeLink(peerId, reason);
+  }
+
+  private onPeerLeft(peerId: string, reason: MeshError): void {
+    if (this.destroyed) return;
+    this.emit('peer-left', { peerId, reason });
+    if (reason.code === 'ERR_BAD_FRAME') this.emit('error', reason);
+    // The link dropped but the room still lists the peer: reconnect (it may only have been the network).
+    if (this.selfId < peerId && reason.code !== 'ERR_BAD_FRAME') this.scheduleRetry(peerId);
+    queueMicrotask(() => this.reform());
+  }
+
+  /** Starts a new epoch if the connected set differs from the current group's. */
+  private reform(): void {
+    if (this.destroyed) return;
+    const connected = this.roomMembers.filter((m) => m.id === this.selfId || this.endpoint.hasLink(m.id));
+    if (!connected.some((m) => m.id === this.selfId)) return; // our own members entry has not arrived yet
+    const ids = connected.map((m) => m.id);
+    const current = this.members.map((m) => m.id);
+    if (ids.length === current.length && ids.every((id, i) => id === current[i])) return;
+    const epoch = fnv1a(new TextEncoder().encode(ids.join(',')));
+    this.group = this.endpoint.formGroup(ids, epoch);
+    this.members = connected.map((m, rank) => ({ id: m.id, rank, meta: m.meta }));
+    this.emit('membership', {
+      epoch,
+      members: this.members,
+      group: this.group,
+      complete: connected.length === this.roomMembers.length,
+    });
+  }
+}

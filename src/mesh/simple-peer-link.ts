@@ -1,0 +1,166 @@
+/**
+ * WebRTC Link on simple-peer 9.11.1. simple-peer does the offer/answer/trickle-ICE dance; the two
+ * channels we send on are our own RTCDataChannels created with `negotiated: true` and fixed stream ids
+ * on both sides of `peer._pc`. Why not simple-peer's channel or two SimplePeer instances: one peer
+ * connection (one ICE/DTLS/SCTP handshake) carries both channels as separate SCTP streams, so `stats`
+ * never waits behind `bulk` in a send queue; raw channels hand us ArrayBuffers (no Buffer/stream
+ * wrapping) and expose bufferedAmountLowThreshold for backpressure. simple-peer's own channel only
+ * serves its connect detection.
+ */
+import SimplePeer from 'simple-peer';
+import { MAX_CHANNEL_MESSAGE_BYTES, type Channel, type ConnectingLink, type LinkCloseHandler, type LinkFactoryOptions, type LinkMessageHandler } from './transport.ts';
+
+/** SCTP stream ids of our negotiated channels (far above the ids Chromium assigns to in-band channels). */
+const STREAM_IDS: Record<Channel, number> = { stats: 1000, bulk: 1001 };
+/** ICE 'disconnected' that lasts this long counts as a dropped link (it is often transient). */
+export const ICE_DISCONNECTED_GRACE_MS = 2_000;
+
+interface RawPeer {
+  _pc: RTCPeerConnection;
+}
+
+export class SimplePeerLink implements ConnectingLink {
+  readonly remoteId: string;
+  readonly opened: Promise<void>;
+  private peer: SimplePeer.Instance;
+  private channels: Record<Channel, RTCDataChannel>;
+  private messageHandler: LinkMessageHandler | null = null;
+  private closeHandler: LinkCloseHandler | null = null;
+  private early: Array<[Channel, ArrayBuffer]> = [];
+  private destroyed = false;
+  private openCount = 0;
+  private disconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private resolveOpened!: () => void;
+  private rejectOpened!: (err: Error) => void;
+
+  constructor(opts: LinkFactoryOptions) {
+    this.remoteId = opts.remoteId;
+    this.opened = new Promise((resolve, reject) => {
+      this.resolveOpened = resolve;
+      this.rejectOpened = reject;
+    });
+    this.opened.catch(() => {}); // observed through onClose as well
+    this.peer = new SimplePeer({ initiator: opts.initiator, trickle: true, config: { iceServers: opts.iceServers } });
+    const pc = (this.peer as unknown as RawPeer)._pc;
+    const make = (channel: Channel): RTCDataChannel => {
+      const dc = pc.createDataChannel(`sbn-${channel}`, { negotiated: true, id: STREAM_IDS[channel], ordered: true });
+      dc.binaryType = 'arraybuffer';
+      dc.onopen = () => {
+        if (++this.openCount === 2) this.resolveOpened();
+      };
+      dc.onclose = () => this.close(`${channel} data channel closed`);
+      dc.onerror = (ev) => this.close(`${channel} data channel error: ${(ev as RTCErrorEvent).error?.message ?? 'unknown'}`);
+      dc.onmessage = (ev: MessageEvent) => this.onChannelMessage(channel, ev.data);
+      return dc;
+    };
+    this.channels = { stats: make('stats'), bulk: make('bulk') };
+    this.peer.on('signal', (data) => {
+      if (!this.destroyed) opts.sendSignal(data);
+    });
+    this.peer.on('error', (err: Error & { code?: string }) => this.close(`WebRTC error ${err.code ?? ''}: ${err.message}`));
+    this.peer.on('close', () => this.close('peer connection closed'));
+    this.peer.on('iceStateChange', (state: string) => this.onIceState(state));
+  }
+
+  get open(): boolean {
+    return !this.destroyed && this.openCount === 2;
+  }
+
+  signal(data: unknown): void {
+    if (this.destroyed) return;
+    try {
+      this.peer.signal(data as SimplePeer.SignalData);
+    } catch (err) {
+      this.close(`bad signal: ${(err as Error).message}`);
+    }
+  }
+
+  send(channel: Channel, data: ArrayBuffer): void {
+    if (data.byteLength > MAX_CHANNEL_MESSAGE_BYTES) {
+      throw new RangeError(`message of ${data.byteLength} bytes exceeds the channel limit of ${MAX_CHANNEL_MESSAGE_BYTES}`);
+    }
+    if (!this.open) throw new Error(`link to ${this.remoteId} is not open`);
+    this.channels[channel].send(data);
+  }
+
+  bufferedAmount(channel: Channel): number {
+    return this.channels[channel].bufferedAmount;
+  }
+
+  whenDrained(channel: Channel, lowBytes: number): Promise<void> {
+    const dc = this.channels[channel];
+    if (dc.bufferedAmount <= lowBytes || !this.open) return Promise.resolve();
+    return new Promise((resolve) => {
+      dc.bufferedAmountLowThreshold = lowBytes;
+      const done = () => {
+        dc.removeEventListener('bufferedamountlow', done);
+        dc.removeEventListener('close', done);
+        resolve();
+      };
+      dc.addEventListener('bufferedamountlow', done);
+      dc.addEventListener('close', done);
+    });
+  }
+
+  onMessage(handler: LinkMessageHandler): void {
+    this.messageHandler = handler;
+    const early = this.early;
+    this.early = [];
+    for (const [channel, data] of early) handler(channel, data);
+  }
+
+  onClose(handler: LinkCloseHandler): void {
+    this.closeHandler = handler;
+  }
+
+  destroy(reason = 'closed locally'): void {
+    this.close(reason);
+  }
+
+  private onChannelMessage(channel: Channel, data: unknown): void {
+    if (this.destroyed) return;
+    // Text messages are passed on as-is: the wire decoder rejects them as malformed frames.
+    const buf = data as ArrayBuffer;
+    if (this.messageHandler) this.messageHandler(channel, buf);
+    else this.early.push([channel, buf]);
+  }
+
+  private onIceState(state: string): void {
+    if (this.destroyed) return;
+    if (state === 'disconnected') {
+      this.disconnectTimer ??= setTimeout(() => this.close(`ICE disconnected for ${ICE_DISCONNECTED_GRACE_MS} ms`), ICE_DISCONNECTED_GRACE_MS);
+    } else if (state === 'failed' || state === 'closed') {
+      this.close(`ICE ${state}`);
+    } else if (this.disconnectTimer !== null) {
+      clearTimeout(this.disconnectTimer);
+      this.disconnectTimer = null;
+    }
+  }
+
+  private close(reason: string): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.disconnectTimer !== null) clearTimeout(this.disconnectTimer);
+    this.rejectOpened(new Error(`link to ${this.remoteId} closed before opening: ${reason}`));
+    for (const dc of Object.values(this.channels)) {
+      dc.onopen = dc.onclose = dc.onerror = dc.onmessage = null;
+      try {
+        dc.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.peer.removeAllListeners();
+    this.peer.on('error', () => {}); // late errors of a destroyed peer are expected
+    this.peer.destroy();
+    const handler = this.closeHandler;
+    this.closeHandler = null;
+    this.messageHandler = null;
+    handler?.(reason);
+  }
+}
+
+/** LinkFactory for the WebRTC mesh. */
+export function createSimplePeerLink(opts: LinkFactoryOptions): ConnectingLink {
+  return new SimplePeerLink(opts);
+}

@@ -1,0 +1,112 @@
+/**
+ * Page module for the WebRTC browser tests and the mesh benchmark: runs inside a tab (loaded into
+ * tests/pages/harness.html) and drives one Mesh. Every function returns plain JSON for page.evaluate.
+ */
+import { Mesh } from '../../src/mesh/mesh.ts';
+import { fnv1a } from '../../src/mesh/wire.ts';
+import type { ProcessGroup } from '../../src/mesh/types.ts';
+
+let mesh: Mesh | null = null;
+const events: string[] = [];
+
+function current(): Mesh {
+  if (!mesh) throw new Error('join first');
+  return mesh;
+}
+
+/** Deterministic input of one rank: every tab can rebuild every other tab's tensor for the reference. */
+export function inputOf(rank: number, length: number, seed: number): Float32Array {
+  const out = new Float32Array(length);
+  let a = (seed * 7919 + rank * 104_729 + 1) >>> 0;
+  for (let i = 0; i < length; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5) * 4;
+  }
+  return out;
+}
+
+/** Creates (no roomId) or joins a room; ICE: host candidates only. */
+export async function join(roomId?: string): Promise<{ peerId: string; roomId: string }> {
+  mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' } });
+  mesh.on('peer-left', ({ peerId, reason }) => events.push(`peer-left ${peerId} ${reason.code}`));
+  mesh.on('error', (err) => events.push(`error ${err.code} ${err.message}`));
+  mesh.on('membership', ({ epoch, group }) => events.push(`membership ${epoch} size ${group.size}`));
+  return { peerId: mesh.selfId, roomId: mesh.roomId };
+}
+
+/** Waits until exactly `size` peers are connected (a leave shrinks the group, a join grows it). */
+export async function waitForSize(size: number, timeoutMs = 60_000): Promise<{ rank: number; size: number; epoch: number; members: string[] }> {
+  const m = current();
+  if (m.group.size !== size) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`group has ${m.group.size} peers, not ${size}, after ${timeoutMs} ms`));
+      }, timeoutMs);
+      const off = m.on('membership', ({ group }) => {
+        if (group.size !== size) return;
+        clearTimeout(timer);
+        off();
+        resolve();
+      });
+    });
+  }
+  const g = m.group;
+  return { rank: g.rank, size: g.size, epoch: g.epoch, members: m.members.map((x) => x.id) };
+}
+
+export function group(): ProcessGroup {
+  return current().group;
+}
+
+/**
+ * allReduce(sum) of `length` floats; checks the result against a float64 reference of all ranks' inputs.
+ * Returns the largest deviation and a hash of the result's bits (equal hashes = identical on every tab).
+ */
+export async function allReduceCheck(length: number, seed: number): Promise<{ rank: number; maxAbsError: number; resultHash: number; ms: number }> {
+  const g = current().group;
+  const mine = inputOf(g.rank, length, seed);
+  const t0 = performance.now();
+  const result = await g.allReduce(mine, 'sum');
+  const ms = performance.now() - t0;
+  const reference = new Float64Array(length);
+  for (let r = 0; r < g.size; r++) {
+    const input = r === g.rank ? mine : inputOf(r, length, seed);
+    for (let i = 0; i < length; i++) reference[i]! += input[i]!;
+  }
+  let maxAbsError = result.length === length ? 0 : Infinity;
+  for (let i = 0; i < length; i++) maxAbsError = Math.max(maxAbsError, Math.abs(result[i]! - reference[i]!));
+  return { rank: g.rank, maxAbsError, resultHash: fnv1a(new Uint8Array(result.buffer)), ms };
+}
+
+/** The statistics exchange of Shuffle BN: 2 × 512 floats to rank+1, from rank−1. Returns ms. */
+export async function statsExchange(): Promise<number> {
+  const g = current().group;
+  const data = inputOf(g.rank, 1024, 3);
+  const t0 = performance.now();
+  const got = await g.exchange((g.rank + 1) % g.size, data, (g.rank + g.size - 1) % g.size);
+  const ms = performance.now() - t0;
+  const expected = inputOf((g.rank + g.size - 1) % g.size, 1024, 3);
+  if (got.some((v, i) => v !== expected[i])) throw new Error('stats exchange delivered wrong data');
+  return ms;
+}
+
+export async function barrier(): Promise<void> {
+  await current().group.barrier();
+}
+
+export function rtt(): Record<string, number> {
+  const m = current();
+  return Object.fromEntries(m.members.filter((x) => x.id !== m.selfId).map((x) => [x.id, m.rttMs(x.id)]));
+}
+
+export function log(): string[] {
+  return [...events];
+}
+
+export function leave(): void {
+  mesh?.destroy();
+  mesh = null;
+}
