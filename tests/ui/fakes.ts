@@ -1,0 +1,101 @@
+/**
+ * Stand-ins for the room connection and the training session, so the app's wiring (controller →
+ * store → elements) is tested on its own. They follow the port contracts in src/app/ports.ts.
+ */
+import { createCpuBackend } from '../../src/backend/cpu/index.ts';
+import type { BackendBadge, BackendProvider, PeerInfo, RoomConnector, RoomListener, SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
+import type { RoomConfig } from '../../src/server/protocol.ts';
+import type { TrainConfig } from '../../src/train/types.ts';
+import { cyclic, stepLog } from './fixtures.ts';
+
+export const FAKE_ROOM_ID = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+
+export interface FakeRoom {
+  configs: RoomConfig[];
+  listener: RoomListener | null;
+}
+
+/** A room with this tab (rank 0) and one other peer; config sends are recorded, not echoed. */
+export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: string } } = {}): RoomConnector {
+  return async ({ roomId, meta, listener }) => {
+    if (opts.fail) throw opts.fail;
+    room.listener = listener;
+    const peers: PeerInfo[] = [
+      { id: 'self-peer-id', rank: 0, meta, link: 'self' },
+      { id: 'other-peer-id', rank: 1, meta: { device: 'Phone GPU', backend: 'webgpu', virtualWorkers: 2 }, rttMs: 3.25, link: 'connected' },
+    ];
+    queueMicrotask(() => listener.onPeers(peers, 1));
+    return {
+      roomId: roomId ?? FAKE_ROOM_ID,
+      selfId: 'self-peer-id',
+      group: () => null,
+      sendConfig: (c) => room.configs.push(c),
+      setMeta: (m) => {
+        peers[0] = { ...peers[0]!, meta: m };
+        listener.onPeers([...peers], 1);
+      },
+      destroy: () => {},
+    };
+  };
+}
+
+export function fakeBackendProvider(badge: BackendBadge, _label: string): BackendProvider {
+  return async () => ({ backend: createCpuBackend(), badge });
+}
+
+/** Emits synthetic step logs (cyclic permutation over config.workersPerTab workers) on a timer. */
+class FakeSession extends EventTarget implements SessionLike {
+  step = -1;
+  state: SessionState = 'idle';
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly config: TrainConfig,
+    private readonly intervalMs: number,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    this.setState('running');
+    this.tick();
+  }
+  pause(): void {
+    clearInterval(this.timer);
+    this.setState('paused');
+  }
+  resume(): void {
+    this.setState('running');
+    this.tick();
+  }
+  reset(): void {
+    clearInterval(this.timer);
+    this.step = -1;
+    this.setState('idle');
+  }
+  destroy(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    this.timer = setInterval(() => {
+      this.step++;
+      const w = this.config.workersPerTab;
+      const log = stepLog(this.step, cyclic(w, 1 + (this.step % Math.max(1, w - 1))), { channels: 24, layers: 3, knn: (this.step + 1) % 10 === 0 });
+      this.dispatchEvent(new CustomEvent('step', { detail: log }));
+      if (this.step + 1 >= this.config.steps) {
+        clearInterval(this.timer);
+        this.setState('done');
+      }
+    }, this.intervalMs);
+  }
+
+  private setState(state: SessionState): void {
+    this.state = state;
+    this.dispatchEvent(new Event('state'));
+  }
+}
+
+export function fakeSessionFactory(opts: { stepIntervalMs: number }): SessionFactory {
+  return ({ config }) => new FakeSession(config, opts.stepIntervalMs);
+}

@@ -1,0 +1,76 @@
+/**
+ * Page side of the UI browser tests: loads every element and lets the test mount one with given
+ * properties, and drive an AppController over fake room/session ports.
+ */
+import '../../src/ui/sbn-app.ts';
+import { toNotice } from '../../src/app/errors.ts';
+import { AppStore } from '../../src/app/store.ts';
+import { AppController } from '../../src/app/controller.ts';
+import { newSeries, appendStep } from '../../src/app/series.ts';
+import { stepLines } from '../../src/app/format.ts';
+import { DEFAULT_CONFIG } from '../../src/train/types.ts';
+import { cyclic, stepLog } from './fixtures.ts';
+import { fakeBackendProvider, fakeConnector, fakeSessionFactory, type FakeRoom } from './fakes.ts';
+
+/** Mounts `<tag>` with `props` and waits for its first render. */
+export async function mount(tag: string, props: Record<string, unknown>): Promise<void> {
+  document.body.replaceChildren();
+  const el = document.createElement(tag) as HTMLElement & { updateComplete?: Promise<unknown> };
+  Object.assign(el, props);
+  document.body.append(el);
+  await el.updateComplete;
+  // Children render in their own update cycles.
+  await new Promise((r) => requestAnimationFrame(() => r(null)));
+}
+
+/** Records CustomEvents of the given types fired anywhere in the page. */
+export function recordEvents(types: string[]): { type: string; detail: unknown }[] {
+  const seen: { type: string; detail: unknown }[] = [];
+  for (const t of types) document.addEventListener(t, (e) => seen.push({ type: t, detail: (e as CustomEvent).detail }));
+  (window as unknown as { __events: typeof seen }).__events = seen;
+  return seen;
+}
+
+export function shuffleFrame(channels: number, layers: number, sourceOf: number[]) {
+  const log = stepLog(4, sourceOf, { channels, layers });
+  return { step: log.step, sourceOf: log.sourceOf, layers: log.bn! };
+}
+
+export function logLines(workers: number, steps: number): string[] {
+  return stepLines(stepLog(2, cyclic(workers), { channels: 12 }), steps);
+}
+
+export function notices(codes: string[]) {
+  return codes.map((code, i) => toNotice(Object.assign(new Error(`technical ${code}`), { code }), { now: i }));
+}
+
+/** Two runs: an older finished `local` run and a current `shuffle` run, with given step counts. */
+export function runs(olderSteps: number, currentSteps: number) {
+  const older = newSeries('older', { ...DEFAULT_CONFIG, mode: 'local' }, 4);
+  for (let s = 0; s < olderSteps; s++) appendStep(older, stepLog(s, cyclic(4), { knn: s % 5 === 4 }));
+  older.finished = true;
+  const current = newSeries('current', { ...DEFAULT_CONFIG, mode: 'shuffle' }, 4);
+  for (let s = 0; s < currentSteps; s++) appendStep(current, stepLog(s, cyclic(4, 3), { knn: s % 5 === 4 }));
+  return [older, current];
+}
+
+/** The whole app over fake ports: returns handles the test drives through `window.__app`. */
+export async function mountApp(opts: { href: string; stepsPerSecond?: number }): Promise<void> {
+  const room: FakeRoom = { configs: [], listener: null };
+  const store = new AppStore();
+  const controller = new AppController({
+    store,
+    connectRoom: fakeConnector(room),
+    provideBackend: fakeBackendProvider('webgpu-fallback', 'SwiftShader (test)'),
+    createSession: fakeSessionFactory({ stepIntervalMs: 1000 / (opts.stepsPerSecond ?? 50) }),
+    nav: { href: () => opts.href, replace: () => {} },
+  });
+  document.body.replaceChildren();
+  const app = document.createElement('sbn-app');
+  app.store = store;
+  app.controller = controller;
+  document.body.append(app);
+  (window as unknown as Record<string, unknown>).__app = { store, controller, room };
+  await controller.boot();
+  await app.updateComplete;
+}
