@@ -15,6 +15,8 @@ import { fakeBackendProvider, fakeConnector, fakeSessionFactory, type FakeRoom }
 /** Mounts `<tag>` with `props` and waits for its first render. */
 export async function mount(tag: string, props: Record<string, unknown>): Promise<void> {
   document.body.replaceChildren();
+  // The app's page background, so screenshots look like the app.
+  document.body.style.background = '#0f1218';
   const el = document.createElement(tag) as HTMLElement & { updateComplete?: Promise<unknown> };
   Object.assign(el, props);
   document.body.append(el);

@@ -1,0 +1,161 @@
+/**
+ * The app controller over fake ports (Node): a room command from any tab drives this tab's session,
+ * steps reach the store, failures become notices.
+ */
+import { describe, expect, it } from 'vitest';
+import { AppController } from '../../src/app/controller.ts';
+import type { SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
+import { decodeRoomState, encodeRoomState } from '../../src/app/room-config.ts';
+import { AppStore } from '../../src/app/store.ts';
+import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import { FAKE_ROOM_ID, fakeBackendProvider, fakeConnector, type FakeRoom } from './fakes.ts';
+import { cyclic, stepLog } from './fixtures.ts';
+
+class ManualSession extends EventTarget implements SessionLike {
+  step = -1;
+  state: SessionState = 'idle';
+  destroyed = false;
+  constructor(readonly config: TrainConfig) {
+    super();
+  }
+  async start() {
+    this.set('running');
+  }
+  pause() {
+    this.set('paused');
+  }
+  resume() {
+    this.set('running');
+  }
+  reset() {
+    this.set('idle');
+  }
+  destroy() {
+    this.destroyed = true;
+  }
+  emit(log: StepLog) {
+    this.step = log.step;
+    this.dispatchEvent(new CustomEvent('step', { detail: log }));
+  }
+  fail(err: Error) {
+    this.set('error');
+    this.dispatchEvent(new CustomEvent('error', { detail: err }));
+  }
+  set(s: SessionState) {
+    this.state = s;
+    this.dispatchEvent(new Event('state'));
+  }
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+function setup(opts: { href?: string; connectFail?: Error & { code: string } } = {}) {
+  const room: FakeRoom = { configs: [], listener: null };
+  const sessions: ManualSession[] = [];
+  const factory: SessionFactory = ({ config }) => {
+    const s = new ManualSession(config);
+    sessions.push(s);
+    return s;
+  };
+  const store = new AppStore();
+  let href = opts.href ?? 'http://127.0.0.1:5173/';
+  // Zero interval: every step flushes at once, so assertions need no waiting.
+  const timers = { now: () => 1e12 + sessions.length, setTimeout: (fn: () => void) => setTimeout(fn, 0), clearTimeout: (h: unknown) => clearTimeout(h as number) };
+  const controller = new AppController({
+    store,
+    connectRoom: fakeConnector(room, opts.connectFail ? { fail: opts.connectFail } : {}),
+    provideBackend: fakeBackendProvider('cpu', 'cpu'),
+    createSession: factory,
+    nav: { href: () => href, replace: (u) => (href = u) },
+    timers,
+  });
+  return { room, sessions, store, controller, href: () => href };
+}
+
+describe('AppController', () => {
+  it('creates a room, shows its link, and a start on this tab reaches the room and starts a session', async () => {
+    const t = setup();
+    await t.controller.boot();
+    await t.controller.createRoom();
+    expect(t.store.state.view).toBe('room');
+    expect(t.store.state.link).toBe(`http://127.0.0.1:5173/?room=${FAKE_ROOM_ID}`);
+    expect(t.href()).toBe(t.store.state.link);
+    t.controller.setConfig({ mode: 'local', workersPerTab: 3 });
+    t.controller.start();
+    await tick();
+    const sent = decodeRoomState(t.room.configs.at(-1)!).state;
+    expect(sent.command).toBe('run');
+    expect(sent.config.mode).toBe('local');
+    expect(t.sessions).toHaveLength(1);
+    expect(t.sessions[0]!.config.workersPerTab).toBe(3);
+    t.sessions[0]!.emit(stepLog(0, cyclic(3), { channels: 4 }));
+    await tick();
+    expect(t.store.state.step).toBe(0);
+    expect(t.store.state.shuffle?.sourceOf).toEqual(cyclic(3));
+    expect(t.store.state.log.at(-1)).toMatch(/^\[1\/2000\] Loss /);
+    expect(t.store.state.runs.at(-1)!.loss).toHaveLength(1);
+    expect(t.controller.exportRun('csv')!.text.trim().split('\n')).toHaveLength(2);
+  });
+
+  it('a start sent by another tab starts this tab; pause and resume keep the run; reset keeps its curve for overlay', async () => {
+    const t = setup({ href: `http://h/?room=${FAKE_ROOM_ID}` });
+    await t.controller.boot();
+    expect(t.store.state.view).toBe('room');
+    const remote = (patch: object) => t.room.listener!.onConfig(encodeRoomState({ ...t.store.state.room, ...patch }), 'other-peer-id');
+    remote({ command: 'run', runId: 'run-1' });
+    await tick();
+    expect(t.sessions).toHaveLength(1);
+    remote({ command: 'run', runId: 'run-1' }); // the echo: nothing new
+    await tick();
+    expect(t.sessions).toHaveLength(1);
+    t.sessions[0]!.emit(stepLog(0, cyclic(4)));
+    remote({ command: 'pause' });
+    await tick();
+    expect(t.sessions[0]!.state).toBe('paused');
+    t.controller.start(); // resumes, same run
+    await tick();
+    expect(t.sessions).toHaveLength(1);
+    expect(t.sessions[0]!.state).toBe('running');
+    t.controller.reset();
+    await tick();
+    expect(t.sessions[0]!.destroyed).toBe(true);
+    expect(t.store.state.runState).toBe('idle');
+    t.controller.start();
+    await tick();
+    expect(t.sessions).toHaveLength(2);
+    expect(t.store.state.runs.map((r) => r.id)).toEqual(['run-1', t.store.state.room.runId]);
+    expect(t.store.state.runs[0]!.finished).toBe(true);
+  });
+
+  it('a tab joining mid-run waits for the next start instead of starting out of step', async () => {
+    const t = setup({ href: `http://h/?room=${FAKE_ROOM_ID}` });
+    await t.controller.boot();
+    t.room.listener!.onConfig(encodeRoomState({ ...t.store.state.room, command: 'run', runId: 'old' }), null);
+    await tick();
+    expect(t.sessions).toHaveLength(0);
+    expect(t.store.state.notices.map((n) => n.code)).toContain('ERR_RUN_IN_PROGRESS');
+  });
+
+  it('turns failures into notices: bad link, full room, session error, a peer by rank', async () => {
+    const t = setup();
+    await t.controller.joinLink('https://x.test/?room=nope');
+    expect(t.store.state.notices.at(-1)!.code).toBe('ERR_BAD_LINK');
+    expect(t.store.state.view).toBe('landing');
+
+    const full = setup({ connectFail: Object.assign(new Error('room is full (16 peers)'), { code: 'ERR_ROOM_FULL' }) });
+    await full.controller.createRoom();
+    expect(full.store.state.view).toBe('landing');
+    expect(full.store.state.notices.at(-1)).toMatchObject({ code: 'ERR_ROOM_FULL', level: 'error', technical: 'room is full (16 peers)' });
+
+    const u = setup();
+    await u.controller.createRoom();
+    await tick();
+    u.room.listener!.onError(Object.assign(new Error('bad checksum'), { code: 'ERR_BAD_FRAME', peerId: 'other-peer-id' }));
+    expect(u.store.state.notices.at(-1)!.title).toContain('rank 1');
+    u.controller.start();
+    await tick();
+    u.sessions[0]!.fail(Object.assign(new Error('device lost'), { code: 'ERR_DEVICE_LOST' }));
+    expect(u.store.state.runState).toBe('error');
+    expect(u.store.state.notices.at(-1)!.code).toBe('ERR_DEVICE_LOST');
+  });
+});
