@@ -1,0 +1,189 @@
+import { describe, expect, it } from 'vitest';
+import { RECONNECT_INITIAL_MS, SignalingClient, signalingUrl, type WebSocketLike } from '../../src/mesh/signaling-client.ts';
+import { MeshError } from '../../src/mesh/types.ts';
+import type { Timers } from '../../src/mesh/timers.ts';
+
+/** A scripted WebSocket: the test plays the server. */
+class FakeSocket implements WebSocketLike {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: Array<Record<string, unknown>> = [];
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(data: string): void {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(message: object): void {
+    this.onmessage?.({ data: JSON.stringify(message) });
+  }
+  drop(code = 1006): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason: '' });
+  }
+}
+
+/** Manual timers: the test advances time. */
+function manualTimers() {
+  let now = 0;
+  let nextId = 1;
+  const pending = new Map<number, { at: number; fn: () => void }>();
+  const timers: Timers = {
+    now: () => now,
+    setTimeout: (fn, ms) => {
+      pending.set(nextId, { at: now + ms, fn });
+      return nextId++;
+    },
+    clearTimeout: (h) => pending.delete(h as number),
+    setInterval: () => 0,
+    clearInterval: () => {},
+  };
+  return {
+    timers,
+    delays: () => [...pending.values()].map((p) => p.at - now),
+    advance(ms: number) {
+      now += ms;
+      for (const [id, p] of [...pending]) {
+        if (p.at <= now) {
+          pending.delete(id);
+          p.fn();
+        }
+      }
+    },
+  };
+}
+
+const WELCOME = { type: 'welcome', version: 1, peerId: 'peer-0001', roomId: 'r'.repeat(22), iceServers: [{ urls: 'stun:example.invalid' }], limits: { maxPeersPerRoom: 16 } };
+
+function client(room: { create: true } | { roomId: string }, timers?: Timers) {
+  FakeSocket.all = [];
+  return new SignalingClient({ url: 'ws://host/signal', room, WebSocket: FakeSocket, random: () => 0.5, ...(timers ? { timers } : {}) });
+}
+
+describe('SignalingClient', () => {
+  it('derives ws:// and wss:// URLs from the page origin', () => {
+    expect(signalingUrl('http://10.0.0.2:5173')).toBe('ws://10.0.0.2:5173/signal');
+    expect(signalingUrl('https://example.test')).toBe('wss://example.test/signal');
+  });
+
+  it('creates a room, gets welcome, members, signals and config', async () => {
+    const c = client({ create: true });
+    const seen: string[] = [];
+    c.on('members', (m) => seen.push(`members ${m.epoch} ${m.members.length}`));
+    c.on('signal', (s) => seen.push(`signal from ${s.from}`));
+    c.on('config', (cfg) => seen.push(`config ${JSON.stringify(cfg.config)}`));
+    const started = c.start();
+    const ws = FakeSocket.all[0]!;
+    ws.open();
+    expect(ws.sent[0]).toEqual({ type: 'create' });
+    ws.receive(WELCOME);
+    const welcome = await started;
+    expect(welcome.peerId).toBe('peer-0001');
+    expect(welcome.iceServers).toHaveLength(1);
+    ws.receive({ type: 'members', roomId: WELCOME.roomId, epoch: 3, members: [{ id: 'peer-0001', rank: 0, meta: {} }] });
+    ws.receive({ type: 'signal', from: 'peer-0002', data: { type: 'offer', sdp: 'x' } });
+    ws.receive({ type: 'config', from: null, config: { steps: 10 } });
+    expect(seen).toEqual(['members 3 1', 'signal from peer-0002', 'config {"steps":10}']);
+    c.sendSignal('peer-0002', { type: 'answer', sdp: 'y' });
+    expect(ws.sent.at(-1)).toEqual({ type: 'signal', to: 'peer-0002', data: { type: 'answer', sdp: 'y' } });
+    c.destroy();
+    expect(ws.sent.at(-1)).toEqual({ type: 'leave' });
+    c.destroy(); // idempotent
+  });
+
+  for (const code of ['ERR_ROOM_FULL', 'ERR_ROOM_NOT_FOUND'] as const) {
+    it(`maps a ${code} refusal to MeshError ${code} and does not retry`, async () => {
+      const c = client({ roomId: 'x'.repeat(22) });
+      const errors: MeshError[] = [];
+      c.on('error', (e) => errors.push(e));
+      const started = c.start();
+      const ws = FakeSocket.all[0]!;
+      ws.open();
+      expect(ws.sent[0]).toMatchObject({ type: 'join', roomId: 'x'.repeat(22) });
+      ws.receive({ type: 'error', code, message: 'no' });
+      await expect(started).rejects.toMatchObject({ code });
+      expect(errors[0]).toBeInstanceOf(MeshError);
+      expect(c.state).toBe('closed');
+      expect(FakeSocket.all).toHaveLength(1);
+    });
+  }
+
+  it('maps other server errors to ERR_SIGNALING and stays connected', async () => {
+    const c = client({ create: true });
+    const errors: MeshError[] = [];
+    c.on('error', (e) => errors.push(e));
+    const started = c.start();
+    FakeSocket.all[0]!.open();
+    FakeSocket.all[0]!.receive(WELCOME);
+    await started;
+    FakeSocket.all[0]!.receive({ type: 'error', code: 'ERR_RATE_LIMIT', message: 'slow down' });
+    expect(errors.map((e) => e.code)).toEqual(['ERR_SIGNALING']);
+    expect(c.state).toBe('open');
+  });
+
+  it('fails start() when the server cannot be reached', async () => {
+    const c = client({ create: true });
+    const started = c.start();
+    FakeSocket.all[0]!.drop();
+    await expect(started).rejects.toMatchObject({ code: 'ERR_SIGNALING' });
+  });
+
+  it('reconnects with exponential backoff and resumes its peer id; queued signals are flushed', async () => {
+    const clock = manualTimers();
+    const c = client({ create: true }, clock.timers);
+    const states: string[] = [];
+    c.on('state', (s) => states.push(s));
+    const started = c.start();
+    FakeSocket.all[0]!.open();
+    FakeSocket.all[0]!.receive(WELCOME);
+    await started;
+    // Three failed attempts: delays double (jitter fixed at ×1 by random() = 0.5).
+    FakeSocket.all[0]!.drop();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      expect(clock.delays()).toEqual([RECONNECT_INITIAL_MS * 2 ** attempt]);
+      clock.advance(RECONNECT_INITIAL_MS * 2 ** attempt);
+      expect(FakeSocket.all).toHaveLength(attempt + 2);
+      if (attempt < 2) FakeSocket.all.at(-1)!.drop();
+    }
+    c.sendSignal('peer-0002', { type: 'candidate', candidate: { candidate: 'c' } }); // while down: queued
+    const ws = FakeSocket.all.at(-1)!;
+    ws.open();
+    expect(ws.sent[0]).toEqual({ type: 'join', roomId: WELCOME.roomId, resumePeerId: 'peer-0001' });
+    ws.receive(WELCOME);
+    expect(ws.sent[1]).toMatchObject({ type: 'signal', to: 'peer-0002' });
+    expect(states).toEqual(['open', 'reconnecting', 'open']);
+    // After a successful resume the backoff starts over.
+    ws.drop();
+    expect(clock.delays()).toEqual([RECONNECT_INITIAL_MS]);
+    c.destroy();
+    expect(clock.delays()).toEqual([]);
+  });
+
+  it('stops when the room is gone on resume', async () => {
+    const clock = manualTimers();
+    const c = client({ create: true }, clock.timers);
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.code));
+    const started = c.start();
+    FakeSocket.all[0]!.open();
+    FakeSocket.all[0]!.receive(WELCOME);
+    await started;
+    FakeSocket.all[0]!.drop();
+    clock.advance(RECONNECT_INITIAL_MS);
+    FakeSocket.all[1]!.open();
+    FakeSocket.all[1]!.receive({ type: 'error', code: 'ERR_ROOM_NOT_FOUND', message: 'gone' });
+    expect(errors).toEqual(['ERR_ROOM_NOT_FOUND']);
+    expect(c.state).toBe('closed');
+  });
+});
