@@ -17,11 +17,10 @@
  * forward only records this tab's rows; `syncRunningStats(model, ctx)` gathers every layer's
  * records in one call and applies the update once per step (see running-stats.ts).
  */
-import { assertBnTrainable, type Backend, type BnBackwardResult, type BnLayout, type Tensor } from '../../backend/backend.ts';
-import { assertWorldAtLeastTwo, NnError } from '../errors.ts';
-import { assertSourceOf } from '../permutation.ts';
-import { mergeStats, partialsFromRows } from '../merge-stats.ts';
-import { packPairRows, pickBorrowedRows, routeToProducers, sumForAllGroups, tileRows, traceEntry, worldStatsFromPairRows } from '../bn-rows.ts';
+import { type Backend, type BnBackwardResult, type BnLayout, type Tensor } from '../../backend/backend.ts';
+import { NnError } from '../errors.ts';
+import { packPairRows, routeToProducers, sumForAllGroups } from '../bn-rows.ts';
+import { batchStatistics } from '../bn-stats.ts';
 import { accumulateGrad, createParameter, disposeParameter, keepsForBackward, type ForwardContext, type Layer, type Parameter } from './types.ts';
 
 export type BatchNormMode = 'local' | 'shuffle' | 'sync' | 'samples';
@@ -134,7 +133,7 @@ export class BatchNorm implements Layer {
       return y;
     }
     const layout = this.layoutOf(x, ctx.world.localWorkers);
-    const used = await this.trainingStats(x, layout, ctx);
+    const used = await batchStatistics(this.kind, x, layout, ctx);
     const y = backend.bnApply(x, layout, used.mean, used.variance, gamma, beta, this.eps);
     if (this.trackRunningStats) this.record(backend, used.mean, used.variance, used.recordCount);
     if (keepsForBackward(ctx)) {
@@ -220,79 +219,6 @@ export class BatchNorm implements Layer {
     this.dropTransient();
     this.released = true;
     for (const p of [...this.parameters(), ...this.buffers()]) disposeParameter(p);
-  }
-
-  private async trainingStats(
-    x: Tensor,
-    layout: BnLayout,
-    ctx: ForwardContext,
-  ): Promise<{ mean: Tensor; variance: Tensor; ownMean: Tensor | null; recordCount: number; countRatio: number }> {
-    const { backend, world } = ctx;
-    const { groups, c } = layout;
-    const localCount = layout.n * layout.hw;
-    if (this.kind === 'local') {
-      assertBnTrainable(layout);
-      const stats = backend.bnStats(x, layout);
-      if (ctx.trace) {
-        const [mean, variance] = await Promise.all([backend.read(stats.mean), backend.read(stats.var)]);
-        const gathered = await world.gatherRows(packPairRows(mean, variance, groups, c), 2 * c);
-        const before = worldStatsFromPairRows(gathered, world.worldSize, c);
-        ctx.trace.push(traceEntry(ctx.trace.length, before, { sourceOf: before.mean.map((_, w) => w) }));
-      }
-      return { mean: stats.mean, variance: stats.var, ownMean: null, recordCount: localCount, countRatio: 1 };
-    }
-    assertWorldAtLeastTwo(world.worldSize, `${this.kind} BatchNorm`);
-    if (this.kind === 'shuffle') {
-      assertSourceOf(ctx.sourceOf, world.worldSize);
-      assertBnTrainable(layout);
-      const stats = backend.bnStats(x, layout);
-      const [mean, variance] = await Promise.all([backend.read(stats.mean), backend.read(stats.var)]);
-      backend.dispose(stats.var);
-      const gathered = await world.gatherRows(packPairRows(mean, variance, groups, c), 2 * c);
-      const borrowed = pickBorrowedRows(gathered, ctx.sourceOf, world.firstWorker, groups, c);
-      if (ctx.trace) {
-        const before = worldStatsFromPairRows(gathered, world.worldSize, c);
-        ctx.trace.push(traceEntry(ctx.trace.length, before, { sourceOf: ctx.sourceOf }));
-      }
-      return {
-        mean: backend.fromArray(borrowed.mean, [groups, c]),
-        variance: backend.fromArray(borrowed.variance, [groups, c]),
-        ownMean: stats.mean,
-        recordCount: localCount,
-        countRatio: 1,
-      };
-    }
-    // Unlike PyTorch's SyncBatchNorm (which only needs 2 values in the world), every worker needs 2:
-    // the backend's partial statistics refuse single values.
-    assertBnTrainable(layout);
-    // sync: rows [count, mean, M2] per worker, merged in float64 in worker order on every tab.
-    const partial = backend.bnPartial(x, layout);
-    const [mean, m2] = await Promise.all([backend.read(partial.mean), backend.read(partial.m2)]);
-    backend.dispose(partial.mean);
-    backend.dispose(partial.m2);
-    const rowLen = 2 * c + 1;
-    const rows = new Float32Array(groups * rowLen);
-    for (let g = 0; g < groups; g++) {
-      rows[g * rowLen] = partial.count;
-      rows.set(mean.subarray(g * c, g * c + c), g * rowLen + 1);
-      rows.set(m2.subarray(g * c, g * c + c), g * rowLen + 1 + c);
-    }
-    const parts = partialsFromRows(await world.gatherRows(rows, rowLen), world.worldSize, c);
-    const merged = mergeStats(parts, c);
-    if (ctx.trace) {
-      const before = {
-        mean: parts.map((p) => Array.from(p.mean)),
-        variance: parts.map((p) => Array.from(p.m2, (v) => (p.count > 0 ? v / p.count : 0))),
-      };
-      ctx.trace.push(traceEntry(ctx.trace.length, before, { sharedMean: Array.from(merged.mean), sharedVar: Array.from(merged.variance) }));
-    }
-    return {
-      mean: backend.fromArray(tileRows(merged.mean, groups), [groups, c]),
-      variance: backend.fromArray(tileRows(merged.variance, groups), [groups, c]),
-      ownMean: null,
-      recordCount: merged.count,
-      countRatio: localCount / merged.count,
-    };
   }
 
   private layoutOf(x: Tensor, groups: number): BnLayout {
