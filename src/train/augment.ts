@@ -42,7 +42,7 @@ export function drawAugmentParams(rng: Rng): AugmentParams {
  * Contrast scales around the image mean (as torchvision's adjust_contrast does with its grey level),
  * so brightness changes come from the offset alone.
  */
-export function augmentInto(src: Float32Array, out: Float32Array, params: AugmentParams, rng: Rng, noiseStd = AUGMENT.noiseStd): Float32Array {
+export function augmentInto(src: Float32Array, out: Float32Array, params: AugmentParams, rng: Rng, noiseStd: number = AUGMENT.noiseStd): Float32Array {
   const size = IMAGE_SIZE;
   let mean = 0;
   for (let p = 0; p < IMAGE_PIXELS; p++) mean += src[p];

@@ -7,8 +7,9 @@
  * - the queue receives the keys of all workers in global worker order, so it is identical everywhere.
  *
  * The key encoder's BatchNorm runs in the configured mode: `local` (the leak), `shuffle` (statistics
- * permuted across workers), `sync` (global statistics) or `samples` (official MoCo: the key encoder's
- * input samples are shuffled across workers, encoded with local BN, and the keys shuffled back).
+ * permuted across workers), `sync` (global statistics) or `samples` (official MoCo: the world's key
+ * input samples are dealt out to workers in a random order, encoded with local BN, and the keys are
+ * dealt back to their owners; see sample-shuffle.ts).
  * The query encoder always uses local BN, as in MoCo.
  */
 import type { Backend, Tensor } from '../backend/backend.ts';
@@ -17,15 +18,16 @@ import { buildEncoder } from '../nn/encoder.ts';
 import type { Sequential } from '../nn/layers/sequential.ts';
 import type { ForwardContext, Parameter } from '../nn/layers/types.ts';
 import { SGD, copyParams, emaParams } from '../nn/optim.ts';
-import { inversePermutation, stepPermutation } from '../nn/permutation.ts';
+import { stepPermutation } from '../nn/permutation.ts';
 import { syncRunningStats } from '../nn/running-stats.ts';
 import { flattenTensors, unflattenInto } from '../nn/serialize.ts';
 import type { WorkerWorld } from '../nn/world.ts';
 import { createRng } from '../util/rng.ts';
-import { drawWorkerBatch } from './augment.ts';
+import { drawWorkerBatch, type WorkerBatch } from './augment.ts';
 import { CommTimer, allReduceSum, defaultClock, timedWorld, type Clock } from './comm.ts';
 import type { LabelledImages } from './dataset.ts';
 import { packState, unpackState, type TrainerState } from './moco-state.ts';
+import { dealRows, sampleShuffle, undealRows } from './sample-shuffle.ts';
 import type { BnLayerTrace, StepLog, TrainConfig } from './types.ts';
 
 /** Stream tags of the trainer's own random draws. */
@@ -42,7 +44,15 @@ export interface MocoTrainerOptions {
   /** Training images (each tab draws the same data set from the seed). */
   train: LabelledImages;
   now?: Clock;
+  /**
+   * Where worker batches come from (default: drawWorkerBatch over `train`); tests inject batches
+   * with known structure. Must depend only on (step, worker, n), never on the tab.
+   */
+  drawBatch?: BatchSource;
 }
+
+/** Worker `worker`'s batch at `step`: n samples, two views each. */
+export type BatchSource = (step: number, worker: number, n: number) => Pick<WorkerBatch, 'query' | 'key'>;
 
 export interface StepOptions {
   /** Record the key encoder's BN statistics of every worker (StepLog.bn). Set it on all tabs or none. */
@@ -63,7 +73,7 @@ export class MocoTrainer {
   private readonly optimizer: SGD;
   private readonly timer: CommTimer;
   private readonly timed: WorkerWorld;
-  private readonly train: LabelledImages;
+  private readonly drawBatch: BatchSource;
   private stepIndex = 0;
   private queuePtr = 0;
   private destroyed = false;
@@ -74,7 +84,8 @@ export class MocoTrainer {
     this.config = config;
     this.world = world;
     this.group = opts.group ?? null;
-    this.train = opts.train;
+    const train = opts.train;
+    this.drawBatch = opts.drawBatch ?? ((step, worker, n) => drawWorkerBatch(train, config.seed, step, worker, n));
     this.timer = new CommTimer(opts.now ?? defaultClock);
     this.timed = timedWorld(world, this.timer);
     const spec = { inputDim: config.inputDim, hiddenDims: config.hiddenDims, outputDim: config.outputDim };
@@ -115,12 +126,12 @@ export class MocoTrainer {
     const queryIn = new Float32Array(L * n * inDim);
     const keyIn = new Float32Array(L * n * inDim);
     for (let g = 0; g < L; g++) {
-      const batch = drawWorkerBatch(this.train, config.seed, step, world.firstWorker + g, n);
+      const batch = this.drawBatch(step, world.firstWorker + g, n);
       queryIn.set(batch.query, g * n * inDim);
       keyIn.set(batch.key, g * n * inDim);
     }
-    const permuted = config.mode === 'shuffle' || config.mode === 'samples';
-    const sourceOf = permuted ? stepPermutation(config.seed, step, W, config.permutation) : identity(W);
+    // In `samples` mode each worker normalises with its own (mixed) batch: no statistics are lent.
+    const sourceOf = config.mode === 'shuffle' ? stepPermutation(config.seed, step, W, config.permutation) : identity(W);
 
     // Query encoder: local BN, kept for backward.
     const queryCtx: ForwardContext = { backend, training: true, world, sourceOf: null };
@@ -130,7 +141,7 @@ export class MocoTrainer {
     const qn = backend.l2Normalize(q);
 
     const trace: BnLayerTrace[] | undefined = opts.trace ? [] : undefined;
-    const { keys, allKeys } = await this.encodeKeys(keyIn, sourceOf, trace);
+    const { keys, allKeys } = await this.encodeKeys(keyIn, step, sourceOf, trace);
 
     const { loss, logits, correct } = backend.infoNce(qn, keys, this.queue, config.temperature);
     const dqn = backend.infoNceBackward(logits, keys, this.queue, config.temperature);
@@ -186,7 +197,7 @@ export class MocoTrainer {
    * The L2-normalised keys of this tab's workers [L·n, D] (no gradient) and all workers' keys
    * [W·n·D] in global worker order (for the queue).
    */
-  private async encodeKeys(keyIn: Float32Array, sourceOf: number[], trace: BnLayerTrace[] | undefined): Promise<{ keys: Tensor; allKeys: Float32Array }> {
+  private async encodeKeys(keyIn: Float32Array, step: number, sourceOf: number[], trace: BnLayerTrace[] | undefined): Promise<{ keys: Tensor; allKeys: Float32Array }> {
     const { backend, config } = this;
     const world = this.timed;
     const n = config.batchPerWorker;
@@ -199,14 +210,13 @@ export class MocoTrainer {
     if (trace) ctx.trace = trace;
 
     let input = keyIn;
+    let order: number[] | null = null;
     if (samples) {
-      // Official MoCo: worker w encodes worker sourceOf[w]'s samples, so BN batches mix owners.
+      // Official MoCo: the world's key samples are dealt out in a random order, so each worker's
+      // BN batch mixes owners; the keys are dealt back afterwards.
+      order = sampleShuffle(config.seed, step, world.worldSize * n);
       const allInputs = await world.gatherRows(keyIn, n * inDim);
-      input = new Float32Array(L * n * inDim);
-      for (let g = 0; g < L; g++) {
-        const src = sourceOf[first + g];
-        input.set(allInputs.subarray(src * n * inDim, (src + 1) * n * inDim), g * n * inDim);
-      }
+      input = dealRows(allInputs, inDim, order, first * n, L * n);
     }
     const xk = backend.fromArray(input, [L * n, inDim]);
     const k = await this.key.forward(xk, ctx);
@@ -214,16 +224,11 @@ export class MocoTrainer {
     backend.dispose(xk);
     backend.dispose(k);
     const computed = await world.gatherRows(await backend.read(kn), n * D);
-    if (!samples) return { keys: kn, allKeys: computed };
+    if (!order) return { keys: kn, allKeys: computed };
 
-    // Unshuffle: the keys of owner s were computed by the worker that borrowed s's samples.
+    // Unshuffle: every key goes back to the row of the sample it encodes.
     backend.dispose(kn);
-    const computedBy = inversePermutation(sourceOf);
-    const allKeys = new Float32Array(computed.length);
-    for (let s = 0; s < sourceOf.length; s++) {
-      const w = computedBy[s];
-      allKeys.set(computed.subarray(w * n * D, (w + 1) * n * D), s * n * D);
-    }
+    const allKeys = undealRows(computed, D, order);
     const keys = backend.fromArray(allKeys.slice(first * n * D, (first + L) * n * D), [L * n, D]);
     return { keys, allKeys };
   }

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import { createCpuBackend } from '../../src/backend/cpu/index.ts';
+import { createMemoryGroups } from '../../src/mesh/memory.ts';
+import { localWorld, processGroupWorld } from '../../src/nn/world.ts';
+import type { Tensor } from '../../src/backend/backend.ts';
+import { BatchNorm } from '../../src/nn/layers/batchnorm.ts';
+import type { Sequential } from '../../src/nn/layers/sequential.ts';
+import type { ForwardContext, Layer } from '../../src/nn/layers/types.ts';
+import { MocoTrainer, initialQueue, type BatchSource } from '../../src/train/moco.ts';
+import { dealRows, sampleShuffle, undealRows } from '../../src/train/sample-shuffle.ts';
+import { packState, unpackState } from '../../src/train/moco-state.ts';
+import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import { maxRelDiff, place, SMALL_CONFIG, smallTrain } from './harness.ts';
+
+/** Identity stand-in for BatchNorm (a world where BN is disabled). */
+class Identity implements Layer {
+  async forward(x: Tensor, ctx: ForwardContext) {
+    return ctx.backend.clone(x);
+  }
+  async backward(dy: Tensor, ctx: ForwardContext) {
+    return ctx.backend.clone(dy);
+  }
+  parameters() {
+    return [];
+  }
+  buffers() {
+    return [];
+  }
+  dispose() {}
+}
+
+function withoutBatchNorm(model: Sequential): void {
+  model.children.forEach((layer, i) => {
+    if (layer instanceof BatchNorm) model.children[i] = new Identity();
+  });
+}
+
+function trainer(config: TrainConfig, workers = 4, drawBatch?: BatchSource) {
+  return new MocoTrainer({ backend: createCpuBackend(), config, world: localWorld(workers), train: smallTrain(), drawBatch });
+}
+
+describe('MocoTrainer', () => {
+  it('samples mode returns every key to its owner: equals local mode when BN is disabled', async () => {
+    // Without BatchNorm a key depends only on its own sample, so wherever it was encoded, once dealt
+    // back it must equal the key computed at home (local mode). A key left in its slot would not.
+    const local = trainer({ ...SMALL_CONFIG, mode: 'local' });
+    const samples = trainer({ ...SMALL_CONFIG, mode: 'samples' });
+    for (const t of [local, samples]) for (const model of [t.query, t.key]) withoutBatchNorm(model);
+    for (let s = 0; s < 3; s++) {
+      const [a, b] = [await local.runStep(), await samples.runStep()];
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5);
+      expect(b.pretextAcc).toBe(a.pretextAcc);
+    }
+    const [qa, qb] = [await local.state(), await samples.state()];
+    expect(maxRelDiff(qb.queue, qa.queue)).toBeLessThan(1e-5);
+    expect(maxRelDiff(qb.query, qa.query)).toBeLessThan(1e-4);
+    local.destroy();
+    samples.destroy();
+  });
+
+  it('samples mode with BatchNorm differs from local: each BN batch mixes owners', async () => {
+    const local = trainer({ ...SMALL_CONFIG, mode: 'local' });
+    const samples = trainer({ ...SMALL_CONFIG, mode: 'samples' });
+    const [a, b] = [await local.runStep(), await samples.runStep()];
+    expect(Math.abs(a.loss - b.loss)).toBeGreaterThan(1e-3);
+    expect(b.sourceOf).toEqual([0, 1, 2, 3]); // nobody borrows statistics in this mode
+    local.destroy();
+    samples.destroy();
+  });
+
+  it('trains: the loss falls over 60 steps (input 256, hidden 64, output 32, queue 64)', async () => {
+    const t = trainer({ ...SMALL_CONFIG, mode: 'sync', hiddenDims: [64], outputDim: 32, queueSize: 64, batchPerWorker: 8, lr: 0.06 }, 4);
+    const losses: number[] = [];
+    for (let s = 0; s < 60; s++) losses.push((await t.runStep()).loss);
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    const early = mean(losses.slice(5, 15));
+    const late = mean(losses.slice(-10));
+    console.log(`loss steps 5-15: ${early.toFixed(3)}, last 10: ${late.toFixed(3)}`);
+    expect(late).toBeLessThan(early - 0.5);
+    t.destroy();
+  });
+
+  it('traces the key encoder BN: every layer, worker w normalised with its source’s means', async () => {
+    const p = await place({ ...SMALL_CONFIG, mode: 'shuffle' }, [2, 2]);
+    const logs = await p.step({ trace: true });
+    for (const log of logs) {
+      expect(log.bn?.length).toBe(2); // hidden BN + output BN
+      for (const layer of log.bn!) {
+        expect(layer.meanBefore.length).toBe(4);
+        log.sourceOf.forEach((src, w) => expect(layer.meanAfter[w]).toEqual(layer.meanBefore[src]));
+      }
+      expect(log.sourceOf).toEqual(logs[0].sourceOf);
+      expect(log.commMs).toBeGreaterThanOrEqual(0);
+      expect(log.computeMs).toBeGreaterThanOrEqual(0);
+    }
+    expect((await p.step())[0].bn).toBeUndefined();
+    p.destroy();
+  });
+
+  it('state()/loadState() continue a run exactly; packState round-trips', async () => {
+    const a = trainer({ ...SMALL_CONFIG, mode: 'sync' });
+    for (let s = 0; s < 3; s++) await a.runStep();
+    const packed = packState(await a.state());
+    const b = trainer({ ...SMALL_CONFIG, mode: 'sync' });
+    await b.runStep(); // b is elsewhere (step 1) until it loads a's state
+    b.loadState(unpackState(packed));
+    expect(b.step).toBe(3);
+    const strip = ({ computeMs, commMs, ...rest }: StepLog) => (expect(computeMs + commMs).toBeGreaterThanOrEqual(0), rest);
+    for (let s = 0; s < 2; s++) expect(strip(await b.runStep())).toEqual(strip(await a.runStep()));
+    expect(packState(await b.state())).toEqual(packState(await a.state()));
+    expect(() => unpackState(packed.subarray(0, packed.length - 1))).toThrow(/length/);
+    a.destroy();
+    b.destroy();
+  });
+
+  it('broadcastParameters makes every tab start from rank 0’s state', async () => {
+    const groups = createMemoryGroups(2);
+    const worlds = await Promise.all(groups.map((g) => processGroupWorld(g, 2)));
+    // Rank 1 starts from another seed's weights and queue, like a tab that joined late.
+    const trainers = groups.map(
+      (group, r) => new MocoTrainer({ backend: createCpuBackend(), config: { ...SMALL_CONFIG, seed: 1 + r }, world: worlds[r], group, train: smallTrain() }),
+    );
+    const before = await Promise.all(trainers.map((t) => t.state()));
+    expect(before[1].query).not.toEqual(before[0].query);
+    await Promise.all(trainers.map((t) => t.broadcastParameters()));
+    const [s0, s1] = await Promise.all(trainers.map((t) => t.state()));
+    expect(s1).toEqual(s0);
+    expect(s0).toEqual(before[0]);
+    trainers.forEach((t) => t.destroy());
+  });
+
+  it('the initial queue is unit rows, identical for a seed and different across seeds', () => {
+    const q = initialQueue(3, 10, 8);
+    for (let r = 0; r < 10; r++) expect(Math.hypot(...q.subarray(r * 8, r * 8 + 8))).toBeCloseTo(1, 6);
+    expect(initialQueue(3, 10, 8)).toEqual(q);
+    expect(initialQueue(4, 10, 8)).not.toEqual(q);
+  });
+
+  it('refuses shuffle BN in a one-worker world with ERR_WORLD_TOO_SMALL', async () => {
+    const t = trainer({ ...SMALL_CONFIG, mode: 'shuffle' }, 1);
+    await expect(t.runStep()).rejects.toMatchObject({ code: 'ERR_WORLD_TOO_SMALL' });
+    t.destroy();
+  });
+});
+
+describe('sample shuffle (samples mode)', () => {
+  it('deals a world batch out and back: a bijection, deterministic per (seed, step), mixing owners', () => {
+    const W = 4;
+    const n = 8;
+    const order = sampleShuffle(5, 2, W * n);
+    expect([...order].sort((x, y) => x - y)).toEqual(Array.from({ length: W * n }, (_, i) => i));
+    expect(sampleShuffle(5, 2, W * n)).toEqual(order);
+    expect(sampleShuffle(5, 3, W * n)).not.toEqual(order);
+    const rowLen = 3;
+    const all = Float32Array.from({ length: W * n * rowLen }, (_, i) => i);
+    // Each tab deals its own slots; together they cover the world batch.
+    const dealt = new Float32Array(all.length);
+    for (let w = 0; w < W; w++) dealt.set(dealRows(all, rowLen, order, w * n, n), w * n * rowLen);
+    for (let slot = 0; slot < W * n; slot++) expect(dealt[slot * rowLen]).toBe(order[slot] * rowLen);
+    expect(undealRows(dealt, rowLen, order)).toEqual(all);
+    // Over many steps almost every worker batch holds samples of several owners.
+    let mixed = 0;
+    for (let step = 0; step < 50; step++) {
+      const o = sampleShuffle(1, step, W * n);
+      for (let w = 0; w < W; w++) if (new Set(o.slice(w * n, (w + 1) * n).map((i) => Math.floor(i / n))).size > 1) mixed++;
+    }
+    expect(mixed).toBeGreaterThan(0.95 * 50 * W);
+  });
+});
