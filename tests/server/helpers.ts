@@ -89,7 +89,7 @@ export class TestClient {
       if (index >= 0) return this.messages.splice(index, 1)[0] as Extract<ServerMessage, { type: T }>;
       if (this.closeCode !== null) throw new Error(`socket closed (${this.closeCode}) while waiting for ${type ?? 'a message'}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${type ?? 'message'} within ${WAIT_LIMIT_MS} ms; got ${JSON.stringify(this.messages)}`);
+      if (left <= 0) throw new Error(`no ${type ?? 'message'} within ${WAIT_LIMIT_MS} ms; last queued: ${JSON.stringify(this.messages.slice(-3)).slice(0, 500)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {
@@ -112,6 +112,14 @@ export class TestClient {
   async join(roomId: string, extra: Record<string, unknown> = {}): Promise<Extract<ServerMessage, { type: 'welcome' }>> {
     this.send({ type: 'join', roomId, ...extra });
     return this.next('welcome');
+  }
+
+  /** Skips member lists until one satisfies `accept` (e.g. has n members), and returns it. */
+  async membersWhere(accept: (list: Extract<ServerMessage, { type: 'members' }>) => boolean): Promise<Extract<ServerMessage, { type: 'members' }>> {
+    for (;;) {
+      const list = await this.next('members');
+      if (accept(list)) return list;
+    }
   }
 
   /** Drops every queued message of `type`, returning the last one. */
@@ -177,5 +185,14 @@ export class ManualTimers implements ServerTimers {
       due.fn();
     }
     this.clock = until;
+  }
+}
+
+/** Waits until `condition()` holds (polling); throws after a generous limit so a broken server fails, not hangs. */
+export async function waitFor(condition: () => boolean, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + WAIT_LIMIT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
