@@ -1,0 +1,83 @@
+/**
+ * Headless browser plumbing for tests, benchmarks and the experiment runner: a Vite dev server (app + signaling on one port) and headless Chromium from
+ * Debian's package, driven by playwright-core. Browser tests run in Node and load modules into pages
+ * with `import('/src/...')` / `import('/tests/...')` inside `page.evaluate`.
+ */
+import { createServer, type ViteDevServer } from 'vite';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+  // Real host candidates instead of mDNS names: mDNS does not resolve across network namespaces.
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+];
+
+export interface DevServer {
+  /** Base URL, e.g. http://127.0.0.1:5173 (no trailing slash). */
+  url: string;
+  port: number;
+  vite: ViteDevServer;
+  close(): Promise<void>;
+}
+
+/** Starts the Vite dev server with the signaling endpoint on an ephemeral port. */
+export async function startDevServer(opts: { host?: string } = {}): Promise<DevServer> {
+  const host = opts.host ?? '127.0.0.1';
+  const vite = await createServer({
+    configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
+    server: { port: 0, host, strictPort: false, hmr: false },
+    logLevel: 'warn',
+    clearScreen: false,
+  });
+  await vite.listen();
+  const port = (vite.httpServer!.address() as AddressInfo).port;
+  const shownHost = host === '0.0.0.0' ? '127.0.0.1' : host;
+  return { url: `http://${shownHost}:${port}`, port, vite, close: () => vite.close() };
+}
+
+export interface LaunchOptions {
+  /** Run this Chromium inside the named network namespace (`ip netns`), e.g. a second "host". */
+  netns?: string;
+  /** Extra Chromium flags, e.g. '--disable-unsafe-webgpu'. */
+  args?: string[];
+}
+
+/** Launches headless Chromium from Debian's package. */
+export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install it with 'apt-get install -y chromium' (or set CHROMIUM_PATH)`);
+  }
+  const executablePath = opts.netns
+    ? new URL('../chromium-in-netns.sh', import.meta.url).pathname
+    : CHROMIUM_PATH;
+  return chromium.launch({
+    executablePath,
+    args: [...CHROMIUM_ARGS, ...(opts.args ?? [])],
+    env: { ...process.env, ...(opts.netns ? { SHUFFLEBN_NETNS_NAME: opts.netns } : {}) },
+  });
+}
+
+/** Opens a page and forwards page errors and console errors to the test output. */
+export async function openPage(target: Browser | BrowserContext, url: string): Promise<Page> {
+  const page = await target.newPage();
+  page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.error(`[page console] ${msg.text()}`);
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** The blank page that browser tests import their modules into. */
+export function harnessUrl(server: DevServer): string {
+  return `${server.url}/tests/pages/harness.html`;
+}
