@@ -43,6 +43,7 @@ export class AppController {
   private connection: RoomConnection | null = null;
   private backend: Promise<BackendChoice> | null = null;
   private run: Run | null = null;
+  private offBackendErrors: (() => void) | null = null;
   private destroyed = false;
 
   constructor(private readonly deps: ControllerDeps) {
@@ -128,6 +129,7 @@ export class AppController {
     this.stopRun();
     this.connection?.destroy();
     this.connection = null;
+    this.offBackendErrors?.();
   }
 
   private ensureBackend(): Promise<BackendChoice> | null {
@@ -137,6 +139,9 @@ export class AppController {
       (choice) => {
         if (this.destroyed) return;
         this.store.update({ backend: { badge: choice.badge, label: choice.backend.label } });
+        this.offBackendErrors = choice.onError?.((err) => {
+          if (!this.destroyed) this.store.notify(toNotice(err));
+        }) ?? null;
         if (choice.fallbackReason) this.store.notify(toNotice(choice.fallbackReason));
         else if (choice.badge === 'webgpu-fallback') this.store.notify(toNotice(appError('ERR_FALLBACK_ADAPTER', choice.backend.label)));
         void this.refreshSelfRow();
@@ -250,15 +255,16 @@ export class AppController {
       if (!this.deps.createSession) this.store.notify(toNotice(appError('ERR_SESSION', 'training is not available in this build')));
       return;
     }
-    // Another command may have arrived while the backend was starting.
+    const group = this.connection ? await this.connection.group() : null;
+    // Another command may have arrived while the backend was starting or the links were opening.
     const current = this.store.state.room;
-    if (current.command !== 'run' || current.runId !== room.runId) return;
+    if (this.destroyed || current.command !== 'run' || current.runId !== room.runId || this.run?.id === room.runId) return;
     const run = new Run({
       id: room.runId,
       config: room.config,
       backend: choice.backend,
       backendLabel: choice.backend.label,
-      group: this.connection?.group() ?? null,
+      group,
       createSession: this.deps.createSession,
       timers: this.deps.timers ?? realTimers,
       callbacks: {

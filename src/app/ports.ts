@@ -37,8 +37,11 @@ export interface RoomListener {
 export interface RoomConnection {
   readonly roomId: string;
   readonly selfId: string;
-  /** The collectives over the peers connected right now (null while alone or not yet connected). */
-  group(): ProcessGroup | null;
+  /**
+   * The collectives for a run that starts now: waits (bounded) until every room member is linked, so
+   * all tabs start with the same group.
+   */
+  group(): Promise<ProcessGroup | null>;
   sendConfig(config: RoomConfig): void;
   setMeta(meta: PeerMeta): void;
   /** Idempotent. */
@@ -53,6 +56,8 @@ export interface BackendChoice {
   badge: BackendBadge;
   /** Why this is not a hardware WebGPU backend, when it is not (shown as a notice). */
   fallbackReason?: Error & { code?: string };
+  /** Subscribes to GPU failures that happen later (device lost, validation); returns unsubscribe. */
+  onError?: (listener: (err: Error & { code?: string }) => void) => () => void;
 }
 
 export type BackendProvider = () => Promise<BackendChoice>;

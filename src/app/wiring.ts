@@ -2,14 +2,25 @@
  * Adapts the project's real modules to the controller's ports (src/app/ports.ts). This is the only
  * file of the app that imports the backend, mesh and session implementations.
  */
-import { createCpuBackend } from '../backend/cpu/index.ts';
+import { createBackend } from '../backend/index.ts';
+import { appError } from './errors.ts';
+import { connectMeshRoom } from './mesh-room.ts';
 import type { BackendProvider, RoomConnector, SessionFactory } from './ports.ts';
 
-/** CPU until the WebGPU selector is wired: the same numbers, only slower. */
-export const provideBackend: BackendProvider = async () => ({ backend: createCpuBackend(), badge: 'cpu' });
+/** WebGPU when the browser has it (software adapters included, flagged), else the CPU backend. */
+export const provideBackend: BackendProvider = async () => {
+  const created = await createBackend('auto');
+  const { backend } = created;
+  const badge = backend.kind === 'cpu' ? 'cpu' : backend.isFallbackAdapter ? 'webgpu-fallback' : 'webgpu';
+  return {
+    backend,
+    badge,
+    ...(created.fallbackReason ? { fallbackReason: Object.assign(new Error(created.fallbackReason), { code: 'ERR_NO_WEBGPU' }) } : {}),
+    onError: (listener) => created.onError(listener),
+  };
+};
 
-/** Rooms need the WebRTC mesh (src/mesh/mesh.ts). */
-export const connectRoom: RoomConnector | null = null;
+export const connectRoom: RoomConnector = connectMeshRoom;
 
 /** Training needs src/train/session.ts. */
 export const createSession: SessionFactory | null = null;
