@@ -2,7 +2,7 @@
  * In-process Link pairs: what the memory process groups (memory.ts) and the unit tests run on. Messages
  * are copied (like a real network) and delivered asynchronously in order per channel.
  */
-import { MAX_CHANNEL_MESSAGE_BYTES, type Channel, type Link, type LinkCloseHandler, type LinkMessageHandler } from './transport.ts';
+import { MAX_CHANNEL_MESSAGE_BYTES, type Channel, type Link, type LinkFactory, type LinkCloseHandler, type LinkMessageHandler } from './transport.ts';
 
 class MemoryLink implements Link {
   other: MemoryLink | null = null;
@@ -78,4 +78,31 @@ export function createMemoryLinkPair(idA: string, idB: string): [Link, Link] {
   a.other = b;
   b.other = a;
   return [a, b];
+}
+
+/**
+ * A LinkFactory for Meshes in one process (Node tests of the mesh logic without WebRTC): the two sides'
+ * factory calls for a pair meet in this hub and get the two ends of one in-memory pair. The initiator
+ * sends one token offer through signaling (so the other side creates its end, as with WebRTC); the link
+ * opens once both sides have asked for it.
+ */
+export class MemoryLinkHub {
+  private pairs = new Map<string, { ends: [Link, Link]; opened: Promise<void>; open(): void; claimed: number }>();
+
+  readonly factory: LinkFactory = ({ selfId, remoteId, initiator, sendSignal }) => {
+    const [first, second] = [selfId, remoteId].sort() as [string, string];
+    const key = `${first}|${second}`;
+    let entry = this.pairs.get(key);
+    if (!entry || entry.claimed === 2) {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      entry = { ends: createMemoryLinkPair(first, second), opened, open, claimed: 0 };
+      this.pairs.set(key, entry);
+    }
+    entry.claimed++;
+    if (entry.claimed === 2) entry.open();
+    if (initiator) sendSignal({ type: 'offer', sdp: 'memory-link' });
+    const end = selfId === first ? entry.ends[0] : entry.ends[1];
+    return Object.assign(end, { signal: () => {}, opened: entry.opened });
+  };
 }

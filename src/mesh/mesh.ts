@@ -236,6 +236,7 @@ export class Mesh {
 
   private startLink(peerId: string, initiator: boolean): PendingLink {
     const link = this.linkFactory({
+      selfId: this.selfId,
       remoteId: peerId,
       initiator,
       iceServers: this.iceServers,

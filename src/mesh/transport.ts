@@ -44,6 +44,7 @@ export interface ConnectingLink extends Link {
 }
 
 export interface LinkFactoryOptions {
+  selfId: string;
   remoteId: string;
   /** Exactly one side of a pair initiates (the mesh picks the peer with the smaller id). */
   initiator: boolean;
