@@ -3,7 +3,6 @@
  * file of the app that imports the backend, mesh and session implementations.
  */
 import { createBackend } from '../backend/index.ts';
-import { appError } from './errors.ts';
 import { connectMeshRoom } from './mesh-room.ts';
 import type { BackendProvider, RoomConnector, SessionFactory } from './ports.ts';
 
