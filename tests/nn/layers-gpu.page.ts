@@ -1,0 +1,139 @@
+/**
+ * Page module for tests/nn/layers-gpu.browser.test.ts: the same model code on the WebGPU backend and
+ * on the CPU backend (the reference), for every BatchNorm mode, over a world of 4 virtual workers.
+ * Returns plain JSON: worst relative differences, GPU errors, leaked GPU tensors, step timings.
+ */
+import type { Backend, Tensor } from '../../src/backend/backend.ts';
+import { createCpuBackend } from '../../src/backend/cpu/index.ts';
+import { WebGpuBackend } from '../../src/gpu/webgpu-backend.ts';
+import { buildEncoder } from '../../src/nn/encoder.ts';
+import type { ForwardContext } from '../../src/nn/layers/types.ts';
+import { SGD } from '../../src/nn/optim.ts';
+import { stepPermutation } from '../../src/nn/permutation.ts';
+import { syncRunningStats } from '../../src/nn/running-stats.ts';
+import { flattenTensors } from '../../src/nn/serialize.ts';
+import { localWorld } from '../../src/nn/world.ts';
+import { createRng } from '../../src/util/rng.ts';
+import type { BnLayerTrace } from '../../src/train/types.ts';
+
+type Mode = 'local' | 'shuffle' | 'sync';
+
+interface Spec {
+  inputDim: number;
+  hiddenDims: number[];
+  outputDim: number;
+  workers: number;
+  perWorker: number;
+}
+
+interface StepRecord {
+  y: Float32Array;
+  dx: Float32Array;
+  params: Float32Array;
+  running: Float32Array;
+  trace: BnLayerTrace[];
+}
+
+let gpu: WebGpuBackend | null = null;
+const gpuErrors: string[] = [];
+
+async function gpuBackend(): Promise<WebGpuBackend> {
+  if (!gpu) {
+    gpu = await WebGpuBackend.create();
+    gpu.onError((err) => gpuErrors.push(`${err.code}: ${err.message}`));
+  }
+  return gpu;
+}
+
+/** Runs `steps` SGD steps of the encoder in `mode`; records the last step's tensors. */
+async function train(backend: Backend, mode: Mode, spec: Spec, steps: number): Promise<{ record: StepRecord; msPerStep: number }> {
+  const world = localWorld(spec.workers);
+  const model = buildEncoder(backend, { ...spec, bnMode: mode }, createRng(5));
+  const sgd = new SGD(backend, model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
+  const rows = spec.workers * spec.perWorker;
+  let record: StepRecord | null = null;
+  const started = performance.now();
+  for (let step = 0; step < steps; step++) {
+    const rng = createRng(9, step);
+    const trace: BnLayerTrace[] = [];
+    const ctx: ForwardContext = { backend, training: true, world, sourceOf: mode === 'shuffle' ? stepPermutation(2, step, spec.workers, 'random') : null, trace };
+    const x = backend.fromArray(Float32Array.from({ length: rows * spec.inputDim }, () => rng.normal()), [rows, spec.inputDim]);
+    const r = backend.fromArray(Float32Array.from({ length: rows * spec.outputDim }, () => rng.normal()), [rows, spec.outputDim]);
+    const y = await model.forward(x, ctx);
+    const dx = await model.backward(r, ctx);
+    if (step === steps - 1) record = { y: await backend.read(y), dx: await backend.read(dx), params: new Float32Array(), running: new Float32Array(), trace };
+    sgd.step();
+    sgd.zeroGrad();
+    await syncRunningStats(model, ctx);
+    for (const t of [x, r, y, dx]) backend.dispose(t);
+  }
+  await backend.flush();
+  const msPerStep = (performance.now() - started) / steps;
+  const values = (ts: Tensor[]) => flattenTensors(backend, ts);
+  record!.params = await values(model.parameters().map((p) => p.value));
+  record!.running = await values(model.buffers().map((p) => p.value));
+  model.dispose();
+  sgd.destroy();
+  return { record: record!, msPerStep };
+}
+
+/** max |a − b| / max |b|: float32 GPU sums against float64-accumulating CPU sums. */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+    if (!Number.isFinite(a[i]!)) return Infinity;
+  }
+  return worst / (scale || 1);
+}
+
+export interface ModeComparison {
+  mode: Mode;
+  y: number;
+  dx: number;
+  params: number;
+  running: number;
+  /** shuffle: every GPU trace entry has after[w] === before[sourceOf[w]]. */
+  traceExact: boolean;
+  gpuErrors: string[];
+  leakedGpuTensors: number;
+}
+
+/** The small model trained 3 steps on both backends in `mode`. */
+export async function compareMode(mode: Mode): Promise<ModeComparison> {
+  const backend = await gpuBackend();
+  const spec: Spec = { inputDim: 12, hiddenDims: [16], outputDim: 8, workers: 4, perWorker: 4 };
+  const baseline = backend.runtime.liveTensorCount;
+  const errorsBefore = gpuErrors.length;
+  const onGpu = (await train(backend, mode, spec, 3)).record;
+  const onCpu = (await train(createCpuBackend(), mode, spec, 3)).record;
+  const sourceOf = stepPermutation(2, 2, spec.workers, 'random');
+  const traceExact = onGpu.trace.length === 2 && onGpu.trace.every((t) => t.meanAfter.every((m, w) => (mode === 'shuffle' ? m.every((v, c) => v === t.meanBefore[sourceOf[w]!]![c]) : true)));
+  return {
+    mode,
+    y: relDiff(onGpu.y, onCpu.y),
+    dx: relDiff(onGpu.dx, onCpu.dx),
+    params: relDiff(onGpu.params, onCpu.params),
+    running: relDiff(onGpu.running, onCpu.running),
+    traceExact,
+    gpuErrors: gpuErrors.slice(errorsBefore),
+    leakedGpuTensors: backend.runtime.liveTensorCount - baseline,
+  };
+}
+
+/** Milliseconds per training step (forward + backward + SGD + running-stat sync) of the demo encoder. */
+export async function benchmarkStep(mode: Mode, backendKind: 'webgpu' | 'cpu', steps: number): Promise<{ label: string; msPerStep: number }> {
+  const backend = backendKind === 'webgpu' ? await gpuBackend() : createCpuBackend();
+  const spec: Spec = { inputDim: 256, hiddenDims: [512, 512], outputDim: 128, workers: 8, perWorker: 8 };
+  await train(backend, mode, spec, 1); // warm-up: pipelines compiled, buffers pooled
+  const { msPerStep } = await train(backend, mode, spec, steps);
+  return { label: backend.label, msPerStep };
+}
+
+export function destroy(): void {
+  gpu?.destroy();
+  gpu = null;
+}
