@@ -1,12 +1,14 @@
 // BN statistics, stage 2: one workgroup per (group, channel) merges the stage-1 partials of its
 // chunks × HW positions with Chan's formula — a strided sequential merge per thread, then a tree in
-// workgroup memory — and writes the mean and either M2 or the biased variance M2 / count.
+// workgroup memory — adds the pilot back to the merged mean, and writes the mean and either M2 or
+// the biased variance M2 / count.
 struct Params { groups: u32, n: u32, c: u32, hw: u32, chunk: u32, chunks: u32, want_var: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> part_mean: array<f32>; // [groups, chunks, c, hw]
+@group(0) @binding(1) var<storage, read> part_mean: array<f32>; // [groups, chunks, c, hw], shifted by pilot
 @group(0) @binding(2) var<storage, read> part_m2: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out_mean: array<f32>; // [groups, c]
-@group(0) @binding(4) var<storage, read_write> out_m2: array<f32>;   // [groups, c]: M2 or var
+@group(0) @binding(3) var<storage, read> pilot: array<f32>;     // [groups, c]
+@group(0) @binding(4) var<storage, read_write> out_mean: array<f32>; // [groups, c]
+@group(0) @binding(5) var<storage, read_write> out_m2: array<f32>;   // [groups, c]: M2 or var
 
 var<workgroup> wg_count: array<f32, WG>;
 var<workgroup> wg_mean: array<f32, WG>;
@@ -55,7 +57,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     workgroupBarrier();
   }
   if (lid == 0u) {
-    out_mean[gc] = wg_mean[0];
+    out_mean[gc] = pilot[gc] + wg_mean[0];
     out_m2[gc] = select(wg_m2[0], wg_m2[0] / wg_count[0], params.want_var != 0u);
   }
 }

@@ -7,7 +7,7 @@ import { assertRunningCount, checkBnArgs } from '../backend/cpu/checks.ts';
 import { assertSameShape, assertSize, fmt } from '../backend/cpu/tensor.ts';
 import {
   BnApplyPass, BnColumnPartialPass, BnColumnSumsPass, BnDxBorrowedPass, BnDxLocalPass, BnMergeStatsPass,
-  BnMergeSumsPass, BnParamGradsPass, BnRunningUpdatePass, BnStatsBackwardPass, columnGrid,
+  BnMergeSumsPass, BnParamGradsPass, BnPilotPass, BnRunningUpdatePass, BnStatsBackwardPass, columnGrid,
 } from './passes/batchnorm.ts';
 import { FillPass } from './passes/elementwise.ts';
 import type { GpuRuntime } from './runtime.ts';
@@ -15,18 +15,21 @@ import type { GpuTensor } from './tensor.ts';
 
 const F32_ONE_BITS = 0x3f800000;
 
-/** Mean and M2 (or biased variance) per (group, channel): two dispatches. */
+/** Mean and M2 (or biased variance) per (group, channel): pilot, column partials, merge. */
 function statistics(rt: GpuRuntime, op: string, x: Tensor, layout: BnLayout, wantVar: boolean): { mean: GpuTensor; second: GpuTensor } {
   const xb = rt.buf(op, x);
   checkBnArgs(op, layout, x, {});
   assertBnTrainable(layout);
   const grid = columnGrid(layout);
+  const pilot = rt.temp(layout.groups * layout.c);
+  rt.pass(BnPilotPass).run(xb, pilot, layout);
   const partMean = rt.temp(grid.partialSize);
   const partM2 = rt.temp(grid.partialSize);
-  rt.pass(BnColumnPartialPass).run(xb, partMean, partM2, layout, grid);
+  rt.pass(BnColumnPartialPass).run(xb, pilot, partMean, partM2, layout, grid);
   const mean = rt.alloc(op, [layout.groups, layout.c]);
   const second = rt.alloc(op, [layout.groups, layout.c]);
-  rt.pass(BnMergeStatsPass).run(partMean, partM2, mean.buffer, second.buffer, layout, grid, wantVar);
+  rt.pass(BnMergeStatsPass).run(partMean, partM2, pilot, mean.buffer, second.buffer, layout, grid, wantVar);
+  rt.releaseTemp(pilot);
   rt.releaseTemp(partMean);
   rt.releaseTemp(partM2);
   return { mean, second };

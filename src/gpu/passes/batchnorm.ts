@@ -1,9 +1,11 @@
 /**
- * BatchNorm passes over x [groups, n, c, hw]. Statistics and backward sums are two-stage column
+ * BatchNorm passes over x [groups, n, c, hw]. Statistics (after a tiny pilot pass that picks a shift
+ * per channel) and backward sums are two-stage column
  * reductions: stage 1 views x as [groups, n, c·hw] and gives each thread one column and a chunk of
  * BN_ROWS_PER_THREAD rows (contiguous reads across a workgroup, many threads even for few channels);
  * stage 2 merges chunks × hw partials per (group, channel) in one workgroup.
  */
+import pilotWgsl from '../../../shaders/bn_pilot.wgsl?raw';
 import columnPartialWgsl from '../../../shaders/bn_column_partial.wgsl?raw';
 import mergeStatsWgsl from '../../../shaders/bn_merge_stats.wgsl?raw';
 import columnSumsWgsl from '../../../shaders/bn_column_sums.wgsl?raw';
@@ -45,25 +47,36 @@ function elementParams(layout: BnLayout): number[] {
   return [layout.groups * groupSize, layout.c, layout.hw, groupSize];
 }
 
-/** Stage 1 of statistics: per (group, chunk, column) mean and M2. */
+/** Stage 0 of statistics: a shift per (group, channel) near its mean. */
+export class BnPilotPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnPilot', code: pilotWgsl, storage: ['read', 'write'], workgroupSize: 64 });
+  }
+  run(x: GPUBuffer, pilot: GPUBuffer, layout: BnLayout): void {
+    const { groups, n, c, hw } = layout;
+    this.dispatch([x, pilot], this.groupsFor(groups * c), [groups, n, c, hw]);
+  }
+}
+
+/** Stage 1 of statistics: per (group, chunk, column) shifted mean and M2. */
 export class BnColumnPartialPass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'BnColumnPartial', code: columnPartialWgsl, storage: ['read', 'write', 'write'], workgroupSize: COLUMN_WG });
+    super(ctx, { label: 'BnColumnPartial', code: columnPartialWgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG });
   }
-  run(x: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
-    const { groups, n } = layout;
-    this.dispatch([x, partMean, partM2], grid.blocks * grid.chunks * groups, [groups, n, grid.width, grid.chunk, grid.chunks, grid.blocks]);
+  run(x: GPUBuffer, pilot: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
+    const { groups, n, c, hw } = layout;
+    this.dispatch([x, pilot, partMean, partM2], grid.blocks * grid.chunks * groups, [groups, n, grid.width, grid.chunk, grid.chunks, grid.blocks, c, hw]);
   }
 }
 
 /** Stage 2 of statistics: per (group, channel) mean and M2 (or the biased variance). */
 export class BnMergeStatsPass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'BnMergeStats', code: mergeStatsWgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: MERGE_WG });
+    super(ctx, { label: 'BnMergeStats', code: mergeStatsWgsl, storage: ['read', 'read', 'read', 'write', 'write'], workgroupSize: MERGE_WG });
   }
-  run(partMean: GPUBuffer, partM2: GPUBuffer, mean: GPUBuffer, m2OrVar: GPUBuffer, layout: BnLayout, grid: ColumnGrid, wantVar: boolean): void {
+  run(partMean: GPUBuffer, partM2: GPUBuffer, pilot: GPUBuffer, mean: GPUBuffer, m2OrVar: GPUBuffer, layout: BnLayout, grid: ColumnGrid, wantVar: boolean): void {
     const { groups, n, c, hw } = layout;
-    this.dispatch([partMean, partM2, mean, m2OrVar], groups * c, [groups, n, c, hw, grid.chunk, grid.chunks, wantVar ? 1 : 0]);
+    this.dispatch([partMean, partM2, pilot, mean, m2OrVar], groups * c, [groups, n, c, hw, grid.chunk, grid.chunks, wantVar ? 1 : 0]);
   }
 }
 

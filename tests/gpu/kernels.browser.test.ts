@@ -1,0 +1,93 @@
+/**
+ * Every WebGPU kernel against the CPU backend, in headless Chromium (SwiftShader here). One browser
+ * and one page for the whole file; the cases run in the page (tests/gpu/kernels.page.ts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import type { CaseResult } from './kernels.page.ts';
+
+type PageModule = typeof import('./kernels.page.ts');
+type Entry = 'batchNormCases' | 'denseCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
+
+/** Served by Vite to the page. */
+const PAGE_MODULE = '/tests/gpu/kernels.page.ts';
+
+let server: DevServer;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  server = await startDevServer();
+  browser = await launchBrowser();
+  page = await openPage(browser, harnessUrl(server));
+});
+
+afterAll(async () => {
+  if (page) await call('destroy').catch(() => {});
+  await browser?.close();
+  await server?.close();
+});
+
+/** Calls an export of the page module in the tab. A string script: vitest rewrites `import()` in functions. */
+async function call<K extends keyof PageModule>(fn: K): Promise<Awaited<ReturnType<PageModule[K]>>> {
+  const script = `import(${JSON.stringify(PAGE_MODULE)}).then((m) => m[${JSON.stringify(fn)}]())`;
+  return (await page.evaluate(script)) as Awaited<ReturnType<PageModule[K]>>;
+}
+
+async function run(entry: Entry): Promise<CaseResult[]> {
+  return call(entry);
+}
+
+/** One line per failing comparison, so a failure says which op, where, and by how much. */
+function failures(results: CaseResult[]): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    if (r.ok) continue;
+    if (r.thrown) lines.push(`${r.name}: threw ${r.thrown}`);
+    for (const e of r.gpuErrors) lines.push(`${r.name}: GPU error ${e}`);
+    if (r.leaked) lines.push(`${r.name}: ${r.leaked} tensor(s) leaked`);
+    if (r.comparisons.length === 0) lines.push(`${r.name}: no comparisons ran`);
+    for (const c of r.comparisons) {
+      if (c.ok) continue;
+      lines.push(`${r.name} / ${c.what}: ${c.unwritten ? `${c.unwritten} unwritten element(s); ` : ''}${c.lengthMismatch ? 'length mismatch; ' : ''}worst ratio ${c.worstRatio.toPrecision(3)} at [${c.worstIndex}] got ${c.got} want ${c.want}`);
+    }
+  }
+  return lines;
+}
+
+function expectAllPass(results: CaseResult[], minCases: number): void {
+  expect(results.length).toBeGreaterThanOrEqual(minCases);
+  expect(failures(results)).toEqual([]);
+  for (const r of results) expect(r.comparisons.length, r.name).toBeGreaterThan(0);
+}
+
+describe('WebGPU backend vs CPU backend', () => {
+  it('runs on a WebGPU adapter (SwiftShader accepted)', async () => {
+    const info = await call('adapterInfo');
+    expect(info.label.length).toBeGreaterThan(0);
+    console.log(`adapter: ${info.label} (fallback: ${info.isFallbackAdapter})`);
+  });
+
+  it('BatchNorm: statistics, apply, backward (local and borrowed), stats backward, running update', async () => {
+    const results = await run('batchNormCases');
+    for (const r of results) for (const c of r.comparisons) if (c.what.startsWith('max relative variance')) console.log(`${r.name}: ${c.what}`);
+    expectAllPass(results, 13);
+  });
+
+  it('dense, L2 normalisation and InfoNCE', async () => {
+    expectAllPass(await run('denseCases'), 8);
+  });
+
+  it('elementwise, optimiser and memory ops', async () => {
+    expectAllPass(await run('miscCases'), 4);
+  });
+
+  it('dispatches split across y when the workgroup count exceeds the per-dimension limit', async () => {
+    expectAllPass(await run('splitDispatchCases'), 6);
+  });
+
+  it('dispatches beyond 65535 workgroups', async () => {
+    expectAllPass(await run('bigDispatchCases'), 2);
+  });
+});

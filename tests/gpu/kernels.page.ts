@@ -1,0 +1,117 @@
+/**
+ * Page module for tests/gpu/kernels.browser.test.ts: builds the case lists and runs them in the page
+ * against one WebGPU device. Each exported function returns plain JSON results.
+ */
+import type { BnLayout } from '../../src/backend/backend.ts';
+import { bnCase, bnPrecisionCase, singleSampleCase, type DataKind } from './page/cases-bn.ts';
+import { infoNceCase, l2Case, linearCase, matmulNTCase } from './page/cases-dense.ts';
+import { elementwiseCase, memoryCase } from './page/cases-misc.ts';
+import { KernelHarness, runAll, type CaseFn, type CaseResult } from './page/harness.ts';
+
+export type { CaseResult };
+
+let harness: KernelHarness | null = null;
+
+async function main(): Promise<KernelHarness> {
+  return (harness ??= await KernelHarness.create());
+}
+
+export async function adapterInfo(): Promise<{ label: string; isFallbackAdapter: boolean }> {
+  const h = await main();
+  return { label: h.gpu.label, isFallbackAdapter: h.gpu.isFallbackAdapter };
+}
+
+const BN_LAYOUTS: [string, BnLayout, DataKind][] = [
+  ['N=2 C=1', { groups: 1, n: 2, c: 1, hw: 1 }, 'normal'],
+  ['N=2 C=3 groups=2', { groups: 2, n: 2, c: 3, hw: 1 }, 'normal'],
+  ['C=70 (not a multiple of the workgroup) groups=3', { groups: 3, n: 9, c: 70, hw: 1 }, 'normal'],
+  ['N=37 (partial row chunk) C=5', { groups: 1, n: 37, c: 5, hw: 1 }, 'normal'],
+  ['N=300 C=65 groups=2, offset data', { groups: 2, n: 300, c: 65, hw: 1 }, 'offset'],
+  ['N=200 C=16, tiny variance', { groups: 1, n: 200, c: 16, hw: 1 }, 'tiny'],
+  ['NCHW hw=9 groups=3', { groups: 3, n: 5, c: 7, hw: 9 }, 'normal'],
+  ['NCHW hw=49 N=40, offset data', { groups: 1, n: 40, c: 4, hw: 49 }, 'offset'],
+  ['NCHW N=1 hw=16 groups=2', { groups: 2, n: 1, c: 3, hw: 16 }, 'normal'],
+];
+
+export async function batchNormCases(): Promise<CaseResult[]> {
+  const cases: [string, CaseFn][] = BN_LAYOUTS.map(([name, l, kind], i) => [`BN ${name}`, bnCase(l, kind, 100 + 10 * i)]);
+  cases.push(['BN variance precision [8192, 8] 1000+N(0,1)', bnPrecisionCase({ groups: 1, n: 8192, c: 8, hw: 1 }, 1, 7)]);
+  cases.push(['BN variance precision [64, 4, 16, 16] 1000+N(0,0.1)', bnPrecisionCase({ groups: 1, n: 64, c: 4, hw: 256 }, 0.1, 8)]);
+  cases.push(['BN variance precision groups=4 1000+N(0,10)', bnPrecisionCase({ groups: 4, n: 1000, c: 33, hw: 1 }, 10, 9)]);
+  cases.push(['BN one value per channel', singleSampleCase]);
+  return runAll(await main(), cases);
+}
+
+export async function denseCases(): Promise<CaseResult[]> {
+  return runAll(await main(), [
+    ['linear 64×256 → 512 (training shape)', linearCase(64, 256, 512, 1)],
+    ['linear 5×7 → 3 (smaller than a tile)', linearCase(5, 7, 3, 2)],
+    ['linear 33×65 → 31 (ragged tiles)', linearCase(33, 65, 31, 3)],
+    ['matmulNT 17×40 · 50×40ᵀ', matmulNTCase(17, 50, 40, 4)],
+    ['l2Normalize 9×128 with a zero row', l2Case(9, 128, 5)],
+    ['l2Normalize 3×1000', l2Case(3, 1000, 6)],
+    ['infoNce N=32 D=128 K=1024 T=0.1', infoNceCase(32, 128, 1024, 0.1, 7)],
+    ['infoNce N=3 D=5 K=70 T=0.07', infoNceCase(3, 5, 70, 0.07, 8)],
+  ]);
+}
+
+export async function miscCases(): Promise<CaseResult[]> {
+  return runAll(await main(), [
+    ['elementwise [7]', elementwiseCase([7], 1)],
+    ['elementwise [33, 65]', elementwiseCase([33, 65], 2)],
+    ['memory 10×3', memoryCase(10, 3, 3)],
+    ['memory 40×17', memoryCase(40, 17, 4)],
+  ]);
+}
+
+/** Every op on a backend limited to 3 workgroups per dimension, so each dispatch is split across y. */
+export async function splitDispatchCases(): Promise<CaseResult[]> {
+  const h = await KernelHarness.create({ maxWorkgroupsPerDim: 3 });
+  try {
+    return await runAll(h, [
+      ['split: BN C=70 groups=3', bnCase({ groups: 3, n: 40, c: 70, hw: 1 }, 'normal', 500)],
+      ['split: BN NCHW hw=49', bnCase({ groups: 2, n: 6, c: 5, hw: 49 }, 'offset', 510)],
+      ['split: linear 70×100 → 90', linearCase(70, 100, 90, 520)],
+      ['split: l2Normalize 9×128', l2Case(9, 128, 530)],
+      ['split: infoNce N=10 K=200', infoNceCase(10, 16, 200, 0.1, 540)],
+      ['split: elementwise [1000, 3]', elementwiseCase([1000, 3], 550)],
+    ]);
+  } finally {
+    h.destroy();
+  }
+}
+
+/** Real dispatches beyond 65535 workgroups: 65535·256 + 1000 elements. */
+export async function bigDispatchCases(): Promise<CaseResult[]> {
+  const rows = 65535 * 4 + 16;
+  return runAll(await main(), [
+    ['elementwise beyond 65535 workgroups', elementwiseBig(rows * 64)],
+    ['bnApply beyond 65535 workgroups', bnApplyBig({ groups: 1, n: rows, c: 64, hw: 1 })],
+  ]);
+}
+
+function elementwiseBig(n: number): CaseFn {
+  return async (h) => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = ((i * 2654435761) % 1000) / 500 - 1;
+    const x = h.pair(data, [n]);
+    await h.check('relu', h.gpu.relu(x.g), h.cpu.relu(x.c), { rtol: 0, atolFrac: 0 });
+  };
+}
+
+function bnApplyBig(l: BnLayout): CaseFn {
+  return async (h) => {
+    const n = l.groups * l.n * l.c * l.hw;
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = ((i * 2654435761) % 997) / 100;
+    const x = h.pair(data, [l.n, l.c]);
+    const mean = h.pair(Float32Array.from({ length: l.c }, (_, i) => i / 10), [1, l.c]);
+    const variance = h.pair(Float32Array.from({ length: l.c }, (_, i) => 1 + i / 7), [1, l.c]);
+    await h.check('bnApply', h.gpu.bnApply(x.g, l, mean.g, variance.g, null, null, 1e-5), h.cpu.bnApply(x.c, l, mean.c, variance.c, null, null, 1e-5), { rtol: 1e-5, atolFrac: 1e-6 });
+  };
+}
+
+export function destroy(): void {
+  harness?.destroy();
+  harness = null;
+}
