@@ -9,7 +9,8 @@ function signaling(): Plugin {
     async configureServer(server) {
       if (!server.httpServer) return;
       const { attachSignaling } = await import('./src/server/signaling.ts');
-      const handle = attachSignaling(server.httpServer);
+      // Vite serves HTTP/1.1 here (no http2 option is set).
+      const handle = attachSignaling(server.httpServer as import('node:http').Server);
       server.httpServer.once('close', () => handle.close());
     },
   };

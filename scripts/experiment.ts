@@ -1,0 +1,76 @@
+/**
+ * Headless experiment runner: starts the app server (with signaling), opens `--tabs` tabs in headless
+ * Chromium that join one room over real WebRTC, trains on the real backend (WebGPU, SwiftShader here)
+ * and writes the JSON run log. Prints the seed project's check lines:
+ *   [r]mean before shuffle: [...]   [r]mean after shuffle: [...]   [step/steps] Loss x
+ * As root on Linux it re-runs itself inside a private network namespace (no traffic leaves the machine);
+ * elsewhere it runs on the host network with a notice.
+ *
+ *   npm run experiment -- --tabs 2 --workers-per-tab 2 --mode shuffle --steps 300 --seed 1 --out run.json
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseExperimentArgs, UsageError, USAGE, type ExperimentArgs } from './lib/args.ts';
+import { runHeadless } from './lib/headless-run.ts';
+import { stepLines } from '../src/app/format.ts';
+import type { RunLog } from '../src/train/types.ts';
+
+function reexecInNetns(): never {
+  const script = fileURLToPath(new URL('./in-netns.sh', import.meta.url));
+  const res = spawnSync('bash', [script, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(res.status ?? 1);
+}
+
+async function main(args: ExperimentArgs): Promise<void> {
+  const { config } = args;
+  const world = args.tabs * config.workersPerTab;
+  console.log(`experiment: ${args.tabs} tab(s) × ${config.workersPerTab} worker(s) = ${world} workers, mode ${config.mode} (${config.permutation}), ${config.steps} steps, seed ${config.seed}`);
+  const startedAt = new Date().toISOString();
+  const result = await runHeadless({
+    tabs: args.tabs,
+    config,
+    backend: args.backend,
+    traceEvery: args.traceEvery,
+    traceChannels: args.traceChannels,
+    onStep: (log) => {
+      if (log.step % args.printEvery !== 0 && log.step + 1 !== config.steps) return;
+      for (const line of stepLines(log, config.steps)) console.log(line);
+      if (log.knnAcc !== undefined) console.log(`[${log.step + 1}/${config.steps}] kNN accuracy ${(100 * log.knnAcc).toFixed(2)}%`);
+    },
+    onNotice: (line) => console.error(line),
+  });
+  const run: RunLog = { version: 1, config, worldSize: world, tabs: args.tabs, backend: result.backend, startedAt, steps: result.steps };
+  const lastKnn = [...result.steps].reverse().find((s) => s.knnAcc !== undefined)?.knnAcc;
+  if (lastKnn !== undefined) run.knnAcc = lastKnn;
+  const last = result.steps[result.steps.length - 1];
+  if (last) console.log(`done: loss ${last.loss.toFixed(4)}, pretext accuracy ${(100 * last.pretextAcc).toFixed(1)}%${lastKnn !== undefined ? `, kNN ${(100 * lastKnn).toFixed(1)}%` : ''}; backend ${result.backend}`);
+  if (args.out) {
+    writeFileSync(args.out, JSON.stringify(run));
+    console.log(`run log written to ${args.out}`);
+  }
+}
+
+let args: ExperimentArgs;
+try {
+  args = parseExperimentArgs(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) {
+    console.error(`error: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  throw err;
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (args.netns && process.env.SHUFFLEBN_NETNS !== '1' && process.getuid?.() === 0) reexecInNetns();
+if (process.env.SHUFFLEBN_NETNS !== '1') console.error('notice: running on the host network (no private network namespace)');
+main(args).then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(`experiment failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,121 @@
+/**
+ * Drives a room of headless Chromium tabs that train together over the real mesh (used by the
+ * experiment runner, the end-to-end fault tests and the training benchmark). Each tab loads
+ * src/train/headless-worker.ts into the harness page and reports through `window.__sbnReport`.
+ */
+import type { Browser, Page } from 'playwright-core';
+import type { HeadlessRunOptions, ReportedStep } from '../../src/train/headless-worker.ts';
+import type { WorldInfo } from '../../src/train/session.ts';
+import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from './browser.ts';
+
+export interface TabError {
+  code: string;
+  message: string;
+  peerId: string | null;
+}
+
+/** One tab of a headless room and everything it reported. */
+export class HeadlessTab {
+  readonly steps: ReportedStep[] = [];
+  readonly worlds: Array<WorldInfo & { selfId: string }> = [];
+  readonly errors: TabError[] = [];
+  readonly states: string[] = [];
+  selfId = '';
+  closed = false;
+  onStep: ((log: ReportedStep) => void) | null = null;
+
+  constructor(readonly page: Page, readonly index: number) {}
+
+  /** Trains until the run's last step; resolves with this tab's backend label. */
+  run(opts: HeadlessRunOptions): Promise<{ backend: string; steps: number }> {
+    return this.page.evaluate(async (o) => {
+      const worker = await import('/src/train/headless-worker.ts' as string);
+      return worker.run(o);
+    }, opts);
+  }
+
+  /** Closes the tab abruptly, as a user closing it mid-run would. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.page.close({ runBeforeUnload: false });
+  }
+}
+
+export class HeadlessRoom {
+  readonly tabs: HeadlessTab[] = [];
+  roomId = '';
+  private ownsServer = false;
+
+  private constructor(readonly server: DevServer, readonly browser: Browser) {}
+
+  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[] } = {}): Promise<HeadlessRoom> {
+    const server = opts.server ?? (await startDevServer());
+    const browser = opts.browser ?? (await launchBrowser({ args: opts.browserArgs ?? [] }));
+    const room = new HeadlessRoom(server, browser);
+    room.ownsServer = !opts.server;
+    return room;
+  }
+
+  /** Opens a tab and joins the room (the first tab creates it and is rank 0). */
+  async addTab(): Promise<HeadlessTab> {
+    const context = await this.browser.newContext();
+    const page = await openPage(context, harnessUrl(this.server));
+    const tab = new HeadlessTab(page, this.tabs.length);
+    await page.exposeFunction('__sbnReport', (kind: string, payload: unknown) => {
+      if (kind === 'step') {
+        tab.steps.push(payload as ReportedStep);
+        tab.onStep?.(payload as ReportedStep);
+      } else if (kind === 'world') tab.worlds.push(payload as WorldInfo & { selfId: string });
+      else if (kind === 'error') tab.errors.push(payload as TabError);
+      else if (kind === 'state') tab.states.push(String(payload));
+    });
+    const room = this.roomId ? { roomId: this.roomId } : { create: true as const };
+    const joined = await page.evaluate(async (r) => {
+      const worker = await import('/src/train/headless-worker.ts' as string);
+      return worker.joinRoom(r);
+    }, room);
+    this.roomId = joined.roomId;
+    tab.selfId = joined.selfId;
+    this.tabs.push(tab);
+    return tab;
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => {});
+    if (this.ownsServer) await this.server.close();
+  }
+}
+
+export interface RunHeadlessOptions {
+  tabs: number;
+  config: TrainConfig;
+  backend: HeadlessRunOptions['backend'];
+  traceEvery: number;
+  traceChannels: number;
+  /** Each step of rank 0's log, as it arrives. */
+  onStep?: (log: StepLog) => void;
+  onNotice?: (line: string) => void;
+}
+
+/** Runs one experiment start to finish; resolves with rank 0's step logs. */
+export async function runHeadless(opts: RunHeadlessOptions): Promise<{ backend: string; steps: StepLog[] }> {
+  const room = await HeadlessRoom.open();
+  try {
+    for (let i = 0; i < opts.tabs; i++) await room.addTab();
+    const root = room.tabs[0]!;
+    if (opts.onStep) root.onStep = (log) => opts.onStep!(stripTab(log));
+    const runOpts: HeadlessRunOptions = { config: opts.config, tabs: opts.tabs, backend: opts.backend, traceEvery: opts.traceEvery, traceChannels: opts.traceChannels };
+    const results = await Promise.all(room.tabs.map((t) => t.run(runOpts)));
+    for (const t of room.tabs) for (const e of t.errors) opts.onNotice?.(`[tab ${t.index}] ${e.code}: ${e.message}`);
+    return { backend: results[0]!.backend, steps: root.steps.map(stripTab) };
+  } finally {
+    await room.close();
+  }
+}
+
+function stripTab(log: ReportedStep): StepLog {
+  const { rank: _rank, selfId: _selfId, ...step } = log;
+  return step;
+}

@@ -1,0 +1,96 @@
+/**
+ * One tab of a headless run (experiment runner, fault tests, training benchmark): joins a room over
+ * the real mesh, waits for the other tabs, and trains with a TrainingSession on the real backend.
+ * Progress goes to `window.__sbnReport(kind, payload)`, which the driving script exposes; payloads are
+ * plain JSON. Loaded into a page with `import('/src/train/headless-worker.ts')`.
+ */
+import { createBackend, type BackendPreference } from '../backend/index.ts';
+import { Mesh } from '../mesh/mesh.ts';
+import { meshGroups, TrainingSession, type WorldInfo } from './session.ts';
+import type { BnLayerTrace, StepLog, TrainConfig } from './types.ts';
+
+export interface HeadlessRunOptions {
+  config: TrainConfig;
+  /** Wait until this many tabs are connected before the first step. */
+  tabs: number;
+  backend: BackendPreference;
+  /** Trace BN statistics every this many steps (0 = never). */
+  traceEvery: number;
+  /** Channels of each BN layer kept in traces (the full vectors are large). */
+  traceChannels: number;
+}
+
+export interface ReportedStep extends StepLog {
+  rank: number;
+  selfId: string;
+}
+
+type Report = (kind: 'step' | 'world' | 'error' | 'state', payload: unknown) => void;
+
+declare global {
+  interface Window {
+    __sbnReport?: Report;
+  }
+}
+
+const report: Report = (kind, payload) => window.__sbnReport?.(kind, payload);
+
+let mesh: Mesh | null = null;
+let session: TrainingSession | null = null;
+
+/** Joins (or creates) a room; resolves with its id and this tab's peer id. */
+export async function joinRoom(room: { create: true } | { roomId: string }): Promise<{ roomId: string; selfId: string }> {
+  mesh = await Mesh.join({ room, meta: { name: 'headless' } });
+  mesh.on('error', (err) => report('error', { code: err.code, message: err.message, peerId: err.peerId ?? null }));
+  mesh.on('peer-left', ({ peerId, reason }) => report('error', { code: reason.code, message: reason.message, peerId }));
+  return { roomId: mesh.roomId, selfId: mesh.selfId };
+}
+
+function truncateTrace(bn: BnLayerTrace[], channels: number): BnLayerTrace[] {
+  const cut = (rows: number[][]) => rows.map((r) => r.slice(0, channels));
+  return bn.map((l) => ({ layer: l.layer, meanBefore: cut(l.meanBefore), meanAfter: cut(l.meanAfter), varBefore: cut(l.varBefore), varAfter: cut(l.varAfter) }));
+}
+
+/** Trains to the end; resolves with this tab's adapter/backend label. */
+export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; steps: number }> {
+  if (!mesh) throw new Error('joinRoom() first');
+  const m = mesh;
+  await m.waitForSize(opts.tabs, 120_000);
+  const { backend, fallbackReason } = await createBackend(opts.backend);
+  if (fallbackReason) report('error', { code: 'ERR_NO_WEBGPU', message: fallbackReason, peerId: null });
+  const label = `${backend.kind}${backend.isFallbackAdapter ? ' (fallback adapter)' : ''}: ${backend.label}`;
+  session = new TrainingSession({
+    backend,
+    config: opts.config,
+    groups: meshGroups(m),
+    trace: opts.traceEvery > 0,
+    traceEvery: Math.max(1, opts.traceEvery),
+  });
+  session.addEventListener('step', (e) => {
+    const log = (e as CustomEvent<StepLog>).detail;
+    const out: ReportedStep = { ...log, rank: m.group.rank, selfId: m.selfId };
+    if (log.bn) out.bn = truncateTrace(log.bn, opts.traceChannels);
+    report('step', out);
+  });
+  session.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, selfId: m.selfId }));
+  session.addEventListener('error', (e) => {
+    const err = (e as CustomEvent<Error & { code?: string }>).detail;
+    report('error', { code: err.code ?? 'ERR_SESSION', message: err.message, peerId: null });
+  });
+  session.addEventListener('state', (e) => report('state', (e as CustomEvent<string>).detail));
+  await session.start();
+  const state = session.state;
+  const steps = session.step;
+  session.destroy();
+  backend.destroy();
+  if (state === 'error') throw new Error('training stopped with an error (see the reported errors)');
+  return { backend: label, steps };
+}
+
+/** Leaves the room and frees everything (the tab can then be closed). */
+export function leave(): void {
+  session?.destroy();
+  mesh?.destroy();
+  session = null;
+  mesh = null;
+}

@@ -1,0 +1,310 @@
+/**
+ * A training run of one tab inside a room: drives the MocoTrainer step by step, follows the mesh's
+ * membership and recovers from it, evaluates kNN, and reports everything as events for the UI and the
+ * experiment runner.
+ *
+ * Membership changes (a tab closes, or one joins mid-run) are handled at step boundaries. A step's
+ * collectives fail fast when the group changes (MeshError), and the trainer mutates no state until all
+ * of a step's communication is done, so a failed step leaves every tab at its last completed step.
+ * The tabs then wait for the new group to settle, rebuild the worker world (ranks, worker ranges and
+ * the world size, hence the permutation, are recomputed), and rank 0 broadcasts its whole state
+ * (parameters, key encoder, optimizer velocities, queue, step): survivors continue from the last
+ * completed step, and a newcomer receives everything it needs at the same boundary.
+ *
+ * Events: 'step' (CustomEvent<StepLog>), 'state' (CustomEvent<SessionState>), 'error'
+ * (CustomEvent<Error & { code?: string }>), 'world' (CustomEvent<WorldInfo>) when the world is (re)built.
+ */
+import type { Backend } from '../backend/backend.ts';
+import { MeshError, type ProcessGroup } from '../mesh/types.ts';
+import { localWorld, processGroupWorld, type WorkerWorld } from '../nn/world.ts';
+import { createDataset, type ShapeDataset } from './dataset.ts';
+import { knnAccuracy } from './knn.ts';
+import { MocoTrainer } from './moco.ts';
+import type { StepLog, TrainConfig } from './types.ts';
+
+/** After a membership change, wait this long for more changes before rebuilding the world. */
+export const SETTLE_MS = 400;
+/** Give up waiting for a complete group after this long and continue with the connected peers. */
+export const SETTLE_LIMIT_MS = 10_000;
+/** Collective timeout while (re)building the world: a peer that does not answer is left behind. */
+export const RESYNC_TIMEOUT_MS = 15_000;
+
+export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
+
+/** Where the session gets its process group; it changes with membership. */
+export interface GroupSource {
+  /** The current group, or null when this tab is alone. */
+  current(): ProcessGroup | null;
+  /** `complete`: every member of the room is connected to this tab. Returns an unsubscribe function. */
+  subscribe(listener: (group: ProcessGroup | null, complete: boolean) => void): () => void;
+}
+
+export interface WorldInfo {
+  tabs: number;
+  rank: number;
+  worldSize: number;
+  firstWorker: number;
+  localWorkers: number;
+  /** Step the (re)built world starts from. */
+  step: number;
+}
+
+export interface SessionOptions {
+  backend: Backend;
+  config: TrainConfig;
+  /** A fixed group (tests, single tab); ignored when `groups` is given. */
+  group?: ProcessGroup | null;
+  /** A membership-following group source (the mesh). */
+  groups?: GroupSource;
+  /** Record BN statistics in the step logs (every `traceEvery` steps; default every step). */
+  trace?: boolean;
+  traceEvery?: number;
+  /** The data set; drawn from config.seed when absent. */
+  dataset?: ShapeDataset;
+  /** kNN on the hidden (default) or output features. */
+  knnFeatures?: 'hidden' | 'output';
+}
+
+function sessionError(code: string, message: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+/** Is this failure a membership change (recoverable by rebuilding the world)? */
+export function isMembershipFault(err: unknown): boolean {
+  return err instanceof MeshError && (err.code === 'ERR_PEER_LEFT' || err.code === 'ERR_MEMBERSHIP_CHANGED' || err.code === 'ERR_TIMEOUT');
+}
+
+export function staticGroups(group: ProcessGroup | null): GroupSource {
+  return { current: () => group, subscribe: () => () => {} };
+}
+
+/** The structural part of the mesh (src/mesh/mesh.ts) that a session follows. */
+export interface MembershipSource {
+  readonly group: ProcessGroup;
+  on(event: 'membership', listener: (payload: { group: ProcessGroup; complete: boolean }) => void): () => void;
+}
+
+/** Follows a mesh's membership: its current group, and every change. */
+export function meshGroups(mesh: MembershipSource): GroupSource {
+  return {
+    current: () => mesh.group,
+    subscribe: (listener) => mesh.on('membership', ({ group, complete }) => listener(group, complete)),
+  };
+}
+
+export class TrainingSession extends EventTarget {
+  private readonly backend: Backend;
+  private readonly config: TrainConfig;
+  private readonly groups: GroupSource;
+  private readonly opts: SessionOptions;
+  private dataset: ShapeDataset | null;
+  private trainer: MocoTrainer | null = null;
+  private _state: SessionState = 'idle';
+  private needsWorld = true;
+  private lastChange = 0;
+  /** Whether every room member was connected at the last membership change. */
+  private complete = true;
+  private resumeWaiters: Array<() => void> = [];
+  private unsubscribe: () => void;
+  private loop: Promise<void> | null = null;
+  private destroyed = false;
+  /** Every completed step's log, in order. */
+  readonly logs: StepLog[] = [];
+
+  constructor(opts: SessionOptions) {
+    super();
+    this.opts = opts;
+    this.backend = opts.backend;
+    this.config = opts.config;
+    this.groups = opts.groups ?? staticGroups(opts.group ?? null);
+    this.dataset = opts.dataset ?? null;
+    this.unsubscribe = this.groups.subscribe((_group, complete) => {
+      this.needsWorld = true;
+      this.complete = complete;
+      this.lastChange = performance.now();
+    });
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  /** Steps completed. */
+  get step(): number {
+    return this.trainer?.step ?? 0;
+  }
+
+  /** Runs until `config.steps` steps are done, paused, or destroyed. Resolves when the loop ends. */
+  start(): Promise<void> {
+    if (this.destroyed) return Promise.reject(sessionError('ERR_DESTROYED', 'the session was destroyed'));
+    if (this.loop) {
+      this.resume();
+      return this.loop;
+    }
+    this.loop = this.run().finally(() => {
+      this.loop = null;
+    });
+    return this.loop;
+  }
+
+  pause(): void {
+    if (this._state === 'running') this.setState('paused');
+  }
+
+  resume(): void {
+    if (this._state !== 'paused') return;
+    this.setState('running');
+    for (const wake of this.resumeWaiters.splice(0)) wake();
+  }
+
+  /** Drops the trainer: the next start() begins at step 0 with fresh parameters. */
+  reset(): void {
+    this.trainer?.destroy();
+    this.trainer = null;
+    this.logs.length = 0;
+    this.needsWorld = true;
+    if (!this.loop) this.setState('idle');
+    else this.pause();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.unsubscribe();
+    for (const wake of this.resumeWaiters.splice(0)) wake();
+    this.trainer?.destroy();
+    this.trainer = null;
+  }
+
+  private setState(state: SessionState): void {
+    if (this._state === state) return;
+    this._state = state;
+    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+  }
+
+  private emitError(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.dispatchEvent(new CustomEvent('error', { detail: error }));
+  }
+
+  private async run(): Promise<void> {
+    this.setState('running');
+    try {
+      this.dataset ??= createDataset({ seed: this.config.seed });
+      while (!this.destroyed) {
+        if (this._state === 'paused') {
+          await new Promise<void>((wake) => this.resumeWaiters.push(wake));
+          continue;
+        }
+        if (this.needsWorld || !this.trainer) await this.buildWorld();
+        if (this.destroyed) return;
+        const trainer = this.trainer!;
+        if (trainer.step >= this.config.steps) {
+          this.setState('done');
+          return;
+        }
+        let log: StepLog;
+        try {
+          log = await trainer.runStep({ trace: this.traceThisStep(trainer.step) });
+        } catch (err) {
+          if (this.destroyed) return;
+          if (!isMembershipFault(err)) throw err;
+          // The step did not complete here; rank 0 of the new group decides where everyone resumes.
+          this.emitError(err);
+          this.needsWorld = true;
+          continue;
+        }
+        try {
+          await this.evaluate(trainer, log);
+        } catch (err) {
+          // The step itself completed: keep it, without its kNN figure.
+          if (this.destroyed) return;
+          if (!isMembershipFault(err)) throw err;
+          this.emitError(err);
+          this.needsWorld = true;
+        }
+        if (this.destroyed) return;
+        this.logs.push(log);
+        this.dispatchEvent(new CustomEvent('step', { detail: log }));
+      }
+    } catch (err) {
+      if (this.destroyed) return;
+      this.setState('error');
+      this.emitError(err);
+    }
+  }
+
+  private traceThisStep(step: number): boolean {
+    if (!this.opts.trace) return false;
+    const every = Math.max(1, this.opts.traceEvery ?? 1);
+    return step % every === 0;
+  }
+
+  /** Waits for membership to settle, then rebuilds the world and adopts rank 0's state. */
+  private async buildWorld(): Promise<void> {
+    for (;;) {
+      await this.settle();
+      if (this.destroyed) return;
+      this.needsWorld = false;
+      const group = this.groups.current();
+      try {
+        const world = group && group.size > 1 ? await processGroupWorld(group, this.config.workersPerTab, { timeoutMs: RESYNC_TIMEOUT_MS }) : localWorld(this.config.workersPerTab);
+        if (this.config.mode !== 'local' && world.worldSize < 2) {
+          throw sessionError('ERR_WORLD_TOO_SMALL', `mode '${this.config.mode}' needs at least 2 workers in the world, got ${world.worldSize}: add a tab or set virtual workers per tab ≥ 2`);
+        }
+        await this.replaceTrainer(world, group && group.size > 1 ? group : null);
+        return;
+      } catch (err) {
+        if (this.destroyed) return;
+        if (!isMembershipFault(err)) throw err;
+        this.emitError(err);
+        this.needsWorld = true;
+      }
+    }
+  }
+
+  private async settle(): Promise<void> {
+    const started = performance.now();
+    for (;;) {
+      const sinceChange = performance.now() - this.lastChange;
+      if ((sinceChange >= SETTLE_MS && this.complete) || performance.now() - started > SETTLE_LIMIT_MS) return;
+      await new Promise((r) => setTimeout(r, Math.max(50, SETTLE_MS - sinceChange)));
+    }
+  }
+
+  private async replaceTrainer(world: WorkerWorld, group: ProcessGroup | null): Promise<void> {
+    const previous = this.trainer;
+    const next = new MocoTrainer({ backend: this.backend, config: this.config, world, group, train: this.dataset!.train });
+    try {
+      if (previous) next.loadState(await previous.state());
+      await next.broadcastParameters();
+    } catch (err) {
+      next.destroy();
+      throw err;
+    }
+    previous?.destroy();
+    this.trainer = next;
+    // Logs past the adopted step were not completed by the world: drop them.
+    while (this.logs.length && this.logs[this.logs.length - 1]!.step >= next.step) this.logs.pop();
+    const info: WorldInfo = {
+      tabs: group?.size ?? 1,
+      rank: group?.rank ?? 0,
+      worldSize: world.worldSize,
+      firstWorker: world.firstWorker,
+      localWorkers: world.localWorkers,
+      step: next.step,
+    };
+    this.dispatchEvent(new CustomEvent('world', { detail: info }));
+  }
+
+  /** kNN accuracy on evaluation steps: computed by rank 0 and shared so every tab logs the same. */
+  private async evaluate(trainer: MocoTrainer, log: StepLog): Promise<void> {
+    const every = this.config.knnEvery;
+    const done = log.step + 1;
+    if (!every || (done % every !== 0 && done !== this.config.steps)) return;
+    const group = trainer.group;
+    const isRoot = !group || group.rank === 0;
+    const value = isRoot ? await knnAccuracy(trainer, this.dataset!, { features: this.opts.knnFeatures ?? 'hidden' }) : NaN;
+    log.knnAcc = group && group.size > 1 ? (await group.broadcast(isRoot ? Float32Array.of(value) : null, 0, { priority: 'stats' }))[0]! : value;
+  }
+}
