@@ -210,12 +210,10 @@ export class AppController {
       if (this.destroyed) return;
       const { state, rejected } = decodeRoomState(record, this.store.state.room);
       if (rejected.length) this.store.notify(toNotice(appError('ERR_CONFIG_REJECTED', `rejected fields: ${rejected.join(', ')}`)));
-      // The server replays the stored config to a tab that joins (from = null). A run already in
-      // progress cannot take a new worker mid-way: this tab waits for the next Start.
+      // The server replays the stored config to a tab that joins (from = null). If the room is
+      // training, this tab joins the run: the session adopts rank 0's state at the next step boundary.
       if (from === null && state.command === 'run' && this.run === null) {
-        this.store.update({ room: { ...state, command: 'idle' } });
-        this.store.notify(toNotice(appError('ERR_RUN_IN_PROGRESS', `run ${state.runId} in progress`)));
-        return;
+        this.store.notify(toNotice(appError('ERR_RUN_IN_PROGRESS', `joining run ${state.runId}`)));
       }
       void this.apply(state);
     },
@@ -255,8 +253,7 @@ export class AppController {
       if (!this.deps.createSession) this.store.notify(toNotice(appError('ERR_SESSION', 'training is not available in this build')));
       return;
     }
-    const group = this.connection ? await this.connection.group() : null;
-    // Another command may have arrived while the backend was starting or the links were opening.
+    // Another command may have arrived while the backend was starting.
     const current = this.store.state.room;
     if (this.destroyed || current.command !== 'run' || current.runId !== room.runId || this.run?.id === room.runId) return;
     const run = new Run({
@@ -264,7 +261,7 @@ export class AppController {
       config: room.config,
       backend: choice.backend,
       backendLabel: choice.backend.label,
-      group,
+      groups: this.connection?.groups() ?? null,
       createSession: this.deps.createSession,
       timers: this.deps.timers ?? realTimers,
       callbacks: {

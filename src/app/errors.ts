@@ -68,12 +68,12 @@ const WORDING: Record<string, Wording> = {
   ERR_PEER_LEFT: {
     level: 'warning',
     title: 'A peer left',
-    detail: 'A tab closed or lost its connection. The room continues with the tabs that remain; press Start to begin a new run with them.',
+    detail: 'A tab closed or lost its connection. Training continues with the tabs that remain, from the last completed step. Open the room link again to bring a tab back.',
   },
   ERR_MEMBERSHIP_CHANGED: {
     level: 'warning',
     title: 'The room changed during a step',
-    detail: 'A tab joined or left while a step was running. Press Start to begin a new run with the current tabs.',
+    detail: 'A tab joined or left while a step was running. The step is repeated with the new set of tabs; no action needed.',
   },
   ERR_TIMEOUT: {
     level: 'warning',
@@ -102,8 +102,8 @@ const WORDING: Record<string, Wording> = {
   },
   ERR_RUN_IN_PROGRESS: {
     level: 'info',
-    title: 'A run is in progress',
-    detail: 'The room is training without this tab. It joins the next run: press Start (on any tab) to begin one with every tab.',
+    title: 'Joining a run in progress',
+    detail: 'The room is already training. This tab receives the current model and joins at the next step; no action needed.',
   },
   ERR_BN_SINGLE_SAMPLE: {
     level: 'error',

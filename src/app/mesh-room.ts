@@ -5,14 +5,12 @@
  */
 import { Mesh } from '../mesh/mesh.ts';
 import type { WebSocketCtor } from '../mesh/signaling-client.ts';
-import type { ProcessGroup } from '../mesh/types.ts';
+import { meshGroups, type GroupSource } from '../train/session.ts';
 import type { Member, RoomConfig } from '../server/protocol.ts';
 import type { ConnectionState, PeerInfo, RoomConnection, RoomConnector, RoomListener } from './ports.ts';
 
 /** How often the peers table's round-trip times refresh, in ms. */
 export const RTT_REFRESH_MS = 2_000;
-/** How long a start waits for links to every room member before training with those connected, in ms. */
-export const COMPLETE_ROOM_WAIT_MS = 20_000;
 
 /**
  * The server sends the room's stored config and member list right after `welcome`, while Mesh.join
@@ -70,10 +68,8 @@ class MeshRoom implements RoomConnection {
     this.rttTimer = setInterval(() => this.reportPeers(), RTT_REFRESH_MS);
   }
 
-  async group(): Promise<ProcessGroup | null> {
-    if (this.isComplete()) return this.mesh.group;
-    // Links to some members are still opening: wait (bounded) so every tab starts with the same group.
-    return this.mesh.waitForSize(this.roomMembers.length, COMPLETE_ROOM_WAIT_MS).catch(() => this.mesh.group);
+  groups(): GroupSource {
+    return meshGroups(this.mesh);
   }
 
   sendConfig(config: RoomConfig): void {
@@ -90,10 +86,6 @@ class MeshRoom implements RoomConnection {
     clearInterval(this.rttTimer);
     for (const off of this.offs) off();
     this.mesh.destroy();
-  }
-
-  private isComplete(): boolean {
-    return this.roomMembers.length > 0 && this.roomMembers.every((m) => this.mesh.members.some((c) => c.id === m.id));
   }
 
   reportPeers(): void {

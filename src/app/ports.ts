@@ -4,7 +4,7 @@
  * session (src/train/session.ts). src/app/wiring.ts adapts the real modules to these; tests pass fakes.
  */
 import type { Backend } from '../backend/backend.ts';
-import type { ProcessGroup } from '../mesh/types.ts';
+import type { GroupSource } from '../train/session.ts';
 import type { PeerMeta, RoomConfig } from '../server/protocol.ts';
 import type { StepLog, TrainConfig } from '../train/types.ts';
 
@@ -37,11 +37,8 @@ export interface RoomListener {
 export interface RoomConnection {
   readonly roomId: string;
   readonly selfId: string;
-  /**
-   * The collectives for a run that starts now: waits (bounded) until every room member is linked, so
-   * all tabs start with the same group.
-   */
-  group(): Promise<ProcessGroup | null>;
+  /** The room's process groups as they change with membership (the session follows them). */
+  groups(): GroupSource;
   sendConfig(config: RoomConfig): void;
   setMeta(meta: PeerMeta): void;
   /** Idempotent. */
@@ -75,7 +72,8 @@ export interface SessionLike extends EventTarget {
   readonly state: SessionState;
 }
 
-export type SessionFactory = (opts: { backend: Backend; group: ProcessGroup | null; config: TrainConfig; trace: boolean }) => SessionLike;
+/** `groups` null: this tab trains alone. */
+export type SessionFactory = (opts: { backend: Backend; groups: GroupSource | null; config: TrainConfig; trace: boolean }) => SessionLike;
 
 /** Data of the 'step' event. */
 export type StepEvent = CustomEvent<StepLog>;

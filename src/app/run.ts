@@ -4,7 +4,7 @@
  * second however fast the steps come.
  */
 import type { Backend } from '../backend/backend.ts';
-import type { ProcessGroup } from '../mesh/types.ts';
+import type { GroupSource } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
 import { Batcher, type Timers } from './batcher.ts';
 import { stepLines } from './format.ts';
@@ -32,7 +32,7 @@ export interface RunOptions {
   config: TrainConfig;
   backend: Backend;
   backendLabel: string;
-  group: ProcessGroup | null;
+  groups: GroupSource | null;
   createSession: SessionFactory;
   callbacks: RunCallbacks;
   timers?: Timers;
@@ -49,7 +49,7 @@ export class Run {
 
   constructor(private readonly opts: RunOptions) {
     this.id = opts.id;
-    const tabs = opts.group?.size ?? 1;
+    const tabs = opts.groups?.current()?.size ?? 1;
     // The room shares workersPerTab, so the world is tabs × workersPerTab; corrected from the first step.
     const worldSize = tabs * opts.config.workersPerTab;
     this.series = newSeries(opts.id, opts.config, worldSize);
@@ -63,10 +63,11 @@ export class Run {
       steps: [],
     };
     this.batcher = new Batcher((logs) => this.flush(logs), undefined, opts.timers);
-    this.session = opts.createSession({ backend: opts.backend, group: opts.group, config: opts.config, trace: true });
+    this.session = opts.createSession({ backend: opts.backend, groups: opts.groups, config: opts.config, trace: true });
     this.session.addEventListener('step', this.onStep);
     this.session.addEventListener('state', this.onState);
     this.session.addEventListener('error', this.onError);
+    this.session.addEventListener('world', this.onWorld);
   }
 
   get state(): SessionState {
@@ -98,6 +99,7 @@ export class Run {
     this.session.removeEventListener('step', this.onStep);
     this.session.removeEventListener('state', this.onState);
     this.session.removeEventListener('error', this.onError);
+    this.session.removeEventListener('world', this.onWorld);
     this.series.finished = true;
     this.session.destroy();
   }
@@ -119,6 +121,14 @@ export class Run {
     if (this.destroyed) return;
     const detail = (ev as CustomEvent<Error & { code?: string }>).detail;
     this.opts.callbacks.onError(detail ?? new Error('training session error'));
+  };
+
+  /** The session (re)built its world: membership changed, so tabs and world size may have too. */
+  private readonly onWorld = (ev: Event): void => {
+    if (this.destroyed) return;
+    const info = (ev as CustomEvent<{ tabs?: number; worldSize?: number }>).detail;
+    if (info?.tabs) this.log.tabs = info.tabs;
+    if (info?.worldSize) this.log.worldSize = info.worldSize;
   };
 
   private flush(logs: StepLog[]): void {

@@ -4,6 +4,7 @@
  */
 import { createBackend } from '../backend/index.ts';
 import { connectMeshRoom } from './mesh-room.ts';
+import { TrainingSession } from '../train/session.ts';
 import type { BackendProvider, RoomConnector, SessionFactory } from './ports.ts';
 
 /** WebGPU when the browser has it (software adapters included, flagged), else the CPU backend. */
@@ -21,5 +22,9 @@ export const provideBackend: BackendProvider = async () => {
 
 export const connectRoom: RoomConnector = connectMeshRoom;
 
-/** Training needs src/train/session.ts. */
-export const createSession: SessionFactory | null = null;
+/**
+ * A session per run. BN statistics are traced every step: the shuffle view and the log show them
+ * (the controller renders at most ~10 frames a second and keeps only the newest trace).
+ */
+export const createSession: SessionFactory = ({ backend, groups, config, trace }) =>
+  new TrainingSession({ backend, config, trace, ...(groups ? { groups } : { group: null }) });

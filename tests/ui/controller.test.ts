@@ -127,12 +127,13 @@ describe('AppController', () => {
     expect(t.store.state.runs[0]!.finished).toBe(true);
   });
 
-  it('a tab joining mid-run waits for the next start instead of starting out of step', async () => {
+  it('a tab joining mid-run joins the run (the session adopts the state of rank 0) and says so', async () => {
     const t = setup({ href: `http://h/?room=${FAKE_ROOM_ID}` });
     await t.controller.boot();
     t.room.listener!.onConfig(encodeRoomState({ ...t.store.state.room, command: 'run', runId: 'old' }), null);
     await tick();
-    expect(t.sessions).toHaveLength(0);
+    expect(t.sessions).toHaveLength(1);
+    expect(t.store.state.room.runId).toBe('old');
     expect(t.store.state.notices.map((n) => n.code)).toContain('ERR_RUN_IN_PROGRESS');
   });
 

@@ -28,7 +28,7 @@ export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: str
     return {
       roomId: roomId ?? FAKE_ROOM_ID,
       selfId: 'self-peer-id',
-      group: async () => null,
+      groups: () => ({ current: () => null, subscribe: () => () => {} }),
       sendConfig: (c) => room.configs.push(c),
       setMeta: (m) => {
         peers[0] = { ...peers[0]!, meta: m };
