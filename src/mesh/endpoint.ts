@@ -36,6 +36,10 @@ export interface EndpointOptions {
 
 interface PeerState {
   link: Link;
+  /** Padding bytes received (throughput probes). */
+  paddingBytes: number;
+  /** Outstanding pings by their send time. */
+  pings: Map<number, (rttMs: number) => void>;
   reassembler: Reassembler;
   lastHeardMs: number;
   /** Last measured heartbeat round-trip, ms (NaN until measured). */
@@ -74,14 +78,53 @@ export class MeshEndpoint {
     return this.peers.get(peerId)?.rttMs ?? NaN;
   }
 
+  /**
+   * Round trip of one heartbeat frame on `channel` (ms): on `bulk` it queues behind whatever was sent
+   * before it, so "send padding, then ping on bulk" times a transfer.
+   */
+  ping(peerId: string, channel: Channel = 'stats', timeoutMs = PEER_TIMEOUT_MS): Promise<number> {
+    const state = this.peers.get(peerId);
+    if (!state) return Promise.reject(new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId));
+    let sentAt = this.timers.now();
+    while (state.pings.has(sentAt)) sentAt += 1e-6;
+    const probe = new Uint8Array(8);
+    new DataView(probe.buffer).setFloat64(0, sentAt, true);
+    return new Promise((resolve, reject) => {
+      const timer = this.timers.setTimeout(() => {
+        state.pings.delete(sentAt);
+        reject(new MeshError('ERR_TIMEOUT', `no ping reply from ${peerId} in ${timeoutMs} ms`, peerId));
+      }, timeoutMs);
+      state.pings.set(sentAt, (rtt) => {
+        this.timers.clearTimeout(timer);
+        resolve(rtt);
+      });
+      this.trySend(state, channel, encodeFrame({ kind: FrameKind.Heartbeat, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: 8 }, probe));
+    });
+  }
+
+  /** Sends `bytes` of padding frames to `peerId` with the normal chunking and backpressure. */
+  async sendPadding(peerId: string, bytes: number, channel: Channel = 'bulk'): Promise<void> {
+    const state = this.peers.get(peerId);
+    if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
+    const payload = new Uint8Array(Math.min(bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES));
+    for (let sent = 0; sent < bytes; sent += payload.byteLength) {
+      await sendChunked(state.link, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)));
+    }
+  }
+
+  /** Padding bytes received from `peerId`. */
+  paddingReceived(peerId: string): number {
+    return this.peers.get(peerId)?.paddingBytes ?? 0;
+  }
+
   /** Takes ownership of an open link. */
   addLink(link: Link): void {
     if (this.destroyed) return link.destroy('endpoint destroyed');
     const peerId = link.remoteId;
     this.peers.get(peerId)?.link.destroy('replaced by a new link');
-    const state: PeerState = { link, reassembler: new Reassembler(peerId), lastHeardMs: this.timers.now(), rttMs: NaN };
+    const state: PeerState = { link, paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId), lastHeardMs: this.timers.now(), rttMs: NaN };
     this.peers.set(peerId, state);
-    link.onMessage((_channel, data) => this.onData(state, data));
+    link.onMessage((channel, data) => this.onData(state, channel, data));
     link.onClose((reason) => {
       if (this.peers.get(peerId) === state) this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left: ${reason}`, peerId));
     });
@@ -152,7 +195,7 @@ export class MeshEndpoint {
     await sendChunked(state.link, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES);
   }
 
-  private onData(state: PeerState, data: ArrayBuffer): void {
+  private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {
     if (this.destroyed) return;
     const peerId = state.link.remoteId;
     state.lastHeardMs = this.timers.now();
@@ -165,10 +208,19 @@ export class MeshEndpoint {
     }
     switch (frame.kind) {
       case FrameKind.Heartbeat:
-        this.trySend(state, 'stats', encodeFrame({ ...frame, kind: FrameKind.HeartbeatAck }, frame.payload));
+        this.trySend(state, channel, encodeFrame({ ...frame, kind: FrameKind.HeartbeatAck }, frame.payload));
         return;
-      case FrameKind.HeartbeatAck:
-        state.rttMs = this.timers.now() - new DataView(frame.payload.buffer, frame.payload.byteOffset, 8).getFloat64(0, true);
+      case FrameKind.HeartbeatAck: {
+        const sentAt = new DataView(frame.payload.buffer, frame.payload.byteOffset, 8).getFloat64(0, true);
+        const rtt = this.timers.now() - sentAt;
+        const waiter = state.pings.get(sentAt);
+        state.pings.delete(sentAt);
+        if (waiter) waiter(rtt);
+        else state.rttMs = rtt;
+        return;
+      }
+      case FrameKind.Padding:
+        state.paddingBytes += frame.payload.byteLength;
         return;
       case FrameKind.Bye:
         this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the mesh`, peerId));

@@ -173,6 +173,16 @@ export class Mesh {
     return this.endpoint.rttMs(peerId);
   }
 
+  /** Round trip of one small frame to `peerId` on `channel` (ms); see MeshEndpoint.ping. */
+  ping(peerId: string, channel: 'stats' | 'bulk' = 'stats'): Promise<number> {
+    return this.endpoint.ping(peerId, channel);
+  }
+
+  /** Sends `bytes` of padding frames to `peerId` (raw throughput measurement). */
+  sendPadding(peerId: string, bytes: number): Promise<void> {
+    return this.endpoint.sendPadding(peerId, bytes);
+  }
+
   setMeta(meta: PeerMeta): void {
     this.signaling.setMeta(meta);
   }

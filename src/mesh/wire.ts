@@ -34,8 +34,10 @@ export enum FrameKind {
   HeartbeatAck = 3,
   /** Orderly goodbye before a link is closed. */
   Bye = 4,
+  /** Opaque bytes that the receiver validates, counts and drops (throughput measurement). */
+  Padding = 5,
 }
-const KNOWN_KINDS = new Set<number>([FrameKind.F32, FrameKind.Heartbeat, FrameKind.HeartbeatAck, FrameKind.Bye]);
+const KNOWN_KINDS = new Set<number>([FrameKind.F32, FrameKind.Heartbeat, FrameKind.HeartbeatAck, FrameKind.Bye, FrameKind.Padding]);
 
 /** Upper bound on one reassembled message (a 64 MiB tensor), so a forged `totalBytes` cannot exhaust memory. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -139,6 +141,8 @@ export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
     if (!allFinite(payload)) throw bad('non-finite float32 (NaN or Infinity) in payload', peerId);
   } else if (header.kind === FrameKind.Bye) {
     if (payloadLength !== 0 || header.chunkCount !== 1) throw bad('a goodbye carries no payload', peerId);
+  } else if (header.kind === FrameKind.Padding) {
+    // any bytes
   } else if (payloadLength !== 8 || header.chunkCount !== 1) {
     throw bad('a heartbeat carries exactly 8 bytes', peerId);
   }

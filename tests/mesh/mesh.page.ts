@@ -110,3 +110,76 @@ export function leave(): void {
   mesh?.destroy();
   mesh = null;
 }
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor(sorted.length / 2)]! : NaN;
+}
+
+/** Median round trip (ms) of `count` single-frame pings on the stats channel to the next rank. */
+export async function pingMedian(count: number): Promise<number> {
+  const m = current();
+  const peer = m.group.size > 1 ? m.members[(m.group.rank + 1) % m.group.size]!.id : null;
+  if (!peer) throw new Error('no peer');
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) times.push(await m.ping(peer, 'stats'));
+  return median(times);
+}
+
+/**
+ * One-way throughput (MB/s = 1e6 bytes/s) of `bytes` of 64 KiB padding frames on the bulk channel to
+ * the next rank: time until a ping sent behind them on the same ordered channel returns, minus one RTT.
+ */
+export async function rawThroughput(bytes: number): Promise<number> {
+  const m = current();
+  const peer = m.members[(m.group.rank + 1) % m.group.size]!.id;
+  const rtt = await m.ping(peer, 'bulk');
+  const t0 = performance.now();
+  await m.sendPadding(peer, bytes);
+  await m.ping(peer, 'bulk');
+  const seconds = (performance.now() - t0 - rtt) / 1000;
+  return bytes / seconds / 1e6;
+}
+
+/** Median ms of `reps` allReduce(sum) calls of `bytes` (after one warm-up call). */
+export async function allReduceMs(bytes: number, reps: number): Promise<number> {
+  const g = current().group;
+  const data = inputOf(g.rank, bytes / 4, 1);
+  await g.allReduce(data);
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    await g.barrier();
+    const t0 = performance.now();
+    await g.allReduce(data);
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+/** Median ms of `count` statistics exchanges (2 × 512 floats along the cyclic permutation), idle. */
+export async function statsIdleMs(count: number): Promise<number> {
+  const times: number[] = [];
+  await barrier();
+  for (let i = 0; i < count; i++) times.push(await statsExchange());
+  return median(times);
+}
+
+/**
+ * Statistics exchanges while an allReduce of `bytes` runs: every tab issues the allReduce first and then
+ * `count` exchanges (same order everywhere). Returns the median ms of the exchanges that finished while
+ * the allReduce was still running, and how many did.
+ */
+export async function statsUnderLoadMs(bytes: number, count: number): Promise<{ medianMs: number; during: number }> {
+  const g = current().group;
+  const data = inputOf(g.rank, bytes / 4, 2);
+  await g.barrier();
+  let running = true;
+  const reduce = g.allReduce(data).then(() => (running = false));
+  const during: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const ms = await statsExchange();
+    if (running) during.push(ms);
+  }
+  await reduce;
+  return { medianMs: median(during), during: during.length };
+}
