@@ -10,7 +10,9 @@ export type NnErrorCode =
   /** `sourceOf` is missing or not a valid mapping onto the world's workers. */
   | 'ERR_BAD_PERMUTATION'
   /** Too many forwards without `syncRunningStats`: the running statistics would fall behind. */
-  | 'ERR_RUNNING_STATS_UNSYNCED';
+  | 'ERR_RUNNING_STATS_UNSYNCED'
+  /** A layer used after `dispose()` or after the converter replaced it. */
+  | 'ERR_LAYER_RELEASED';
 
 export class NnError extends Error {
   constructor(

@@ -3,6 +3,7 @@ import type { Backend, SgdOptions, Tensor } from '../backend/backend.ts';
 import { NnError } from './errors.ts';
 import type { Layer, Parameter } from './layers/types.ts';
 
+/** PyTorch's SGD (momentum, weight decay) over a fixed list of parameters, one velocity buffer each. */
 export class SGD {
   /** Mutable: change `options.lr` for a schedule. */
   readonly options: SgdOptions;

@@ -63,6 +63,13 @@ describe('convertShuffleBatchNorm', () => {
     expect(converted.momentum).toBe(0.2);
     expect(converted.runningMean).toBe(bn.runningMean);
   });
+
+  it('the replaced layer refuses further use (ERR_LAYER_RELEASED)', async () => {
+    const bn = new BatchNorm(backend, 2);
+    convertShuffleBatchNorm(bn, { mode: 'shuffle' });
+    const x = backend.fromArray(Float32Array.of(1, 2, 3, 4), [2, 2]);
+    await expect(bn.forward(x, makeCtx(localWorld(1), null))).rejects.toMatchObject({ code: 'ERR_LAYER_RELEASED' });
+  });
 });
 
 describe('buildEncoder', () => {

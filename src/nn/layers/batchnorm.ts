@@ -23,9 +23,12 @@ import { packPairRows, routeToProducers, sumForAllGroups } from '../bn-rows.ts';
 import { batchStatistics } from '../bn-stats.ts';
 import { accumulateGrad, createParameter, disposeParameter, keepsForBackward, type ForwardContext, type Layer, type Parameter } from './types.ts';
 
+/** Where a worker's normalisation statistics come from (`samples` behaves as `local` in the layer). */
 export type BatchNormMode = 'local' | 'shuffle' | 'sync' | 'samples';
 
+/** Added to the variance before the square root (PyTorch's default). */
 export const BN_DEFAULT_EPS = 1e-5;
+/** Weight of the new batch statistics in the running averages (PyTorch's default). */
 export const BN_DEFAULT_MOMENTUM = 0.1;
 /** Forwards recorded without `syncRunningStats` before we call it a bug rather than let records pile up. */
 export const MAX_UNSYNCED_FORWARDS = 64;
@@ -74,6 +77,10 @@ interface BnCache {
   countRatio: number;
 }
 
+/**
+ * BatchNorm1d/2d over `[N, C]` or `[N, C, H, W]` input whose N rows are this tab's worker groups
+ * (`ctx.world.localWorkers` equal groups), with the statistics mode chosen at construction.
+ */
 export class BatchNorm implements Layer {
   readonly mode: BatchNormMode;
   readonly affine: boolean;
@@ -118,6 +125,7 @@ export class BatchNorm implements Layer {
   }
 
   async forward(x: Tensor, ctx: ForwardContext): Promise<Tensor> {
+    if (this.released) throw new NnError('ERR_LAYER_RELEASED', 'this BatchNorm was disposed or replaced by convertShuffleBatchNorm');
     this.clearCache();
     const { backend } = ctx;
     const gamma = this.weight?.value ?? null;

@@ -9,6 +9,7 @@ export interface LinearOptions {
   bias?: boolean;
 }
 
+/** Linear layer with PyTorch's layout and initialisation; keeps a copy of its input for dW. */
 export class Linear implements Layer {
   readonly weight: Parameter;
   readonly bias: Parameter | null;

@@ -3,6 +3,7 @@ import type { Backend, Tensor } from '../../backend/backend.ts';
 import { NnError } from '../errors.ts';
 import { keepsForBackward, type ForwardContext, type Layer, type Parameter } from './types.ts';
 
+/** Rectifier without parameters; keeps a copy of its output for the backward mask. */
 export class ReLU implements Layer {
   /** Copy of the last training output: the backward mask is y > 0. */
   private cachedOutput: Tensor | null = null;
