@@ -159,6 +159,15 @@ describe('hostile input', () => {
     expect(server.signaling.stats().refusedTotal).toBe(2);
   });
 
+  it('refuses sockets past maxConnections with HTTP 503 and admits again after one closes', async () => {
+    server = await startTestServer({ maxConnections: 2 });
+    const first = await connect();
+    await connect();
+    await expect(TestClient.connect(server.url)).rejects.toMatchObject({ status: 503 });
+    await first.close();
+    await expect(connect()).resolves.toBeInstanceOf(TestClient);
+  });
+
   it('refuses new rooms past maxRooms with ERR_TOO_MANY_ROOMS', async () => {
     server = await startTestServer({ maxRooms: 2 });
     await (await connect()).create();
