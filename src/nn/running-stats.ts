@@ -11,7 +11,7 @@
  */
 import type { Tensor } from '../backend/backend.ts';
 import { NnError } from './errors.ts';
-import { BatchNorm, type RunningStatsRecord } from './layers/batchnorm.ts';
+import { BatchNorm } from './layers/batchnorm.ts';
 import type { ForwardContext, Layer } from './layers/types.ts';
 
 /** Every BatchNorm in a model, depth first in forward order (through `children` of containers). */
@@ -28,13 +28,14 @@ export function findBatchNorms(model: Layer): BatchNorm[] {
  */
 export async function syncRunningStats(model: Layer, ctx: Pick<ForwardContext, 'backend' | 'world'>): Promise<void> {
   const { backend, world } = ctx;
-  const work: { layer: BatchNorm; record: RunningStatsRecord; mean: Float32Array; variance: Float32Array }[] = [];
-  for (const layer of findBatchNorms(model)) {
-    for (const record of layer.takeRunningStatsRecords()) {
+  const records = findBatchNorms(model).flatMap((layer) => layer.takeRunningStatsRecords().map((record) => ({ layer, record })));
+  // All reads issued together: on WebGPU that is one wait for the queue, not one per record.
+  const work = await Promise.all(
+    records.map(async ({ layer, record }) => {
       const [mean, variance] = await Promise.all([backend.read(record.mean), backend.read(record.variance)]);
-      work.push({ layer, record, mean, variance });
-    }
-  }
+      return { layer, record, mean, variance };
+    }),
+  );
   if (work.length === 0) return;
   const groups = world.localWorkers;
   // Row per worker: for each record, [count, mean[0..c), var[0..c)].
