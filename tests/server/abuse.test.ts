@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { attachSignaling } from '../../src/server/signaling.ts';
-import { ManualTimers, startTestServer, TestClient, type TestServer } from './helpers.ts';
+import { ManualTimers, startTestServer, TestClient, waitFor, type TestServer } from './helpers.ts';
 import { fuzzFrames } from './fuzz.ts';
 
 let server: TestServer | undefined;
@@ -165,6 +165,7 @@ describe('hostile input', () => {
     await connect();
     await expect(TestClient.connect(server.url)).rejects.toMatchObject({ status: 503 });
     await first.close();
+    await waitFor(() => server!.signaling.stats().connections === 1, 'server saw the close');
     await expect(connect()).resolves.toBeInstanceOf(TestClient);
   });
 
