@@ -128,7 +128,7 @@ describe('hostile input', () => {
     expect(closes).toBe(Math.floor(frames.length / maxViolations));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await assertServes();
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => server!.signaling.stats().connections === 3, 'closed fuzz sockets gone');
     // Only assertServes' two clients and the last fuzzing client remain; the fuzz left no room behind.
     expect(server.signaling.stats()).toMatchObject({ rooms: 1, members: 2, connections: 3, wsClients: 3 });
   });

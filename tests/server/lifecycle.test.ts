@@ -118,7 +118,7 @@ describe('resume', () => {
     const b2 = await connect(server);
     expect((await b2.join(roomId, { resumePeerId: idB })).peerId).toBe(idB);
     expect(await b.closed).toBe(4000);
-    await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => server.signaling.stats().connections === 3, 'old socket gone');
     expect(server.signaling.stats()).toMatchObject({ members: 3, seatsInGrace: 0, connections: 3 });
   });
 
