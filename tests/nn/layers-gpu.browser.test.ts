@@ -45,8 +45,9 @@ describe('nn layers on WebGPU', () => {
     });
   }
 
-  // ~40 s on SwiftShader: a benchmark, run on demand with BENCH_NN=1.
-  it.runIf(process.env.BENCH_NN)('prints step timings of the demo encoder (8 workers × 8, 256→512→512→128)', async () => {
+  // ~40 s on SwiftShader: a benchmark, run on demand with BENCH_NN=1 (globalThis: Vite's node polyfills
+  // replace a bare `process` with one that has an empty env).
+  it.runIf(Boolean(globalThis.process.env.BENCH_NN))('prints step timings of the demo encoder (8 workers × 8, 256→512→512→128)', async () => {
     const lines: string[] = [];
     for (const mode of ['local', 'shuffle', 'sync'] as const) {
       const g = await call('benchmarkStep', mode, 'webgpu', 3);
