@@ -3,6 +3,10 @@
  * query encoder (parameters then BN buffers), key encoder (same layout), SGD momentum buffers,
  * the key queue [K, D] and the counters.
  */
+import { createRng } from '../util/rng.ts';
+
+/** Stream tag of the initial queue. */
+const TAG_QUEUE = 0x9e0e;
 
 export interface TrainerState {
   /** Steps completed (the next step to run). */
@@ -57,4 +61,21 @@ export function unpackState(data: Float32Array): TrainerState {
   }
   const [query, key, velocities, queue] = sections as [Float32Array, Float32Array, Float32Array, Float32Array];
   return { step: data[1], queuePtr: data[2], query, key, velocities, queue };
+}
+
+/** MoCo's initial queue: Gaussian rows, L2-normalised (float64), the same on every tab. */
+export function initialQueue(seed: number, rows: number, dim: number): Float32Array {
+  const rng = createRng(seed, TAG_QUEUE);
+  const out = new Float32Array(rows * dim);
+  const row = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) {
+    let norm = 0;
+    for (let d = 0; d < dim; d++) {
+      row[d] = rng.normal();
+      norm += row[d] * row[d];
+    }
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < dim; d++) out[r * dim + d] = row[d] / norm;
+  }
+  return out;
 }

@@ -26,13 +26,12 @@ import { createRng } from '../util/rng.ts';
 import { drawWorkerBatch, type WorkerBatch } from './augment.ts';
 import { CommTimer, allReduceSum, defaultClock, timedWorld, type Clock } from './comm.ts';
 import type { LabelledImages } from './dataset.ts';
-import { packState, unpackState, type TrainerState } from './moco-state.ts';
+import { initialQueue, packState, unpackState, type TrainerState } from './moco-state.ts';
 import { dealRows, sampleShuffle, undealRows } from './sample-shuffle.ts';
 import type { BnLayerTrace, StepLog, TrainConfig } from './types.ts';
 
 /** Stream tags of the trainer's own random draws. */
 const TAG_INIT = 0x1417;
-const TAG_QUEUE = 0x9e0e;
 
 export interface MocoTrainerOptions {
   backend: Backend;
@@ -133,71 +132,78 @@ export class MocoTrainer {
     // In `samples` mode each worker normalises with its own (mixed) batch: no statistics are lent.
     const sourceOf = config.mode === 'shuffle' ? stepPermutation(config.seed, step, W, config.permutation) : identity(W);
 
-    // Query encoder: local BN, kept for backward.
-    const queryCtx: ForwardContext = { backend, training: true, world, sourceOf: null };
-    const xq = backend.fromArray(queryIn, [L * n, inDim]);
-    const q = await this.query.forward(xq, queryCtx);
-    backend.dispose(xq);
-    const qn = backend.l2Normalize(q);
+    // Every temporary tensor is kept in `scope` and freed at the end, also when a collective fails
+    // mid-step (a peer left): the caller then rebuilds the trainer from a broadcast state.
+    const scope = new TensorScope(backend);
+    try {
+      // Query encoder: local BN, kept for backward.
+      const queryCtx: ForwardContext = { backend, training: true, world, sourceOf: null };
+      const xq = scope.keep(backend.fromArray(queryIn, [L * n, inDim]));
+      const q = scope.keep(await this.query.forward(xq, queryCtx));
+      const qn = scope.keep(backend.l2Normalize(q));
 
-    const trace: BnLayerTrace[] | undefined = opts.trace ? [] : undefined;
-    const { keys, allKeys } = await this.encodeKeys(keyIn, step, sourceOf, trace);
+      const trace: BnLayerTrace[] | undefined = opts.trace ? [] : undefined;
+      const { keys, allKeys } = await this.encodeKeys(keyIn, step, sourceOf, trace, scope);
 
-    const { loss, logits, correct } = backend.infoNce(qn, keys, this.queue, config.temperature);
-    const dqn = backend.infoNceBackward(logits, keys, this.queue, config.temperature);
-    const dq = backend.l2NormalizeBackward(dqn, q);
-    const dx = await this.query.backward(dq, queryCtx);
-    for (const t of [dx, dq, dqn, logits, qn, q, keys]) backend.dispose(t);
+      const { loss, logits, correct } = backend.infoNce(qn, keys, this.queue, config.temperature);
+      scope.keep(loss);
+      scope.keep(logits);
+      scope.keep(correct);
+      const dqn = scope.keep(backend.infoNceBackward(logits, keys, this.queue, config.temperature));
+      const dq = scope.keep(backend.l2NormalizeBackward(dqn, q));
+      scope.keep(await this.query.backward(dq, queryCtx));
 
-    // DDP: one all-reduce carries every gradient plus the loss and accuracy numerators. The local
-    // gradient is that of the mean over L·n rows, i.e. (1/L)·Σ_local workers' gradients.
-    const params = this.optimizer.params;
-    const grads = params.map((p) => p.grad ?? backend.zeros(p.value.shape));
-    const packed = await flattenTensors(backend, grads);
-    const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
-    backend.dispose(loss);
-    backend.dispose(correct);
-    const local = new Float32Array(packed.length + 2);
-    for (let i = 0; i < packed.length; i++) local[i] = packed[i] * L;
-    local[packed.length] = lossValue[0] * L * n;
-    local[packed.length + 1] = correctValue[0];
-    const summed = await allReduceSum(this.group, local, this.timer);
-    const averaged = summed.subarray(0, packed.length).map((v) => v / W);
-    unflattenInto(backend, grads, averaged);
-    params.forEach((p, i) => {
-      if (!p.grad) p.grad = grads[i];
-    });
-    this.optimizer.step();
-    this.optimizer.zeroGrad();
-    emaParams(this.key, this.query, config.keyMomentum);
+      // DDP: one all-reduce carries every gradient plus the loss and accuracy numerators. The local
+      // gradient is that of the mean over L·n rows, i.e. (1/L)·Σ_local workers' gradients.
+      const params = this.optimizer.params;
+      for (const p of params) p.grad ??= backend.zeros(p.value.shape);
+      const grads = params.map((p) => p.grad!);
+      const packed = await flattenTensors(backend, grads);
+      const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
+      const local = new Float32Array(packed.length + 2);
+      for (let i = 0; i < packed.length; i++) local[i] = packed[i] * L;
+      local[packed.length] = lossValue[0] * L * n;
+      local[packed.length + 1] = correctValue[0];
+      const summed = await allReduceSum(this.group, local, this.timer);
+      unflattenInto(backend, grads, summed.subarray(0, packed.length).map((v) => v / W));
+      this.optimizer.step();
+      emaParams(this.key, this.query, config.keyMomentum);
 
-    await syncRunningStats(this.query, { backend, world });
-    await syncRunningStats(this.key, { backend, world });
+      await syncRunningStats(this.query, { backend, world });
+      await syncRunningStats(this.key, { backend, world });
 
-    const allKeysT = backend.fromArray(allKeys, [W * n, config.outputDim]);
-    backend.enqueue(this.queue, allKeysT, this.queuePtr);
-    backend.dispose(allKeysT);
-    this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
-    this.stepIndex++;
+      backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
+      this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
+      this.stepIndex++;
 
-    const totalMs = this.timer.now() - started;
-    const log: StepLog = {
-      step,
-      loss: summed[packed.length] / (W * n),
-      pretextAcc: summed[packed.length + 1] / (W * n),
-      sourceOf,
-      computeMs: Math.max(0, totalMs - this.timer.ms),
-      commMs: this.timer.ms,
-    };
-    if (trace) log.bn = trace;
-    return log;
+      const totalMs = this.timer.now() - started;
+      const log: StepLog = {
+        step,
+        loss: summed[packed.length] / (W * n),
+        pretextAcc: summed[packed.length + 1] / (W * n),
+        sourceOf,
+        computeMs: Math.max(0, totalMs - this.timer.ms),
+        commMs: this.timer.ms,
+      };
+      if (trace) log.bn = trace;
+      return log;
+    } finally {
+      this.optimizer.zeroGrad();
+      scope.dispose();
+    }
   }
 
   /**
    * The L2-normalised keys of this tab's workers [L·n, D] (no gradient) and all workers' keys
    * [W·n·D] in global worker order (for the queue).
    */
-  private async encodeKeys(keyIn: Float32Array, step: number, sourceOf: number[], trace: BnLayerTrace[] | undefined): Promise<{ keys: Tensor; allKeys: Float32Array }> {
+  private async encodeKeys(
+    keyIn: Float32Array,
+    step: number,
+    sourceOf: number[],
+    trace: BnLayerTrace[] | undefined,
+    scope: TensorScope,
+  ): Promise<{ keys: Tensor; allKeys: Float32Array }> {
     const { backend, config } = this;
     const world = this.timed;
     const n = config.batchPerWorker;
@@ -218,18 +224,15 @@ export class MocoTrainer {
       const allInputs = await world.gatherRows(keyIn, n * inDim);
       input = dealRows(allInputs, inDim, order, first * n, L * n);
     }
-    const xk = backend.fromArray(input, [L * n, inDim]);
-    const k = await this.key.forward(xk, ctx);
-    const kn = backend.l2Normalize(k);
-    backend.dispose(xk);
-    backend.dispose(k);
+    const xk = scope.keep(backend.fromArray(input, [L * n, inDim]));
+    const k = scope.keep(await this.key.forward(xk, ctx));
+    const kn = scope.keep(backend.l2Normalize(k));
     const computed = await world.gatherRows(await backend.read(kn), n * D);
     if (!order) return { keys: kn, allKeys: computed };
 
     // Unshuffle: every key goes back to the row of the sample it encodes.
-    backend.dispose(kn);
     const allKeys = undealRows(computed, D, order);
-    const keys = backend.fromArray(allKeys.slice(first * n * D, (first + L) * n * D), [L * n, D]);
+    const keys = scope.keep(backend.fromArray(allKeys.slice(first * n * D, (first + L) * n * D), [L * n, D]));
     return { keys, allKeys };
   }
 
@@ -277,23 +280,19 @@ function tensorsOf(model: Sequential): Tensor[] {
   return [...model.parameters(), ...model.buffers()].map((p: Parameter) => p.value);
 }
 
-function identity(size: number): number[] {
-  return Array.from({ length: size }, (_, i) => i);
+/** Tensors created during one step, freed together. */
+class TensorScope {
+  private readonly tensors: Tensor[] = [];
+  constructor(private readonly backend: Backend) {}
+  keep<T extends Tensor>(t: T): T {
+    this.tensors.push(t);
+    return t;
+  }
+  dispose(): void {
+    for (const t of this.tensors.splice(0)) this.backend.dispose(t);
+  }
 }
 
-/** MoCo's initial queue: Gaussian rows, L2-normalised (float64), the same on every tab. */
-export function initialQueue(seed: number, rows: number, dim: number): Float32Array {
-  const rng = createRng(seed, TAG_QUEUE);
-  const out = new Float32Array(rows * dim);
-  const row = new Float64Array(dim);
-  for (let r = 0; r < rows; r++) {
-    let norm = 0;
-    for (let d = 0; d < dim; d++) {
-      row[d] = rng.normal();
-      norm += row[d] * row[d];
-    }
-    norm = Math.sqrt(norm);
-    for (let d = 0; d < dim; d++) out[r * dim + d] = row[d] / norm;
-  }
-  return out;
+function identity(size: number): number[] {
+  return Array.from({ length: size }, (_, i) => i);
 }

@@ -6,9 +6,9 @@ import type { Tensor } from '../../src/backend/backend.ts';
 import { BatchNorm } from '../../src/nn/layers/batchnorm.ts';
 import type { Sequential } from '../../src/nn/layers/sequential.ts';
 import type { ForwardContext, Layer } from '../../src/nn/layers/types.ts';
-import { MocoTrainer, initialQueue, type BatchSource } from '../../src/train/moco.ts';
+import { MocoTrainer, type BatchSource } from '../../src/train/moco.ts';
 import { dealRows, sampleShuffle, undealRows } from '../../src/train/sample-shuffle.ts';
-import { packState, unpackState } from '../../src/train/moco-state.ts';
+import { initialQueue, packState, unpackState } from '../../src/train/moco-state.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
 import { maxRelDiff, place, SMALL_CONFIG, smallTrain } from './harness.ts';
 
