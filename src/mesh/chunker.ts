@@ -6,14 +6,23 @@ import { encodeFrame, HEADER_BYTES, MAX_CHUNKS, MAX_MESSAGE_BYTES, type Frame, t
 import { MeshError } from './types.ts';
 import type { Channel, Link } from './transport.ts';
 
-/** One frame on the wire, header included. 64 KiB keeps SCTP interleaving fine-grained. */
-export const MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * One frame on the wire, header included. SCTP sends a message whole, so a stats frame can wait for
+ * at most one bulk frame already in progress: 32 KiB is ~1 ms at 30 MB/s.
+ */
+export const MAX_FRAME_BYTES = 32 * 1024;
 /** Payload bytes per frame: a multiple of 4 so every chunk holds whole float32s. */
 export const CHUNK_PAYLOAD_BYTES = Math.floor((MAX_FRAME_BYTES - HEADER_BYTES) / 4) * 4;
-/** Pause sending once this many bytes wait in the channel's buffer… */
-export const BUFFER_HIGH_BYTES = 1024 * 1024;
+/**
+ * Pause sending once this many bytes are queued (in the channel's buffer, or — with flow control — not
+ * yet processed by the receiver)… A small queue keeps a stats frame from waiting behind bulk data.
+ */
+export const BUFFER_HIGH_BYTES = 256 * 1024;
 /** …and resume when it has drained to this (set as bufferedAmountLowThreshold). */
-export const BUFFER_LOW_BYTES = 256 * 1024;
+export const BUFFER_LOW_BYTES = 64 * 1024;
+
+/** What sendChunked needs of a link (a Link, or flow-control's wrapper around one). */
+export type SendTarget = Pick<Link, 'remoteId' | 'open' | 'send' | 'bufferedAmount' | 'whenDrained'>;
 
 export type MessageHeader = Omit<FrameHeader, 'chunkIndex' | 'chunkCount' | 'totalBytes'>;
 
@@ -38,7 +47,7 @@ export function chunkMessage(header: MessageHeader, payload: Uint8Array, chunkBy
  * BUFFER_LOW_BYTES whenever it exceeds BUFFER_HIGH_BYTES (so a 16 MiB tensor never sits in one queue).
  */
 export async function sendChunked(
-  link: Link,
+  link: SendTarget,
   channel: Channel,
   header: MessageHeader,
   payload: Uint8Array,

@@ -10,6 +10,7 @@ import { decodeFrame, encodeFrame, FrameKind, type Frame } from './wire.ts';
 import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked } from './chunker.ts';
 import { GroupCore } from './group-core.ts';
 import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
+import { FlowControl } from './flow-control.ts';
 import { realTimers, type Timers } from './timers.ts';
 import type { Channel, Link } from './transport.ts';
 
@@ -36,6 +37,8 @@ export interface EndpointOptions {
 
 interface PeerState {
   link: Link;
+  /** All sends go through this: it counts bulk bytes the peer has not processed yet. */
+  flow: FlowControl;
   /** Padding bytes received (throughput probes). */
   paddingBytes: number;
   /** Outstanding pings by their send time. */
@@ -108,7 +111,7 @@ export class MeshEndpoint {
     if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
     const payload = new Uint8Array(Math.min(bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES));
     for (let sent = 0; sent < bytes; sent += payload.byteLength) {
-      await sendChunked(state.link, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)));
+      await sendChunked(state.flow, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)));
     }
   }
 
@@ -122,7 +125,7 @@ export class MeshEndpoint {
     if (this.destroyed) return link.destroy('endpoint destroyed');
     const peerId = link.remoteId;
     this.peers.get(peerId)?.link.destroy('replaced by a new link');
-    const state: PeerState = { link, paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId), lastHeardMs: this.timers.now(), rttMs: NaN };
+    const state: PeerState = { link, flow: new FlowControl(link), paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId), lastHeardMs: this.timers.now(), rttMs: NaN };
     this.peers.set(peerId, state);
     link.onMessage((channel, data) => this.onData(state, channel, data));
     link.onClose((reason) => {
@@ -192,7 +195,7 @@ export class MeshEndpoint {
     const state = this.peers.get(peerId);
     if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    await sendChunked(state.link, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES);
+    await sendChunked(state.flow, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES);
   }
 
   private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {
@@ -206,7 +209,19 @@ export class MeshEndpoint {
       this.dropPeer(peerId, err instanceof MeshError ? err : new MeshError('ERR_BAD_FRAME', String(err), peerId));
       return;
     }
+    this.handle(state, channel, frame);
+    if (channel === 'bulk' && this.peers.get(peerId) === state) {
+      const credit = state.flow.onBulkProcessed(data.byteLength, frame.chunkIndex === frame.chunkCount - 1);
+      if (credit) this.trySend(state, 'stats', credit);
+    }
+  }
+
+  private handle(state: PeerState, channel: Channel, frame: Frame): void {
+    const peerId = state.link.remoteId;
     switch (frame.kind) {
+      case FrameKind.Credit:
+        state.flow.onCredit(new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0, true));
+        return;
       case FrameKind.Heartbeat:
         this.trySend(state, channel, encodeFrame({ ...frame, kind: FrameKind.HeartbeatAck }, frame.payload));
         return;
@@ -259,6 +274,7 @@ export class MeshEndpoint {
     if (!state) return;
     this.peers.delete(peerId);
     state.link.destroy(reason.message);
+    state.flow.close();
     if (this.core && this.core.rankOf(peerId) !== undefined) {
       const left = new MeshError('ERR_PEER_LEFT', `peer ${peerId} left: ${reason.message}`, peerId);
       (left as { cause?: unknown }).cause = reason;
@@ -283,7 +299,7 @@ export class MeshEndpoint {
 
   private trySend(state: PeerState, channel: Channel, frame: ArrayBuffer): void {
     try {
-      if (state.link.open) state.link.send(channel, frame);
+      if (state.link.open) state.flow.send(channel, frame);
     } catch {
       // The link is closing; its close handler reports the departure.
     }

@@ -43,7 +43,7 @@ export class SimplePeerLink implements ConnectingLink {
     this.peer = new SimplePeer({ initiator: opts.initiator, trickle: true, config: { iceServers: opts.iceServers } });
     const pc = (this.peer as unknown as RawPeer)._pc;
     const make = (channel: Channel): RTCDataChannel => {
-      const dc = pc.createDataChannel(`sbn-${channel}`, { negotiated: true, id: STREAM_IDS[channel], ordered: true });
+      const dc = pc.createDataChannel(`sbn-${channel}`, { negotiated: true, id: STREAM_IDS[channel], ordered: true, priority: channel === 'stats' ? 'high' : 'very-low' } as RTCDataChannelInit);
       dc.binaryType = 'arraybuffer';
       dc.onopen = () => {
         if (++this.openCount === 2) this.resolveOpened();

@@ -36,8 +36,10 @@ export enum FrameKind {
   Bye = 4,
   /** Opaque bytes that the receiver validates, counts and drops (throughput measurement). */
   Padding = 5,
+  /** Flow-control credit: the receiver has processed this many more bulk bytes (u32 payload, 4 bytes). */
+  Credit = 6,
 }
-const KNOWN_KINDS = new Set<number>([FrameKind.F32, FrameKind.Heartbeat, FrameKind.HeartbeatAck, FrameKind.Bye, FrameKind.Padding]);
+const KNOWN_KINDS = new Set<number>([FrameKind.F32, FrameKind.Heartbeat, FrameKind.HeartbeatAck, FrameKind.Bye, FrameKind.Padding, FrameKind.Credit]);
 
 /** Upper bound on one reassembled message (a 64 MiB tensor), so a forged `totalBytes` cannot exhaust memory. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -143,6 +145,8 @@ export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
     if (payloadLength !== 0 || header.chunkCount !== 1) throw bad('a goodbye carries no payload', peerId);
   } else if (header.kind === FrameKind.Padding) {
     // any bytes
+  } else if (header.kind === FrameKind.Credit) {
+    if (payloadLength !== 4 || header.chunkCount !== 1) throw bad('a credit carries exactly 4 bytes', peerId);
   } else if (payloadLength !== 8 || header.chunkCount !== 1) {
     throw bad('a heartbeat carries exactly 8 bytes', peerId);
   }

@@ -183,3 +183,18 @@ export async function statsUnderLoadMs(bytes: number, count: number): Promise<{ 
   await reduce;
   return { medianMs: median(during), during: during.length };
 }
+
+/** Median stats-channel ping (ms) while `bytes` of padding stream to the same peer on the bulk channel. */
+export async function pingDuringPaddingMs(bytes: number): Promise<{ medianMs: number; samples: number }> {
+  const m = current();
+  const peer = m.members[(m.group.rank + 1) % m.group.size]!.id;
+  let running = true;
+  const bulk = m.sendPadding(peer, bytes).then(() => (running = false));
+  const times: number[] = [];
+  while (running) {
+    const ms = await m.ping(peer, 'stats');
+    if (running) times.push(ms);
+  }
+  await bulk;
+  return { medianMs: median(times), samples: times.length };
+}
