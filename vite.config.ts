@@ -16,10 +16,11 @@ function signaling(): Plugin {
   };
 }
 
-export default defineConfig({
+export default defineConfig(({ mode }) => ({
   plugins: [
-    // simple-peer expects Node's globals; keep the polyfills to what it uses.
-    nodePolyfills({ include: ['buffer', 'process', 'events', 'stream', 'util'], globals: { global: true, process: true, Buffer: true } }),
+    // simple-peer expects Node's globals in the browser. Not in Vitest's own Node runs (mode 'test'),
+    // where they would shadow Node's real Buffer and process.
+    mode === 'test' ? null : nodePolyfills({ include: ['buffer', 'process', 'events', 'stream', 'util'], globals: { global: true, process: true, Buffer: true } }),
     signaling(),
   ],
   build: { target: 'es2022', outDir: 'dist', sourcemap: true },
@@ -54,4 +55,4 @@ export default defineConfig({
       },
     ],
   },
-});
+}));

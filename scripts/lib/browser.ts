@@ -34,6 +34,8 @@ export async function startDevServer(opts: { host?: string } = {}): Promise<DevS
   const host = opts.host ?? '127.0.0.1';
   const vite = await createServer({
     configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
+    // 'development', not Vitest's 'test': pages need the browser polyfills (see vite.config.ts).
+    mode: 'development',
     server: { port: 0, host, strictPort: false, hmr: false },
     logLevel: 'warn',
     clearScreen: false,
