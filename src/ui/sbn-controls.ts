@@ -12,7 +12,7 @@ const MODE_TEXT: Record<string, string> = {
   samples: 'samples: key inputs shuffled',
 };
 
-type NumberField = 'batchPerWorker' | 'workersPerTab' | 'lr' | 'steps' | 'seed';
+type NumberField = 'batchPerWorker' | 'workersPerTab' | 'lr' | 'steps' | 'seed' | 'queueSize' | 'temperature' | 'outputDim' | 'knnEvery';
 
 interface NumberSpec {
   label: string;
@@ -28,7 +28,17 @@ const NUMBER_FIELDS: Record<NumberField, NumberSpec> = {
   lr: { label: 'Learning rate', min: 0, max: MAX_LR, step: 'any', integer: false },
   steps: { label: 'Steps', min: 1, max: MAX_STEPS, step: 1, integer: true },
   seed: { label: 'Seed', min: 0, max: MAX_SEED, step: 1, integer: true },
+  queueSize: { label: 'Queue size (keys)', min: 1, max: 65_536, step: 1, integer: true },
+  temperature: { label: 'Temperature', min: 1e-4, max: 100, step: 'any', integer: false },
+  outputDim: { label: 'Output width', min: 1, max: 4096, step: 1, integer: true },
+  knnEvery: { label: 'kNN every (steps, 0 = never)', min: 0, max: MAX_STEPS, step: 1, integer: true },
 };
+
+const MAIN_FIELDS: readonly NumberField[] = ['batchPerWorker', 'workersPerTab', 'lr', 'steps', 'seed'];
+const ADVANCED_FIELDS: readonly NumberField[] = ['queueSize', 'temperature', 'outputDim', 'knnEvery'];
+/** Hidden layer widths as typed: comma-separated positive integers. */
+const HIDDEN_PATTERN = /^\s*\d+(\s*,\s*\d+)*\s*$/;
+const MAX_HIDDEN_WIDTH = 4096;
 
 /**
  * The room's shared controls. Every change is proposed to the controller, which sends it to all tabs,
@@ -52,6 +62,14 @@ export class SbnControls extends LitElement {
         display: grid;
         grid-template-columns: repeat(auto-fill, minmax(11em, 1fr));
         gap: 0.6em 0.8em;
+      }
+      details {
+        margin-bottom: 0.8em;
+      }
+      summary {
+        cursor: pointer;
+        margin-bottom: 0.5em;
+        font-size: 0.9em;
       }
       legend {
         font-weight: 600;
@@ -117,8 +135,19 @@ export class SbnControls extends LitElement {
             ${PERMUTATIONS.map((p) => html`<option value=${p} ?selected=${p === c.permutation}>${p === 'random' ? 'random derangement each step' : 'cyclic: r ← r+1'}</option>`)}
           </select>
         </div>
-        ${(Object.keys(NUMBER_FIELDS) as NumberField[]).map((key) => this._numberField(key))}
+        ${MAIN_FIELDS.map((key) => this._numberField(key))}
       </fieldset>
+      <details>
+        <summary>Model and loss</summary>
+        <fieldset ?disabled=${locked}>
+          <legend class="sr-only">Model and loss settings</legend>
+          <div class="field">
+            <label for="hiddenDims">Hidden widths (comma-separated)</label>
+            <input id="hiddenDims" inputmode="numeric" .value=${c.hiddenDims.join(', ')} @change=${(e: Event) => this._onHidden(e.target as HTMLInputElement)} />
+          </div>
+          ${ADVANCED_FIELDS.map((key) => this._numberField(key))}
+        </fieldset>
+      </details>
       <p id="lock-note" class="muted" ?hidden=${!active}>Settings are locked during a run: Reset to change them.</p>
       <div class="buttons">
         <button class="primary" ?disabled=${this.disabled || this.runState === 'running'} @click=${() => this._command('start')}>
@@ -161,6 +190,13 @@ export class SbnControls extends LitElement {
     const valid = Number.isFinite(value) && value >= spec.min && value <= spec.max && (!spec.integer || Number.isInteger(value));
     input.setAttribute('aria-invalid', String(!valid));
     if (valid) this._emit({ [key]: value });
+  }
+
+  private _onHidden(input: HTMLInputElement): void {
+    const dims = HIDDEN_PATTERN.test(input.value) ? input.value.split(',').map((d) => Number(d.trim())) : [];
+    const valid = dims.length > 0 && dims.every((d) => d >= 1 && d <= MAX_HIDDEN_WIDTH);
+    input.setAttribute('aria-invalid', String(!valid));
+    if (valid) this._emit({ hiddenDims: dims });
   }
 
   private _emit(patch: Partial<TrainConfig>): void {

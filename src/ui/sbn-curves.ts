@@ -115,7 +115,7 @@ export class SbnCurves extends LitElement {
         scales: { x: { time: false } },
         axes: [
           { stroke: '#9aa3b2', grid: { stroke: '#2a3140' }, ticks: { stroke: '#2a3140' } },
-          { stroke: '#9aa3b2', grid: { stroke: '#2a3140' }, ticks: { stroke: '#2a3140' }, ...(spec.percent ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => `${Math.round(v * 100)}%`) } : {}) },
+          { stroke: '#9aa3b2', grid: { stroke: '#2a3140' }, ticks: { stroke: '#2a3140' }, ...(spec.percent ? { values: (_u: uPlot, vals: number[]) => vals.map((v) => `${parseFloat((v * 100).toPrecision(3))}%`) } : {}) },
         ],
         series: [
           { label: 'step' },

@@ -182,8 +182,8 @@ describe('sbn-controls', () => {
         }),
       );
     }
-    // Pause and Reset are disabled while idle, so Start is the last stop.
-    expect(reached.slice(0, 8)).toEqual(['mode', 'permutation', 'batchPerWorker', 'workersPerTab', 'lr', 'steps', 'seed', 'Start']);
+    // The folded model settings are one stop (their summary); Pause and Reset are disabled while idle.
+    expect(reached.slice(0, 9)).toEqual(['mode', 'permutation', 'batchPerWorker', 'workersPerTab', 'lr', 'steps', 'seed', 'Model and loss', 'Start']);
     // Change a value with the keyboard only: focus the batch field, type, commit with Enter/Tab.
     await page.evaluate(async () => (window as unknown as UiWindow).ui.recordEvents(['sbn-config-change', 'sbn-command']));
     await page.getByLabel('Batch per worker').fill('16');

@@ -1,0 +1,123 @@
+/**
+ * The whole app, three tabs, real everything (signaling, WebRTC mesh, WebGPU on SwiftShader, the
+ * training session): tab A creates a room, B and C join by its link, a setting changed on B reaches
+ * every tab, Start on C starts every tab, and every tab ends at the same step with the same losses and
+ * a loss curve with one point per step; then Reset, a mode change and Start on other tabs give a
+ * second run that is overlaid on the first. Also saves the README screenshot (docs/screenshot.png).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+
+const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
+const DOCS = new URL('../../docs/', import.meta.url).pathname;
+/** Small model so three tabs on a software GPU finish each run in well under a minute. */
+const STEPS = 16;
+
+let server: DevServer;
+let browser: Browser;
+const tabs: Page[] = [];
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  mkdirSync(DOCS, { recursive: true });
+  server = await startDevServer();
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function newTab(url: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await openPage(context, url);
+  tabs.push(page);
+  return page;
+}
+
+async function setField(page: Page, label: string, value: string): Promise<void> {
+  await page.getByLabel(label, { exact: true }).fill(value);
+  await page.getByLabel(label, { exact: true }).press('Tab');
+}
+
+/** The rows of the peers table as "rank:state". */
+async function peerStates(page: Page): Promise<string[]> {
+  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.children[5]!.textContent!.trim()}`));
+}
+
+it('three tabs join by link, start from one, and train in step', async () => {
+  const a = await newTab(`${server.url}/`);
+  await a.getByRole('button', { name: 'Create a room' }).click();
+  const linkBox = a.locator('sbn-room-link input#room-link');
+  await expect.poll(() => linkBox.inputValue(), { timeout: 30_000 }).toMatch(/\?room=[A-Za-z0-9_-]{22,}$/);
+  const link = await linkBox.inputValue();
+  expect(new URL(a.url()).searchParams.get('room')).toBe(new URL(link).searchParams.get('room'));
+
+  // A sets the model before the others join: joiners must receive the room's stored settings.
+  await a.locator('sbn-controls summary').click();
+  await setField(a, 'Hidden widths (comma-separated)', '32');
+  await setField(a, 'Queue size (keys)', '64');
+  await setField(a, 'Output width', '16');
+  await setField(a, 'kNN every (steps, 0 = never)', '4');
+  await setField(a, 'Virtual workers per tab', '2');
+  await setField(a, 'Batch per worker', '4');
+
+  const b = await newTab(link);
+  const c = await newTab(link);
+  for (const page of tabs) {
+    await expect.poll(() => peerStates(page), { timeout: 60_000 }).toEqual(
+      [0, 1, 2].map((r) => `${r}:${r === tabs.indexOf(page) ? 'this tab' : 'connected'}`),
+    );
+  }
+  // A change on one peer reaches every peer.
+  await setField(b, 'Steps', String(STEPS));
+  for (const page of tabs) {
+    await expect.poll(() => page.getByLabel('Steps', { exact: true }).inputValue()).toBe(String(STEPS));
+    expect(await page.getByLabel('Hidden widths (comma-separated)').inputValue()).toBe('32');
+    expect(await page.getByLabel('Virtual workers per tab').inputValue()).toBe('2');
+  }
+
+  await c.getByRole('button', { name: 'Start' }).click();
+  for (const page of tabs) {
+    await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
+  }
+
+  // Every tab shows the same step and the same losses (the loss is reduced over all 6 workers).
+  const lossLines = await Promise.all(
+    tabs.map(async (page) => ((await page.locator('sbn-log pre').textContent()) ?? '').split('\n').filter((l) => / Loss /.test(l))),
+  );
+  expect(lossLines[0]!.at(-1)).toMatch(new RegExp(`^\\[${STEPS}/${STEPS}\\] Loss \\d+\\.\\d{4}$`));
+  expect(lossLines[1]).toEqual(lossLines[0]);
+  expect(lossLines[2]).toEqual(lossLines[0]);
+  for (const page of tabs) {
+    const points = await page.evaluate(() => document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-curves')!.pointCounts('loss'));
+    expect(points).toEqual([STEPS]);
+    // The world is 3 tabs × 2 workers: six arrows per BN layer, each receiver fed by another worker.
+    const arrows = await page.locator('sbn-shuffle-view figure').first().locator('path.arrow').evaluateAll((els) => els.map((e) => [e.getAttribute('data-from'), e.getAttribute('data-to')]));
+    expect(arrows).toHaveLength(6);
+    for (const [from, to] of arrows) expect(from).not.toBe(to);
+  }
+
+  // A second run in another mode (Reset and the change on A, Start on B) is overlaid on the first.
+  await a.getByRole('button', { name: 'Reset' }).click();
+  for (const page of tabs) await expect.poll(() => page.locator('sbn-controls .state').textContent()).toBe('Idle');
+  await a.getByLabel('BatchNorm mode').selectOption('local');
+  await expect.poll(() => b.getByLabel('BatchNorm mode').inputValue()).toBe('local');
+  await b.getByRole('button', { name: 'Start' }).click();
+  for (const page of tabs) {
+    await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
+    const points = await page.evaluate(() => document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-curves')!.pointCounts('loss'));
+    expect(points).toEqual([STEPS, STEPS]);
+    // local mode: every worker normalises with its own statistics
+    const arrows = await page.locator('sbn-shuffle-view figure').first().locator('path.arrow').evaluateAll((els) => els.map((e) => [e.getAttribute('data-from'), e.getAttribute('data-to')]));
+    expect(arrows).toHaveLength(6);
+    for (const [from, to] of arrows) expect(from).toBe(to);
+  }
+  expect(await a.locator('sbn-curves figure').first().locator('.u-legend').textContent()).toMatch(/shuffle\/random W=6.*local W=6/);
+  await a.screenshot({ path: `${DOCS}screenshot.png`, fullPage: true });
+  await b.setViewportSize({ width: 390, height: 844 });
+  await b.screenshot({ path: `${ARTIFACTS}app-phone.png`, fullPage: true });
+});
