@@ -26,6 +26,12 @@ export interface KnnOptions {
   features?: KnnFeatures;
   numClasses?: number;
   blockRows?: number;
+  /**
+   * Use only the first this many bank / held-out images (class-balanced, as image i has class
+   * i mod classes): a cheaper estimate on slow backends. Default: all.
+   */
+  bankLimit?: number;
+  testLimit?: number;
 }
 
 /**
@@ -91,7 +97,16 @@ export function knnVote(sims: Float32Array, rows: number, bankLabels: Int32Array
  * Eval mode, no collectives: run it between steps on one tab and share the number if needed.
  */
 export function knnAccuracy(trainer: { backend: Backend; query: Sequential }, data: ShapeDataset, opts: KnnOptions = {}): Promise<number> {
-  return knnAccuracyOf(trainer.backend, trainer.query, data.train, data.test, { numClasses: data.numClasses, ...opts });
+  const bank = headOf(data.train, opts.bankLimit);
+  const test = headOf(data.test, opts.testLimit);
+  return knnAccuracyOf(trainer.backend, trainer.query, bank, test, { numClasses: data.numClasses, ...opts });
+}
+
+function headOf(split: LabelledImages, limit: number | undefined): LabelledImages {
+  if (limit === undefined || limit >= split.count) return split;
+  const dim = split.images.length / split.count;
+  const count = Math.max(1, Math.floor(limit));
+  return { images: split.images.subarray(0, count * dim), labels: split.labels.subarray(0, count), count };
 }
 
 /**

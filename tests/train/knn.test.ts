@@ -64,6 +64,9 @@ describe('kNN accuracy', () => {
     for (let s = 0; s < 4; s++) await t.runStep(); // moves weights and running statistics off their init
     const acc = await knnAccuracyOf(backend, t.query, data.train, data.test, { k: 5, features, blockRows: 16 });
     expect(await knnAccuracy(t, data, { k: 5, features })).toBe(acc);
+    const head = { images: data.train.images.subarray(0, 60 * 256), labels: data.train.labels.subarray(0, 60), count: 60 };
+    const few = await knnAccuracyOf(backend, t.query, head, data.test, { k: 5, features, numClasses: 10 });
+    expect(await knnAccuracy(t, data, { k: 5, features, bankLimit: 60 })).toBe(few);
     const bank = await hostFeatures(t.query, data.train.images, data.train.count, features);
     const test = await hostFeatures(t.query, data.test.images, data.test.count, features);
     let correct = 0;
