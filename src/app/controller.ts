@@ -16,6 +16,13 @@ import type { AppStore } from './store.ts';
 
 /** Lines kept in the on-screen log (newest last). */
 export const MAX_LOG_LINES = 400;
+/**
+ * A pause stops every tab after the same step, chosen this far ahead of the pausing tab so the
+ * command reaches the others first: at least PAUSE_LEAD_STEPS steps, and at least PAUSE_LEAD_MS of
+ * training time.
+ */
+export const PAUSE_LEAD_STEPS = 2;
+export const PAUSE_LEAD_MS = 500;
 
 export interface Navigation {
   href(): string;
@@ -98,11 +105,14 @@ export class AppController {
   start(): void {
     const room = this.store.state.room;
     const resumable = this.run !== null && this.run.state === 'paused' && room.command === 'pause';
-    this.publish({ ...room, command: 'run', runId: resumable ? room.runId : newRunId() });
+    this.publish({ ...room, command: 'run', runId: resumable ? room.runId : newRunId(), pauseAt: -1 });
   }
 
   pause(): void {
-    this.publish({ ...this.store.state.room, command: 'pause' });
+    const stepMs = this.run?.lastStepMs ?? 0;
+    const lead = Math.max(PAUSE_LEAD_STEPS, stepMs > 0 ? Math.ceil(PAUSE_LEAD_MS / stepMs) : 0);
+    const pauseAt = this.run && this.run.lastStep >= 0 ? this.run.lastStep + lead : -1;
+    this.publish({ ...this.store.state.room, command: 'pause', pauseAt });
   }
 
   reset(): void {
@@ -239,7 +249,7 @@ export class AppController {
       if (this.run && this.run.id === next.runId) this.run.resume();
       else await this.beginRun(next);
     } else if (next.command === 'pause') {
-      this.run?.pause();
+      this.run?.pauseAfter(next.pauseAt);
     } else if (next.command === 'reset') {
       this.stopRun();
       this.store.update({ runState: 'idle', step: -1, shuffle: null, log: [] });

@@ -29,18 +29,24 @@ export interface RoomState {
   command: RunCommand;
   /** Identifies one run across tabs ('' before the first start). */
   runId: string;
+  /**
+   * With `pause`: the 0-based step after which every tab stops. Tabs run in lockstep (every step
+   * ends in collectives), so pausing all of them after the same step keeps them aligned; -1 = at once.
+   */
+  pauseAt: number;
 }
 
 export const INITIAL_ROOM_STATE: Readonly<RoomState> = Object.freeze({
   config: { ...DEFAULT_CONFIG, hiddenDims: [...DEFAULT_CONFIG.hiddenDims] },
   command: 'idle',
   runId: '',
+  pauseAt: -1,
 });
 
 /** Flattens the room state into the server's record (arrays become comma-separated strings). */
 export function encodeRoomState(state: RoomState): RoomConfig {
   const { hiddenDims, ...scalars } = state.config;
-  return { ...scalars, hiddenDims: hiddenDims.join(','), command: state.command, runId: state.runId };
+  return { ...scalars, hiddenDims: hiddenDims.join(','), command: state.command, runId: state.runId, pauseAt: state.pauseAt };
 }
 
 function intIn(value: unknown, min: number, max: number): number | undefined {
@@ -98,7 +104,8 @@ export function decodeRoomState(record: RoomConfig, fallback: RoomState = INITIA
   };
   const command = pick('command', oneOf(r.command, RUN_COMMANDS), fallback.command);
   const runId = pick('runId', typeof r.runId === 'string' && r.runId.length <= 64 ? r.runId : undefined, fallback.runId);
-  return { state: { config, command, runId }, rejected };
+  const pauseAt = pick('pauseAt', intIn(r.pauseAt, -1, MAX_STEPS), fallback.pauseAt);
+  return { state: { config, command, runId, pauseAt }, rejected };
 }
 
 /** A fresh run id: time-ordered so runs sort naturally, with random bits so two tabs never collide. */

@@ -45,6 +45,11 @@ export class Run {
   readonly log: RunLog;
   private readonly session: SessionLike;
   private readonly batcher: Batcher<StepLog>;
+  private pauseAt: number | null = null;
+  /** Last completed step (0-based), as received; -1 before the first. */
+  lastStep = -1;
+  /** Wall time of the last step, in ms (compute + communication), for choosing a pause step. */
+  lastStepMs = 0;
   private destroyed = false;
 
   constructor(private readonly opts: RunOptions) {
@@ -82,11 +87,21 @@ export class Run {
     });
   }
 
-  pause(): void {
-    if (this.session.state === 'running') this.session.pause();
+  /**
+   * Pauses after `step` completes (-1: at once). The session checks its state between steps, so a
+   * pause requested from the step event stops it before the next step begins.
+   */
+  pauseAfter(step: number): void {
+    if (step < 0 || this.lastStep >= step) {
+      this.pauseAt = null;
+      if (this.session.state === 'running') this.session.pause();
+    } else {
+      this.pauseAt = step;
+    }
   }
 
   resume(): void {
+    this.pauseAt = null;
     if (this.session.state === 'paused') this.session.resume();
   }
 
@@ -106,7 +121,11 @@ export class Run {
 
   private readonly onStep = (ev: Event): void => {
     if (this.destroyed) return;
-    this.batcher.push((ev as CustomEvent<StepLog>).detail);
+    const log = (ev as CustomEvent<StepLog>).detail;
+    this.lastStep = log.step;
+    this.lastStepMs = log.computeMs + log.commMs;
+    if (this.pauseAt !== null && log.step >= this.pauseAt) this.pauseAfter(-1);
+    this.batcher.push(log);
   };
 
   private readonly onState = (): void => {

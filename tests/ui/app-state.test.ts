@@ -19,6 +19,7 @@ describe('room config codec', () => {
     config: { ...DEFAULT_CONFIG, mode: 'samples', permutation: 'cyclic', lr: 0.125, hiddenDims: [64, 32], batchPerWorker: 5, seed: 99 },
     command: 'pause',
     runId: 'abc-123',
+    pauseAt: 7,
   };
 
   it('round-trips through the server schema (what every other tab receives)', () => {

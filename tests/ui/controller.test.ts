@@ -127,6 +127,31 @@ describe('AppController', () => {
     expect(t.store.state.runs[0]!.finished).toBe(true);
   });
 
+  it('a pause stops every tab after the same step, chosen ahead of the pausing tab', async () => {
+    const t = setup();
+    await t.controller.createRoom();
+    t.controller.start();
+    await tick();
+    const session = t.sessions[0]!;
+    session.emit({ ...stepLog(0, cyclic(4)), computeMs: 40, commMs: 10 });
+    t.controller.pause();
+    const sent = decodeRoomState(t.room.configs.at(-1)!).state;
+    // 500 ms ahead at 50 ms per step = 10 steps after step 0.
+    expect(sent).toMatchObject({ command: 'pause', pauseAt: 10 });
+    for (let s = 1; s < 10; s++) session.emit(stepLog(s, cyclic(4)));
+    expect(session.state).toBe('running');
+    session.emit(stepLog(10, cyclic(4)));
+    expect(session.state).toBe('paused');
+    // Another tab's pause for a step this tab already passed stops it at once.
+    t.controller.start();
+    await tick();
+    expect(session.state).toBe('running');
+    session.emit(stepLog(11, cyclic(4)));
+    t.room.listener!.onConfig(encodeRoomState({ ...t.store.state.room, command: 'pause', pauseAt: 5 }), 'other-peer-id');
+    await tick();
+    expect(session.state).toBe('paused');
+  });
+
   it('a tab joining mid-run joins the run (the session adopts the state of rank 0) and says so', async () => {
     const t = setup({ href: `http://h/?room=${FAKE_ROOM_ID}` });
     await t.controller.boot();

@@ -2,7 +2,8 @@
  * The whole app, three tabs, real everything (signaling, WebRTC mesh, WebGPU on SwiftShader, the
  * training session): tab A creates a room, B and C join by its link, a setting changed on B reaches
  * every tab, Start on C starts every tab, and every tab ends at the same step with the same losses and
- * a loss curve with one point per step; then Reset, a mode change and Start on other tabs give a
+ * a loss curve with one point per step; a pause from one tab stops every tab after the same step;
+ * then Reset, a mode change and Start on other tabs give a
  * second run that is overlaid on the first. Also saves the README screenshot (docs/screenshot.png).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { launchBrowser, openPage, startDevServer, type DevServer } from '../help
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
 /** Small model so three tabs on a software GPU finish each run in well under a minute. */
-const STEPS = 16;
+const STEPS = 20;
 
 let server: DevServer;
 let browser: Browser;
@@ -81,6 +82,19 @@ it('three tabs join by link, start from one, and train in step', async () => {
   }
 
   await c.getByRole('button', { name: 'Start' }).click();
+  // Pause from A mid-run: every tab stops after the same step; Resume from C continues all of them.
+  await expect.poll(async () => Number((await a.locator('sbn-controls .state').textContent())?.match(/step (\d+)\//)?.[1] ?? 0), { timeout: 180_000, interval: 200 }).toBeGreaterThanOrEqual(2);
+  await a.getByRole('button', { name: 'Pause' }).click();
+  const paused = await Promise.all(
+    tabs.map(async (page) => {
+      const state = page.locator('sbn-controls .state');
+      await expect.poll(() => state.textContent(), { timeout: 60_000 }).toMatch(/^Paused at step \d+\//);
+      return state.textContent();
+    }),
+  );
+  expect(paused[1]).toBe(paused[0]);
+  expect(paused[2]).toBe(paused[0]);
+  await c.getByRole('button', { name: 'Resume' }).click();
   for (const page of tabs) {
     await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
   }
