@@ -6,8 +6,8 @@ import {
 import { assertRunningCount, checkBnArgs } from '../backend/cpu/checks.ts';
 import { assertSameShape, assertSize, fmt } from '../backend/cpu/tensor.ts';
 import {
-  BnApplyPass, BnColumnPartialPass, BnColumnSumsPass, BnDxBorrowedPass, BnDxLocalPass, BnMergeStatsPass,
-  BnMergeSumsPass, BnParamGradsPass, BnPilotPass, BnRunningUpdatePass, BnStatsBackwardPass, columnGrid,
+  BnApplyPass, BnColumnPartialPass, BnColumnPartialVec4Pass, BnColumnSumsPass, BnDxBorrowedPass, BnDxLocalPass, BnMergeStatsPass,
+  BnMergeSumsPass, BnParamGradsPass, BnPilotPass, BnPlanePartialPass, BnRunningUpdatePass, BnStatsBackwardPass, columnGrid, statsGrid,
 } from './passes/batchnorm.ts';
 import { FillPass } from './passes/elementwise.ts';
 import type { GpuRuntime } from './runtime.ts';
@@ -20,12 +20,14 @@ function statistics(rt: GpuRuntime, op: string, x: Tensor, layout: BnLayout, wan
   const xb = rt.buf(op, x);
   checkBnArgs(op, layout, x, {});
   assertBnTrainable(layout);
-  const grid = columnGrid(layout);
+  const grid = statsGrid(layout);
   const pilot = rt.temp(layout.groups * layout.c);
   rt.pass(BnPilotPass).run(xb, pilot, layout);
   const partMean = rt.temp(grid.partialSize);
   const partM2 = rt.temp(grid.partialSize);
-  rt.pass(BnColumnPartialPass).run(xb, pilot, partMean, partM2, layout, grid);
+  if (grid.kind === 'plane') rt.pass(BnPlanePartialPass).run(xb, pilot, partMean, partM2, layout, grid);
+  else if (grid.kind === 'column4') rt.pass(BnColumnPartialVec4Pass).run(xb, pilot, partMean, partM2, layout, grid);
+  else rt.pass(BnColumnPartialPass).run(xb, pilot, partMean, partM2, layout, grid);
   const mean = rt.alloc(op, [layout.groups, layout.c]);
   const second = rt.alloc(op, [layout.groups, layout.c]);
   rt.pass(BnMergeStatsPass).run(partMean, partM2, pilot, mean.buffer, second.buffer, layout, grid, wantVar);

@@ -31,6 +31,8 @@ const BN_LAYOUTS: [string, BnLayout, DataKind][] = [
   ['NCHW hw=9 groups=3', { groups: 3, n: 5, c: 7, hw: 9 }, 'normal'],
   ['NCHW hw=49 N=40, offset data', { groups: 1, n: 40, c: 4, hw: 49 }, 'offset'],
   ['NCHW N=1 hw=16 groups=2', { groups: 2, n: 1, c: 3, hw: 16 }, 'normal'],
+  ['NCHW hw=8 N=150 (plane kernel, partial chunk) groups=2, offset data', { groups: 2, n: 150, c: 3, hw: 8 }, 'offset'],
+  ['C=64 N=130 (vec4 columns) groups=2, tiny variance', { groups: 2, n: 130, c: 64, hw: 1 }, 'tiny'],
 ];
 
 export async function batchNormCases(): Promise<CaseResult[]> {

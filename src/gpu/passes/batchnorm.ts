@@ -3,10 +3,13 @@
  * per channel) and backward sums are two-stage column
  * reductions: stage 1 views x as [groups, n, c·hw] and gives each thread one column and a chunk of
  * BN_ROWS_PER_THREAD rows (contiguous reads across a workgroup, many threads even for few channels);
- * stage 2 merges chunks × hw partials per (group, channel) in one workgroup.
+ * stage 2 merges the partials of each (group, channel) in one thread. For [N, C, H, W] with hw % 4 = 0
+ * the statistics use a plane kernel instead (one thread per channel and row chunk, contiguous rows).
  */
 import pilotWgsl from '../../../shaders/bn_pilot.wgsl?raw';
 import columnPartialWgsl from '../../../shaders/bn_column_partial.wgsl?raw';
+import columnPartialVec4Wgsl from '../../../shaders/bn_column_partial_vec4.wgsl?raw';
+import planePartialWgsl from '../../../shaders/bn_plane_partial.wgsl?raw';
 import mergeStatsWgsl from '../../../shaders/bn_merge_stats.wgsl?raw';
 import columnSumsWgsl from '../../../shaders/bn_column_sums.wgsl?raw';
 import mergeSumsWgsl from '../../../shaders/bn_merge_sums.wgsl?raw';
@@ -20,10 +23,10 @@ import type { BnLayout } from '../../backend/backend.ts';
 import { ComputePass, type PassContext } from '../compute-pass.ts';
 
 /** Rows each stage-1 thread reduces sequentially in f32 before the exact (Chan) merges take over. */
-export const BN_ROWS_PER_THREAD = 32;
+export const BN_ROWS_PER_THREAD = 64;
 /** Threads per workgroup of the column (stage 1) and merge (stage 2) kernels. */
 const COLUMN_WG = 64;
-const MERGE_WG = 64;
+const MERGE_WG = 64; // threads over (group, channel)
 
 /** Stage-1 geometry for a layout. */
 export interface ColumnGrid {
@@ -33,6 +36,24 @@ export interface ColumnGrid {
   blocks: number;
   /** Floats per stage-1 output buffer: groups · chunks · width. */
   partialSize: number;
+}
+
+/** How stage 1 of the statistics covers a layout, and what stage 2 then merges. */
+export interface StatsGrid extends ColumnGrid {
+  /** plane: [N, C, H, W] with hw % 4 = 0; column4: c·hw % 4 = 0; column: anything else. */
+  kind: 'plane' | 'column4' | 'column';
+  /** Partials per (group, chunk, channel): hw for the column kernels, 1 for planes. */
+  positions: number;
+  /** Values behind one row of a partial: 1 for columns, hw for planes. */
+  valuesPerRow: number;
+}
+
+export function statsGrid(layout: BnLayout): StatsGrid {
+  const grid = columnGrid(layout);
+  if (layout.hw > 1 && layout.hw % 4 === 0) {
+    return { ...grid, kind: 'plane', positions: 1, valuesPerRow: layout.hw, partialSize: layout.groups * grid.chunks * layout.c };
+  }
+  return { ...grid, kind: grid.width % 4 === 0 ? 'column4' : 'column', positions: layout.hw, valuesPerRow: 1 };
 }
 
 export function columnGrid(layout: BnLayout): ColumnGrid {
@@ -58,6 +79,30 @@ export class BnPilotPass extends ComputePass {
   }
 }
 
+/** Stage 1 of statistics for [N, C, H, W] with hw divisible by 4: one thread per (group, channel, chunk). */
+export class BnPlanePartialPass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnPlanePartial', code: planePartialWgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG });
+  }
+  run(x: GPUBuffer, pilot: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: StatsGrid): void {
+    const { groups, n, c, hw } = layout;
+    this.dispatch([x, pilot, partMean, partM2], this.groupsFor(groups * grid.chunks * c), [groups, n, c, hw / 4, grid.chunk, grid.chunks]);
+  }
+}
+
+/** Stage 1 of statistics when c·hw is divisible by 4: four columns per thread as vec4. */
+export class BnColumnPartialVec4Pass extends ComputePass {
+  constructor(ctx: PassContext) {
+    super(ctx, { label: 'BnColumnPartialVec4', code: columnPartialVec4Wgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG });
+  }
+  run(x: GPUBuffer, pilot: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
+    const { groups, n, c, hw } = layout;
+    const width4 = grid.width / 4;
+    const blocks = Math.ceil(width4 / COLUMN_WG);
+    this.dispatch([x, pilot, partMean, partM2], blocks * grid.chunks * groups, [groups, n, width4, grid.chunk, grid.chunks, blocks, c, hw]);
+  }
+}
+
 /** Stage 1 of statistics: per (group, chunk, column) shifted mean and M2. */
 export class BnColumnPartialPass extends ComputePass {
   constructor(ctx: PassContext) {
@@ -74,9 +119,9 @@ export class BnMergeStatsPass extends ComputePass {
   constructor(ctx: PassContext) {
     super(ctx, { label: 'BnMergeStats', code: mergeStatsWgsl, storage: ['read', 'read', 'read', 'write', 'write'], workgroupSize: MERGE_WG });
   }
-  run(partMean: GPUBuffer, partM2: GPUBuffer, pilot: GPUBuffer, mean: GPUBuffer, m2OrVar: GPUBuffer, layout: BnLayout, grid: ColumnGrid, wantVar: boolean): void {
-    const { groups, n, c, hw } = layout;
-    this.dispatch([partMean, partM2, pilot, mean, m2OrVar], groups * c, [groups, n, c, hw, grid.chunk, grid.chunks, wantVar ? 1 : 0]);
+  run(partMean: GPUBuffer, partM2: GPUBuffer, pilot: GPUBuffer, mean: GPUBuffer, m2OrVar: GPUBuffer, layout: BnLayout, grid: StatsGrid, wantVar: boolean): void {
+    const { groups, n, c } = layout;
+    this.dispatch([partMean, partM2, pilot, mean, m2OrVar], this.groupsFor(groups * c), [groups, n, c, grid.positions, grid.chunk, grid.chunks, wantVar ? 1 : 0, grid.valuesPerRow]);
   }
 }
 
@@ -98,7 +143,7 @@ export class BnMergeSumsPass extends ComputePass {
   }
   run(partDy: GPUBuffer, partDyx: GPUBuffer, sums: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
     const { groups, c, hw } = layout;
-    this.dispatch([partDy, partDyx, sums], groups * c, [groups, c, hw, grid.chunks]);
+    this.dispatch([partDy, partDyx, sums], this.groupsFor(groups * c), [groups, c, hw, grid.chunks]);
   }
 }
 
