@@ -201,6 +201,8 @@ export class AppController {
       if (this.destroyed) return;
       this.store.notify(toNotice(err));
       this.store.update({ view: 'landing', connection: 'offline', roomId: null });
+      // Drop the failed link from the address bar, so a reload shows the landing, not the error again.
+      this.deps.nav.replace(new URL('/', this.deps.nav.href()).toString());
     } finally {
       if (!this.destroyed) this.store.update({ busy: false });
     }

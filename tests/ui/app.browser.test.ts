@@ -1,6 +1,7 @@
 /**
  * The app root in the browser: over fake room/session ports (controller → store → elements, export
- * download, bad link), and the real page without WebGPU (CPU backend, and the notice that says so).
+ * download, bad link), and the real page: an unknown room link, and no WebGPU (CPU backend, and the
+ * notice that says so).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -73,7 +74,17 @@ describe('sbn-app over fake ports', () => {
   });
 });
 
-describe('the real page without WebGPU', () => {
+describe('the real page', () => {
+  it('opened from a link to a room the server does not know: says so and offers the landing', async () => {
+    const context = await browser.newContext();
+    const page = await openPage(context, `${server.url}/?room=${'Z'.repeat(24)}`);
+    const notice = page.locator('sbn-errors li[data-code="ERR_ROOM_NOT_FOUND"]');
+    await expect.poll(() => notice.count(), { timeout: 30_000 }).toBe(1);
+    expect(await notice.textContent()).toContain('Ask for a new link');
+    expect(await page.getByRole('button', { name: 'Create a room' }).isVisible()).toBe(true);
+    await context.close();
+  });
+
   it('runs on the CPU backend and says so', async () => {
     const context = await browser.newContext();
     await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
