@@ -20,6 +20,8 @@ export const HEARTBEAT_INTERVAL_MS = 1_000;
 export const PEER_TIMEOUT_MS = 4_000;
 /** Frames of not-yet-formed epochs kept at most (bytes, all peers together); the oldest go first. */
 export const PENDING_EPOCH_MAX_BYTES = 32 * 1024 * 1024;
+/** Frames of an epoch never formed here are dropped after this long (that epoch was another peer's view). */
+export const HOLD_MAX_MS = 30_000;
 /** Retired epochs remembered, so their late frames are recognised as stale rather than held. */
 const RETIRED_EPOCHS_KEPT = 64;
 
@@ -32,7 +34,8 @@ export interface EndpointOptions {
   chunkBytes?: number;
   collective?: Partial<CollectiveConfig>;
   /** A link was dropped: closed, silent, or sent a malformed frame (`reason.code` says which). */
-  onPeerLeft?: (peerId: string, reason: MeshError) => void;
+  /** `orderly`: the peer said goodbye (it is leaving the room; the server will announce it). */
+  onPeerLeft?: (peerId: string, reason: MeshError, orderly: boolean) => void;
 }
 
 interface PeerState {
@@ -55,7 +58,7 @@ export class MeshEndpoint {
   private peers = new Map<string, PeerState>();
   private core: GroupCore | null = null;
   private retired: number[] = [];
-  private pending: Array<{ peerId: string; frame: Frame }> = [];
+  private pending: Array<{ peerId: string; frame: Frame; heldAt: number }> = [];
   private pendingBytes = 0;
   private heartbeat: unknown = null;
   private destroyed = false;
@@ -158,11 +161,17 @@ export class MeshEndpoint {
     const held = this.pending;
     this.pending = [];
     this.pendingBytes = 0;
-    for (const { peerId, frame } of held) {
+    const now = this.timers.now();
+    for (const { peerId, frame, heldAt } of held) {
       if (frame.epoch === epoch) this.route(peerId, frame);
-      else if (!this.retired.includes(frame.epoch)) this.hold(peerId, frame);
+      else if (!this.retired.includes(frame.epoch) && now - heldAt < HOLD_MAX_MS) this.hold(peerId, frame, heldAt);
     }
     return new CollectiveGroup(core, this.opts.collective);
+  }
+
+  /** True when the current epoch has failed (a peer left) and a new one must be formed. */
+  get groupAborted(): boolean {
+    return this.core?.aborted != null;
   }
 
   /** Fails the current epoch (if any) with `error`. */
@@ -238,7 +247,7 @@ export class MeshEndpoint {
         state.paddingBytes += frame.payload.byteLength;
         return;
       case FrameKind.Bye:
-        this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the mesh`, peerId));
+        this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the mesh`, peerId), true);
         return;
       default:
         if (this.core && frame.epoch === this.core.epoch) this.route(peerId, frame);
@@ -261,15 +270,15 @@ export class MeshEndpoint {
     if (message) core.deliver(peerId, frame.opId, frame.round, frame.step, new Float32Array(message.buffer, message.byteOffset, message.byteLength / 4));
   }
 
-  private hold(peerId: string, frame: Frame): void {
-    this.pending.push({ peerId, frame });
+  private hold(peerId: string, frame: Frame, heldAt = this.timers.now()): void {
+    this.pending.push({ peerId, frame, heldAt });
     this.pendingBytes += frame.payload.byteLength;
     while (this.pendingBytes > PENDING_EPOCH_MAX_BYTES && this.pending.length > 0) {
       this.pendingBytes -= this.pending.shift()!.frame.payload.byteLength;
     }
   }
 
-  private dropPeer(peerId: string, reason: MeshError): void {
+  private dropPeer(peerId: string, reason: MeshError, orderly = false): void {
     const state = this.peers.get(peerId);
     if (!state) return;
     this.peers.delete(peerId);
@@ -280,7 +289,7 @@ export class MeshEndpoint {
       (left as { cause?: unknown }).cause = reason;
       this.core.abort(left);
     }
-    this.opts.onPeerLeft?.(peerId, reason);
+    this.opts.onPeerLeft?.(peerId, reason, orderly);
   }
 
   private tick(): void {

@@ -105,4 +105,9 @@ export class MemoryLinkHub {
     const end = selfId === first ? entry.ends[0] : entry.ends[1];
     return Object.assign(end, { signal: () => {}, opened: entry.opened });
   };
+
+  /** Breaks the current link between two peers (a network failure: both ends see it close). */
+  cut(idA: string, idB: string): void {
+    this.pairs.get([idA, idB].sort().join('|'))?.ends[0].destroy('link cut');
+  }
 }

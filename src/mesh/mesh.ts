@@ -65,6 +65,11 @@ export function roomFromLink(link: string): { roomId: string } {
   return { roomId };
 }
 
+/** Group epoch: a hash of the room's epoch and the connected peer ids in rank order (same on every peer). */
+function groupEpoch(serverEpoch: number, ids: readonly string[]): number {
+  return fnv1a(new TextEncoder().encode(`${serverEpoch}|${ids.join(',')}`));
+}
+
 interface PendingLink {
   link: ConnectingLink;
   sawOffer: boolean;
@@ -77,6 +82,11 @@ export class Mesh {
   members: MeshMember[] = [];
   group: ProcessGroup;
   private roomMembers: Member[] = [];
+  /** The server's membership epoch of the latest `members` (part of every group epoch). */
+  private serverEpoch = 0;
+  /** Peers (still in the room) whose link dropped and that this side, as initiator, reconnects. */
+  private recovering = new Set<string>();
+  private meta: PeerMeta;
   private endpoint: MeshEndpoint;
   private pendingLinks = new Map<string, PendingLink>();
   private retryTimers = new Map<string, unknown>();
@@ -99,7 +109,7 @@ export class Mesh {
     const early: Array<() => void> = [];
     let mesh: Mesh | null = null;
     const buffer = <T>(fn: (m: Mesh, p: T) => void) => (p: T) => (mesh ? fn(mesh, p) : early.push(() => fn(mesh!, p)));
-    signaling.on('members', buffer((m, p) => m.onMembers(p.members)));
+    signaling.on('members', buffer((m, p) => m.onMembers(p.members, p.epoch)));
     signaling.on('signal', buffer((m, p) => m.onSignal(p.from, p.data)));
     signaling.on('config', buffer((m, p) => m.emit('config', p)));
     signaling.on('error', buffer((m, p) => m.emit('error', p)));
@@ -125,10 +135,11 @@ export class Mesh {
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
       ...(opts.peerTimeoutMs !== undefined ? { peerTimeoutMs: opts.peerTimeoutMs } : {}),
       ...(opts.collective ? { collective: opts.collective } : {}),
-      onPeerLeft: (peerId, reason) => this.onPeerLeft(peerId, reason),
+      onPeerLeft: (peerId, reason, orderly) => this.onPeerLeft(peerId, reason, orderly),
     });
-    this.group = this.endpoint.formGroup([this.selfId], fnv1a(new TextEncoder().encode(this.selfId)));
-    this.members = [{ id: this.selfId, rank: 0, meta: opts.meta ?? {} }];
+    this.group = this.endpoint.formGroup([this.selfId], groupEpoch(0, [this.selfId]));
+    this.meta = opts.meta ?? {};
+    this.members = [{ id: this.selfId, rank: 0, meta: this.meta }];
   }
 
   get epoch(): number {
@@ -183,7 +194,9 @@ export class Mesh {
     return this.endpoint.sendPadding(peerId, bytes);
   }
 
+  /** Updates this peer's description. The room's epoch changes: every peer re-forms its group. */
   setMeta(meta: PeerMeta): void {
+    this.meta = meta;
     this.signaling.setMeta(meta);
   }
 
@@ -210,9 +223,10 @@ export class Mesh {
     for (const listener of [...(this.listeners.get(event) ?? [])]) (listener as Listener<K>)(payload);
   }
 
-  private onMembers(members: Member[]): void {
+  private onMembers(members: Member[], epoch: number): void {
     if (this.destroyed) return;
     this.roomMembers = [...members].sort((a, b) => a.rank - b.rank);
+    this.serverEpoch = epoch;
     const ids = new Set(this.roomMembers.map((m) => m.id));
     for (const peerId of [...this.endpoint.connectedPeers, ...this.pendingLinks.keys()]) {
       if (!ids.has(peerId)) this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the room`, peerId));
@@ -230,7 +244,9 @@ export class Mesh {
     if (from < this.selfId) {
       // We answer this peer. A fresh offer after one we already took means it restarted the link.
       if (isOffer && (pending?.sawOffer || this.endpoint.hasLink(from))) {
-        this.dropPending(from);
+        // Drop the old link first, so the epoch goes through "without this peer" and back: both sides
+        // then start the re-formed group from operation 0.
+        this.dropPeer(from, new MeshError('ERR_PEER_LEFT', `peer ${from} restarted its link`, from));
         pending = undefined;
       }
       pending ??= this.startLink(from, false);
@@ -267,6 +283,7 @@ export class Mesh {
         this.pendingLinks.delete(peerId);
         this.endpoint.addLink(link);
         this.reform();
+        if (this.recovering.delete(peerId)) this.bumpRoomEpoch();
       },
       () => {
         if (this.destroyed || this.pendingLinks.get(peerId) !== pending) return;
@@ -301,24 +318,39 @@ export class Mesh {
     this.endpoint.removeLink(peerId, reason);
   }
 
-  private onPeerLeft(peerId: string, reason: MeshError): void {
+  private onPeerLeft(peerId: string, reason: MeshError, orderly = false): void {
     if (this.destroyed) return;
     this.emit('peer-left', { peerId, reason });
     if (reason.code === 'ERR_BAD_FRAME') this.emit('error', reason);
     // The link dropped but the room still lists the peer: reconnect (it may only have been the network).
-    if (this.selfId < peerId && reason.code !== 'ERR_BAD_FRAME') this.scheduleRetry(peerId);
-    queueMicrotask(() => this.reform());
+    this.reform();
+    if (!orderly && this.selfId < peerId && this.roomMembers.some((m) => m.id === peerId)) {
+      // Only this pair saw the failure: bump the room's epoch so every peer re-forms (and again once
+      // the link is back), instead of third parties carrying on in an epoch that has split.
+      this.bumpRoomEpoch();
+      if (reason.code !== 'ERR_BAD_FRAME') {
+        this.recovering.add(peerId);
+        this.scheduleRetry(peerId);
+      }
+    }
   }
 
-  /** Starts a new epoch if the connected set differs from the current group's. */
+  /**
+   * Makes the server bump the room's epoch (re-sending our meta does that): all peers get a new
+   * `members` and start a new group epoch from operation 0 together.
+   */
+  private bumpRoomEpoch(): void {
+    this.signaling.setMeta(this.meta);
+  }
+
+  /** Starts a new epoch if the connected set or the room's epoch changed. */
   private reform(): void {
     if (this.destroyed) return;
     const connected = this.roomMembers.filter((m) => m.id === this.selfId || this.endpoint.hasLink(m.id));
     if (!connected.some((m) => m.id === this.selfId)) return; // our own members entry has not arrived yet
     const ids = connected.map((m) => m.id);
-    const current = this.members.map((m) => m.id);
-    if (ids.length === current.length && ids.every((id, i) => id === current[i])) return;
-    const epoch = fnv1a(new TextEncoder().encode(ids.join(',')));
+    const epoch = groupEpoch(this.serverEpoch, ids);
+    if (epoch === this.group.epoch && !this.endpoint.groupAborted) return;
     this.group = this.endpoint.formGroup(ids, epoch);
     this.members = connected.map((m, rank) => ({ id: m.id, rank, meta: m.meta }));
     this.emit('membership', {

@@ -85,6 +85,31 @@ describe('Mesh (signaling server + in-memory links)', () => {
     for (const s of sums) expect([...s]).toEqual([4]);
   });
 
+  it('a dropped link (peer still in the room) is reported, shrinks the group, and is re-established', async () => {
+    const a = await join({ create: true });
+    const b = await join({ roomId: a.roomId });
+    const c = await join({ roomId: a.roomId });
+    const full = await Promise.all([a, b, c].map((m) => m.waitForSize(3, 5000)));
+    const left: string[] = [];
+    c.on('peer-left', ({ peerId }) => left.push(peerId));
+    const sizes: number[] = [];
+    c.on('membership', ({ group }) => sizes.push(group.size));
+    const inFlight = full[2]!.allReduce(new Float32Array(4)).then(() => null, (e: unknown) => e);
+    hub.cut(b.selfId, c.selfId);
+    expect(((await inFlight) as MeshError).code).toBe('ERR_PEER_LEFT');
+    expect(left).toEqual([b.selfId]);
+    // The initiator retries after LINK_RETRY_DELAY_MS and bumps the room's epoch: all three re-form together.
+    const meshesABC = [a, b, c];
+    await expect
+      .poll(() => meshesABC.every((m) => m.group.size === 3 && m.group.epoch === meshesABC[0]!.group.epoch && m.group.epoch !== full[0]!.epoch), { timeout: 5000 })
+      .toBe(true);
+    const again = meshesABC.map((m) => m.group);
+    expect(sizes).toContain(2);
+    expect(new Set(again.map((g) => g.epoch)).size).toBe(1);
+    const sums = await Promise.all(again.map((g) => g.allReduce(new Float32Array([1]))));
+    for (const s of sums) expect([...s]).toEqual([3]);
+  });
+
   it('links survive a signaling outage; the client resumes its peer id and the group is unchanged', async () => {
     const sockets = new Set<import('node:net').Socket>();
     server.on('connection', (socket) => sockets.add(socket));
