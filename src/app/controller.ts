@@ -7,7 +7,7 @@ import type { TrainConfig } from '../train/types.ts';
 import { realTimers, type Timers } from './batcher.ts';
 import { appError, toNotice } from './errors.ts';
 import { exportFileName, runToCsv, runToJson } from './format.ts';
-import { parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
+import { landingUrl, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
 import type { BackendChoice, BackendProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
 import { Run, type RunUpdate } from './run.ts';
@@ -92,7 +92,7 @@ export class AppController {
     this.connection?.destroy();
     this.connection = null;
     this.store.update({ view: 'landing', roomId: null, link: null, connection: 'offline', selfId: null, peers: [], runState: 'idle' });
-    this.deps.nav.replace(new URL('/', this.deps.nav.href()).toString());
+    this.deps.nav.replace(landingUrl(this.deps.nav.href()));
   }
 
   /** Changes the room's configuration: sent to every tab of the room. */
@@ -202,7 +202,7 @@ export class AppController {
       this.store.notify(toNotice(err));
       this.store.update({ view: 'landing', connection: 'offline', roomId: null });
       // Drop the failed link from the address bar, so a reload shows the landing, not the error again.
-      this.deps.nav.replace(new URL('/', this.deps.nav.href()).toString());
+      this.deps.nav.replace(landingUrl(this.deps.nav.href()));
     } finally {
       if (!this.destroyed) this.store.update({ busy: false });
     }

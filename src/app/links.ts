@@ -38,3 +38,11 @@ export function roomIdFromLocation(href: string): string | null {
   const id = new URL(href).searchParams.get(ROOM_PARAM);
   return id === null ? null : id;
 }
+
+/** The app's own page without a room (keeps a sub-path deployment's path). */
+export function landingUrl(href: string): string {
+  const url = new URL(href);
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
