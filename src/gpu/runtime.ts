@@ -7,7 +7,7 @@ import { checkShape } from '../backend/cpu/tensor.ts';
 import { BufferPool, storageUsage } from './buffer-pool.ts';
 import type { PassContext } from './compute-pass.ts';
 import { FillPass } from './passes/elementwise.ts';
-import { MatmulPass } from './passes/dense.ts';
+import { MatmulPass, type MatmulKernel } from './passes/dense.ts';
 import { Recorder } from './recorder.ts';
 import { GpuTensor, asGpu } from './tensor.ts';
 
@@ -19,6 +19,8 @@ export interface RuntimeOptions {
   sentinelBits?: number;
   /** Override maxComputeWorkgroupsPerDimension (tests lower it to exercise split dispatches). */
   maxWorkgroupsPerDim?: number;
+  /** Matmul kernel; default: `direct` on fallback (CPU) adapters, `tiled` on GPUs. */
+  matmulKernel?: MatmulKernel;
 }
 
 type PassClass<P> = new (ctx: PassContext) => P;
@@ -35,7 +37,10 @@ export class GpuRuntime implements PassContext {
   /** Set once the device is lost: later reads reject with it. */
   lostError: BackendError | null = null;
 
-  constructor(readonly device: GPUDevice, private readonly opts: RuntimeOptions = {}) {
+  readonly matmulKernel: MatmulKernel;
+
+  constructor(readonly device: GPUDevice, isFallbackAdapter: boolean, private readonly opts: RuntimeOptions = {}) {
+    this.matmulKernel = opts.matmulKernel ?? (isFallbackAdapter ? 'direct' : 'tiled');
     this.recorder = new Recorder(device);
     this.pool = new BufferPool(device, storageUsage(), 'Tensor');
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'ReadStaging');
@@ -55,9 +60,9 @@ export class GpuRuntime implements PassContext {
   }
 
   matmul(transA: boolean, transB: boolean): MatmulPass {
-    const key = `matmul${transA}${transB}`;
+    const key = `matmul${this.matmulKernel}${transA}${transB}`;
     let p = this.passes.get(key) as MatmulPass | undefined;
-    if (!p) this.passes.set(key, (p = new MatmulPass(this, transA, transB, this.dummy(0))));
+    if (!p) this.passes.set(key, (p = new MatmulPass(this, this.matmulKernel, transA, transB, this.dummy(0))));
     return p;
   }
 

@@ -39,7 +39,7 @@ export class WebGpuBackend implements Backend {
     this.device = gpu.device;
     this.label = gpu.label;
     this.isFallbackAdapter = gpu.isFallbackAdapter;
-    this.runtime = new GpuRuntime(gpu.device, opts);
+    this.runtime = new GpuRuntime(gpu.device, gpu.isFallbackAdapter, opts);
     this.unwatch = watchDevice(gpu.device, (err) => this.report(err), () => this.runtime.destroyed);
   }
 

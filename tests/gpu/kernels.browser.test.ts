@@ -8,7 +8,7 @@ import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } f
 import type { CaseResult } from './kernels.page.ts';
 
 type PageModule = typeof import('./kernels.page.ts');
-type Entry = 'batchNormCases' | 'denseCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
+type Entry = 'batchNormCases' | 'denseCases' | 'otherMatmulCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
 
 /** Served by Vite to the page. */
 const PAGE_MODULE = '/tests/gpu/kernels.page.ts';
@@ -77,6 +77,10 @@ describe('WebGPU backend vs CPU backend', () => {
 
   it('dense, L2 normalisation and InfoNCE', async () => {
     expectAllPass(await run('denseCases'), 8);
+  });
+
+  it('dense cases with the other matmul kernel (tiled shared-memory vs direct register-blocked)', async () => {
+    expectAllPass(await run('otherMatmulCases'), 4);
   });
 
   it('elementwise, optimiser and memory ops', async () => {

@@ -66,6 +66,24 @@ export async function miscCases(): Promise<CaseResult[]> {
   ]);
 }
 
+/** The dense cases again with the matmul kernel the adapter did not pick by default. */
+export async function otherMatmulCases(): Promise<CaseResult[]> {
+  const main = await KernelHarness.create();
+  const other = main.gpu.runtime.matmulKernel === 'direct' ? 'tiled' : 'direct';
+  main.destroy();
+  const h = await KernelHarness.create({ matmulKernel: other });
+  try {
+    return await runAll(h, [
+      [`${other} matmul: linear 64×256 → 512`, linearCase(64, 256, 512, 11)],
+      [`${other} matmul: linear 33×65 → 31`, linearCase(33, 65, 31, 12)],
+      [`${other} matmul: matmulNT 17×40 · 50×40ᵀ`, matmulNTCase(17, 50, 40, 13)],
+      [`${other} matmul: infoNce N=3 D=5 K=70`, infoNceCase(3, 5, 70, 0.07, 14)],
+    ]);
+  } finally {
+    h.destroy();
+  }
+}
+
 /** Every op on a backend limited to 3 workgroups per dimension, so each dispatch is split across y. */
 export async function splitDispatchCases(): Promise<CaseResult[]> {
   const h = await KernelHarness.create({ maxWorkgroupsPerDim: 3 });
