@@ -11,64 +11,22 @@
  */
 import type { Member, PeerMeta, RoomConfig } from '../server/protocol.ts';
 import { MeshError, type ProcessGroup } from './types.ts';
-import { SignalingClient, signalingUrl, type SignalingClientOptions, type Welcome } from './signaling-client.ts';
+import { SignalingClient, signalingUrl, type Welcome } from './signaling-client.ts';
 import { MeshEndpoint } from './endpoint.ts';
-import { fnv1a } from './wire.ts';
+// The transport: swapping WebRTC for another link type means changing this import (and nothing else).
 import { createSimplePeerLink } from './simple-peer-link.ts';
 import { realTimers, type Timers } from './timers.ts';
-import type { CollectiveConfig } from './collectives.ts';
 import type { ConnectingLink, LinkFactory } from './transport.ts';
+import { groupEpoch, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
+
+export { roomFromLink, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
 
 /** A link that has not opened after this long is torn down and retried. */
 export const LINK_CONNECT_TIMEOUT_MS = 20_000;
 /** Pause before the initiator retries a link to a peer that is still in the room. */
 export const LINK_RETRY_DELAY_MS = 1_000;
 
-export interface MeshOptions {
-  room: { create: true } | { roomId: string };
-  meta?: PeerMeta;
-  /** Signaling endpoint; default: SIGNAL_PATH on the page's origin. */
-  signalingUrl?: string;
-  /** Overrides the welcome's ICE servers ([] = host candidates only, for LAN use). */
-  iceServers?: RTCIceServer[];
-  linkFactory?: LinkFactory;
-  WebSocket?: SignalingClientOptions['WebSocket'];
-  timers?: Timers;
-  collective?: Partial<CollectiveConfig>;
-  heartbeatIntervalMs?: number;
-  peerTimeoutMs?: number;
-}
-
-export interface MeshMember {
-  id: string;
-  /** Rank in the current group (0-based among connected peers). */
-  rank: number;
-  meta: PeerMeta;
-}
-
-export interface MeshEvents {
-  /** The connected set changed: a new epoch and its group. `complete`: every room member is connected. */
-  membership: { epoch: number; members: MeshMember[]; group: ProcessGroup; complete: boolean };
-  /** A peer's link dropped; `reason.code` is ERR_PEER_LEFT or ERR_BAD_FRAME. */
-  'peer-left': { peerId: string; reason: MeshError };
-  /** Signaling trouble or a refusal (ERR_ROOM_FULL, ERR_ROOM_NOT_FOUND, ERR_SIGNALING). */
-  error: MeshError;
-  config: { from: string | null; config: RoomConfig };
-}
-
 type Listener<K extends keyof MeshEvents> = (payload: MeshEvents[K]) => void;
-
-/** Room id from a room link (`…/?room=<id>`), for `Mesh.join({ room })`. */
-export function roomFromLink(link: string): { roomId: string } {
-  const roomId = new URL(link, globalThis.location?.href).searchParams.get('room');
-  if (!roomId) throw new MeshError('ERR_ROOM_NOT_FOUND', `no room id in link ${link}`);
-  return { roomId };
-}
-
-/** Group epoch: a hash of the room's epoch and the connected peer ids in rank order (same on every peer). */
-function groupEpoch(serverEpoch: number, ids: readonly string[]): number {
-  return fnv1a(new TextEncoder().encode(`${serverEpoch}|${ids.join(',')}`));
-}
 
 interface PendingLink {
   link: ConnectingLink;
@@ -281,6 +239,7 @@ export class Mesh {
         if (this.destroyed || this.pendingLinks.get(peerId) !== pending) return;
         this.timers.clearTimeout(timer);
         this.pendingLinks.delete(peerId);
+        if (!this.roomMembers.some((m) => m.id === peerId)) return link.destroy('peer left the room while connecting');
         this.endpoint.addLink(link);
         this.reform();
         if (this.recovering.delete(peerId)) this.bumpRoomEpoch();

@@ -1,0 +1,55 @@
+/**
+ * Types and small helpers of the Mesh (mesh.ts): options, events, members, room links, group epochs.
+ */
+import type { PeerMeta, RoomConfig } from '../server/protocol.ts';
+import { MeshError, type ProcessGroup } from './types.ts';
+import { fnv1a } from './wire.ts';
+import type { SignalingClientOptions } from './signaling-client.ts';
+import type { Timers } from './timers.ts';
+import type { CollectiveConfig } from './collectives.ts';
+import type { LinkFactory } from './transport.ts';
+
+export interface MeshOptions {
+  room: { create: true } | { roomId: string };
+  meta?: PeerMeta;
+  /** Signaling endpoint; default: SIGNAL_PATH on the page's origin. */
+  signalingUrl?: string;
+  /** Overrides the welcome's ICE servers ([] = host candidates only, for LAN use). */
+  iceServers?: RTCIceServer[];
+  linkFactory?: LinkFactory;
+  WebSocket?: SignalingClientOptions['WebSocket'];
+  timers?: Timers;
+  collective?: Partial<CollectiveConfig>;
+  heartbeatIntervalMs?: number;
+  peerTimeoutMs?: number;
+}
+
+export interface MeshMember {
+  id: string;
+  /** Rank in the current group (0-based among connected peers). */
+  rank: number;
+  meta: PeerMeta;
+}
+
+export interface MeshEvents {
+  /** The connected set changed: a new epoch and its group. `complete`: every room member is connected. */
+  membership: { epoch: number; members: MeshMember[]; group: ProcessGroup; complete: boolean };
+  /** A peer's link dropped; `reason.code` is ERR_PEER_LEFT or ERR_BAD_FRAME. */
+  'peer-left': { peerId: string; reason: MeshError };
+  /** Signaling trouble or a refusal (ERR_ROOM_FULL, ERR_ROOM_NOT_FOUND, ERR_SIGNALING). */
+  error: MeshError;
+  config: { from: string | null; config: RoomConfig };
+}
+
+/** Room id from a room link (`…/?room=<id>`), for `Mesh.join({ room })`. */
+export function roomFromLink(link: string): { roomId: string } {
+  const roomId = new URL(link, globalThis.location?.href).searchParams.get('room');
+  if (!roomId) throw new MeshError('ERR_ROOM_NOT_FOUND', `no room id in link ${link}`);
+  return { roomId };
+}
+
+/** Group epoch: a hash of the room's epoch and the connected peer ids in rank order (same on every peer). */
+export function groupEpoch(serverEpoch: number, ids: readonly string[]): number {
+  return fnv1a(new TextEncoder().encode(`${serverEpoch}|${ids.join(',')}`));
+}
+
