@@ -50,6 +50,9 @@ export class AppController {
   private connection: RoomConnection | null = null;
   private backend: Promise<BackendChoice> | null = null;
   private run: Run | null = null;
+  /** Our room changes the server has not echoed yet, and the newest of them. */
+  private unechoed = 0;
+  private lastSent: RoomState | null = null;
   private offBackendErrors: (() => void) | null = null;
   private destroyed = false;
 
@@ -97,13 +100,13 @@ export class AppController {
 
   /** Changes the room's configuration: sent to every tab of the room. */
   setConfig(patch: Partial<TrainConfig>): void {
-    const room = this.store.state.room;
+    const room = this.intended();
     this.publish({ ...room, config: { ...room.config, ...patch } });
   }
 
   /** Starts a new run on every tab, or resumes the paused one. */
   start(): void {
-    const room = this.store.state.room;
+    const room = this.intended();
     const resumable = this.run !== null && this.run.state === 'paused' && room.command === 'pause';
     this.publish({ ...room, command: 'run', runId: resumable ? room.runId : newRunId(), pauseAt: -1 });
   }
@@ -112,11 +115,11 @@ export class AppController {
     const stepMs = this.run?.lastStepMs ?? 0;
     const lead = Math.max(PAUSE_LEAD_STEPS, stepMs > 0 ? Math.ceil(PAUSE_LEAD_MS / stepMs) : 0);
     const pauseAt = this.run && this.run.lastStep >= 0 ? this.run.lastStep + lead : -1;
-    this.publish({ ...this.store.state.room, command: 'pause', pauseAt });
+    this.publish({ ...this.intended(), command: 'pause', pauseAt });
   }
 
   reset(): void {
-    this.publish({ ...this.store.state.room, command: 'reset' });
+    this.publish({ ...this.intended(), command: 'reset' });
   }
 
   dismiss(key: string): void {
@@ -188,6 +191,8 @@ export class AppController {
     this.stopRun();
     this.connection?.destroy();
     this.connection = null;
+    this.unechoed = 0;
+    this.lastSent = null;
     this.store.update({ busy: true, connection: 'connecting', roomId });
     try {
       const meta = await this.meta();
@@ -220,6 +225,7 @@ export class AppController {
     },
     onConfig: (record, from) => {
       if (this.destroyed) return;
+      if (from !== null && from === this.connection?.selfId && this.unechoed > 0) this.unechoed--;
       const { state, rejected } = decodeRoomState(record, this.store.state.room);
       if (rejected.length) this.store.notify(toNotice(appError('ERR_CONFIG_REJECTED', `rejected fields: ${rejected.join(', ')}`)));
       // The server replays the stored config to a tab that joins (from = null). If the room is
@@ -236,10 +242,24 @@ export class AppController {
     },
   };
 
-  /** A change made here: applied locally at once and sent to the room (the server relays it). */
+  /**
+   * A change made here. In a room it is only sent: the server relays it to every member, the sender
+   * included, so all tabs apply changes in the server's order (two tabs changing at once end in the
+   * same state). Alone, it applies at once.
+   */
   private publish(next: RoomState): void {
-    this.connection?.sendConfig(encodeRoomState(next));
-    void this.apply(next);
+    if (this.connection) {
+      this.unechoed++;
+      this.lastSent = next;
+      this.connection.sendConfig(encodeRoomState(next));
+    } else {
+      void this.apply(next);
+    }
+  }
+
+  /** The state the next change builds on: our newest unechoed change, else the room's. */
+  private intended(): RoomState {
+    return this.unechoed > 0 && this.lastSent ? this.lastSent : this.store.state.room;
   }
 
   /** Makes this tab do what the room state says. Applying the same state twice changes nothing. */

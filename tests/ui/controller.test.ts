@@ -8,7 +8,7 @@ import type { SessionFactory, SessionLike, SessionState } from '../../src/app/po
 import { decodeRoomState, encodeRoomState } from '../../src/app/room-config.ts';
 import { AppStore } from '../../src/app/store.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
-import { FAKE_ROOM_ID, fakeBackendProvider, fakeConnector, type FakeRoom } from './fakes.ts';
+import { FAKE_ROOM_ID, fakeBackendProvider, fakeConnector, fakeServer, type FakeRoom } from './fakes.ts';
 import { cyclic, stepLog } from './fixtures.ts';
 
 class ManualSession extends EventTarget implements SessionLike {
@@ -47,7 +47,8 @@ class ManualSession extends EventTarget implements SessionLike {
   }
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
+/** Long enough for the fake server's echo (1 ms) and the batcher's zero-delay flush. */
+const tick = () => new Promise((r) => setTimeout(r, 10));
 
 function setup(opts: { href?: string; connectFail?: Error & { code: string } } = {}) {
   const room: FakeRoom = { configs: [], listener: null };
@@ -135,6 +136,7 @@ describe('AppController', () => {
     const session = t.sessions[0]!;
     session.emit({ ...stepLog(0, cyclic(4)), computeMs: 40, commMs: 10 });
     t.controller.pause();
+    await tick();
     const sent = decodeRoomState(t.room.configs.at(-1)!).state;
     // 500 ms ahead at 50 ms per step = 10 steps after step 0.
     expect(sent).toMatchObject({ command: 'pause', pauseAt: 10 });
@@ -150,6 +152,36 @@ describe('AppController', () => {
     t.room.listener!.onConfig(encodeRoomState({ ...t.store.state.room, command: 'pause', pauseAt: 5 }), 'other-peer-id');
     await tick();
     expect(session.state).toBe('paused');
+  });
+
+  it('two tabs changing settings at the same time end in the same state (the server orders changes)', async () => {
+    const server = fakeServer();
+    const make = (id: string) => {
+      const store = new AppStore();
+      const controller = new AppController({
+        store,
+        connectRoom: server.connector(id),
+        provideBackend: fakeBackendProvider('cpu', 'cpu'),
+        createSession: null,
+        nav: { href: () => `http://h/?room=${FAKE_ROOM_ID}`, replace: () => {} },
+      });
+      return { store, controller };
+    };
+    const a = make('peer-aaaa');
+    const b = make('peer-bbbb');
+    await a.controller.boot();
+    await b.controller.boot();
+    a.controller.setConfig({ seed: 5, lr: 0.5 });
+    b.controller.setConfig({ seed: 7 });
+    a.controller.setConfig({ steps: 33 }); // builds on A's own unechoed change
+    await tick();
+    expect(a.store.state.room).toEqual(b.store.state.room);
+    expect(a.store.state.room.config).toMatchObject({ steps: 33, lr: 0.5 });
+    // A third tab joining later receives the room's state.
+    const c = make('peer-cccc');
+    await c.controller.boot();
+    await tick();
+    expect(c.store.state.room).toEqual(a.store.state.room);
   });
 
   it('a tab joining mid-run joins the run (the session adopts the state of rank 0) and says so', async () => {

@@ -15,7 +15,7 @@ export interface FakeRoom {
   listener: RoomListener | null;
 }
 
-/** A room with this tab (rank 0) and one other peer; config sends are recorded, not echoed. */
+/** A room with this tab (rank 0) and one other peer; config sends are recorded and echoed back as the server does. */
 export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: string } } = {}): RoomConnector {
   return async ({ roomId, meta, listener }) => {
     if (opts.fail) throw opts.fail;
@@ -29,7 +29,10 @@ export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: str
       roomId: roomId ?? FAKE_ROOM_ID,
       selfId: 'self-peer-id',
       groups: () => ({ current: () => null, subscribe: () => () => {} }),
-      sendConfig: (c) => room.configs.push(c),
+      sendConfig: (c) => {
+        room.configs.push(c);
+        setTimeout(() => listener.onConfig(c, 'self-peer-id'), 1);
+      },
       setMeta: (m) => {
         peers[0] = { ...peers[0]!, meta: m };
         listener.onPeers([...peers], 1);
@@ -98,4 +101,36 @@ class FakeSession extends EventTarget implements SessionLike {
 
 export function fakeSessionFactory(opts: { stepIntervalMs: number }): SessionFactory {
   return ({ config }) => new FakeSession(config, opts.stepIntervalMs);
+}
+
+/**
+ * A signaling server in miniature for several controllers: one room, config messages relayed to every
+ * member (the sender included) in arrival order, as src/server does.
+ */
+export function fakeServer() {
+  const listeners = new Map<string, RoomListener>();
+  let stored: RoomConfig | null = null;
+  const connector =
+    (selfId: string): RoomConnector =>
+    async ({ meta, listener }) => {
+      listeners.set(selfId, listener);
+      if (stored) {
+        const replay = stored;
+        setTimeout(() => listener.onConfig(replay, null), 1);
+      }
+      listener.onPeers([{ id: selfId, rank: listeners.size - 1, meta, link: 'self' }], listeners.size);
+      return {
+        roomId: FAKE_ROOM_ID,
+        selfId,
+        groups: () => ({ current: () => null, subscribe: () => () => {} }),
+        sendConfig: (c) =>
+          setTimeout(() => {
+            stored = c;
+            for (const l of listeners.values()) l.onConfig(c, selfId);
+          }, 1),
+        setMeta: () => {},
+        destroy: () => listeners.delete(selfId),
+      };
+    };
+  return { connector };
 }
