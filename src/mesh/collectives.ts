@@ -22,14 +22,21 @@ export const STATS_PRIORITY_MAX_BYTES = 16 * 1024;
 /** Default time a collective may take before failing with ERR_TIMEOUT. */
 export const DEFAULT_COLLECTIVE_TIMEOUT_MS = 60_000;
 
+/** The ring moves tensors in pieces of this size: one piece's reduction is ~0.1 ms of page time. */
+export const RING_PIECE_BYTES = 256 * 1024;
+/** Pieces per segment at most: 2(n−1)·pieces rounds must fit the wire's u16 round field. */
+const MAX_RING_PIECES = 2048;
+
 export interface CollectiveConfig {
   timeoutMs: number;
   ringThresholdBytes: number;
+  ringPieceBytes: number;
 }
 
 export const DEFAULT_COLLECTIVE_CONFIG: Readonly<CollectiveConfig> = Object.freeze({
   timeoutMs: DEFAULT_COLLECTIVE_TIMEOUT_MS,
   ringThresholdBytes: RING_THRESHOLD_BYTES,
+  ringPieceBytes: RING_PIECE_BYTES,
 });
 
 const EMPTY = new Float32Array(0);
@@ -149,10 +156,13 @@ export class CollectiveGroup implements ProcessGroup {
   }
 
   /**
-   * Ring reduce-scatter then ring all-gather over n segments. In reduce-scatter round k, rank r sends
-   * segment (r − k) mod n to its right neighbour and adds the segment (r − k − 1) mod n received from its
-   * left; after n−1 rounds rank r holds the full sum of segment (r + 1) mod n, which the all-gather rounds
-   * pass around unchanged.
+   * Pipelined ring: reduce-scatter then all-gather over n segments, each cut into P pieces. In
+   * reduce-scatter round k, rank r sends segment (r − k) mod n to its right neighbour and adds the
+   * segment (r − k − 1) mod n received from its left; after n−1 rounds rank r holds the full sum of
+   * segment (r + 1) mod n, which the all-gather rounds pass around unchanged. The segment sent in round
+   * k is the one received in round k − 1, so piece p of round k goes out as soon as piece p of round
+   * k − 1 has been reduced: transfers of consecutive rounds overlap, and no single reduction blocks the
+   * page for longer than one piece (which keeps statistics frames flowing during a big allReduce).
    */
   private async ringAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel): Promise<Float32Array> {
     const n = this.size;
@@ -160,25 +170,36 @@ export class CollectiveGroup implements ProcessGroup {
     const left = (this.rank + n - 1) % n;
     const acc = data.slice();
     const bounds = segmentBounds(data.length, n);
-    const seg = (s: number) => acc.subarray(bounds[s]!, bounds[s + 1]!);
+    const maxSegment = Math.ceil(data.length / n);
+    const pieces = Math.max(1, Math.min(MAX_RING_PIECES, Math.ceil((maxSegment * 4) / this.config.ringPieceBytes)));
+    const piece = (s: number, p: number): Float32Array => {
+      const seg = acc.subarray(bounds[s]!, bounds[s + 1]!);
+      const pb = segmentBounds(seg.length, pieces);
+      return seg.subarray(pb[p]!, pb[p + 1]!);
+    };
     const mod = (x: number) => ((x % n) + n) % n;
-    for (let k = 0; k < n - 1; k++) {
-      const sendSeg = mod(this.rank - k);
-      const recvSeg = mod(this.rank - k - 1);
-      const [, received] = await Promise.all([this.p2p.send(right, opId, k, seg(sendSeg), channel), this.p2p.recv(left, opId, k, deadline)]);
-      const target = seg(recvSeg);
-      this.checkLength(received, target.length, left);
-      for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
+    const sends: Promise<void>[] = [];
+    let ready: Promise<unknown>[] = new Array(pieces).fill(Promise.resolve());
+    for (let k = 0; k < 2 * (n - 1); k++) {
+      const reducing = k < n - 1;
+      const sendSeg = reducing ? mod(this.rank - k) : mod(this.rank + 1 - (k - (n - 1)));
+      const recvSeg = reducing ? mod(this.rank - k - 1) : mod(this.rank - (k - (n - 1)));
+      const next: Promise<unknown>[] = [];
+      for (let p = 0; p < pieces; p++) {
+        const round = k * pieces + p;
+        sends.push(ready[p]!.then(() => this.p2p.send(right, opId, round, piece(sendSeg, p), channel)));
+        next.push(
+          this.p2p.recv(left, opId, round, deadline).then((received) => {
+            const target = piece(recvSeg, p);
+            this.checkLength(received, target.length, left);
+            if (reducing) for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
+            else target.set(received);
+          }),
+        );
+      }
+      ready = next;
     }
-    for (let k = 0; k < n - 1; k++) {
-      const sendSeg = mod(this.rank + 1 - k);
-      const recvSeg = mod(this.rank - k);
-      const round = n - 1 + k;
-      const [, received] = await Promise.all([this.p2p.send(right, opId, round, seg(sendSeg), channel), this.p2p.recv(left, opId, round, deadline)]);
-      const target = seg(recvSeg);
-      this.checkLength(received, target.length, left);
-      target.set(received);
-    }
+    await Promise.all([...sends, ...ready]);
     return acc;
   }
 

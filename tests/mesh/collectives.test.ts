@@ -47,7 +47,7 @@ describe('allReduce on the memory transport', () => {
     it(`${n} peers: sum and mean equal the reference and are bit-identical on every rank`, async () => {
       const rand = rng(n * 101);
       // Small chunks and a small ring threshold so both algorithms and reassembly run on small tensors.
-      const groups = createMemoryGroups(n, { chunkBytes: 4096, collective: { ringThresholdBytes: 1024 } });
+      const groups = createMemoryGroups(n, { chunkBytes: 4096, collective: { ringThresholdBytes: 1024, ringPieceBytes: 1000 } });
       const sizes = [...SIZES, 1 + Math.floor(rand() * 5000)];
       for (const len of sizes) {
         const inputs = groups.map(() => randomTensor(len, rand));
