@@ -63,6 +63,9 @@ export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
   busy: false,
 });
 
+/** Notices kept on screen; the oldest go first (each has a distinct key, so this only bounds bursts). */
+export const MAX_NOTICES = 8;
+
 /** Dispatches 'change' after every update. */
 export class AppStore extends EventTarget {
   private current: AppState;
@@ -83,7 +86,7 @@ export class AppStore extends EventTarget {
 
   /** Adds a notice, replacing one with the same key. */
   notify(notice: Notice): void {
-    const notices = [...this.current.notices.filter((n) => n.key !== notice.key), notice];
+    const notices = [...this.current.notices.filter((n) => n.key !== notice.key), notice].slice(-MAX_NOTICES);
     this.update({ notices });
   }
 

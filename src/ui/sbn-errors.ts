@@ -44,6 +44,9 @@ export class SbnErrors extends LitElement {
       strong {
         display: block;
       }
+      li > button {
+        align-self: start;
+      }
       p {
         margin: 0.2em 0 0;
       }
