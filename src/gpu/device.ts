@@ -56,12 +56,12 @@ export type GpuErrorListener = (err: BackendError) => void;
 
 /**
  * Forwards device loss and uncaptured errors to listeners. Loss caused by our own `destroy()` is not
- * reported. Returns a detach function.
+ * reported; a device destroyed by anyone else is lost to us and is. Returns a detach function.
  */
 export function watchDevice(device: GPUDevice, emit: GpuErrorListener, isDestroyed: () => boolean): () => void {
   let detached = false;
   void device.lost.then((info) => {
-    if (detached || isDestroyed() || info.reason === 'destroyed') return;
+    if (detached || isDestroyed()) return;
     emit(new BackendError('ERR_DEVICE_LOST', `the GPU device was lost (${info.message || 'no reason given'}); reload the page to continue`));
   });
   const onError = (ev: GPUUncapturedErrorEvent): void => {

@@ -1,0 +1,81 @@
+/**
+ * Kernel benchmark: `bash scripts/in-netns.sh npx tsx bench/kernels.ts` (npm run bench:kernels).
+ * Starts the dev server and headless Chromium, runs bench/lib/kernels.page.ts in a page and prints
+ * tables: BN statistics against tf.moments (tfjs WebGPU), a plain buffer copy and a float64 JS loop
+ * on the same adapter; matmul GFLOP/s at the training shapes; per-op overhead. Asserts nothing.
+ */
+import type { Page } from 'playwright-core';
+import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
+import type * as PageModule from './lib/kernels.page.ts';
+
+const PAGE_MODULE = '/bench/lib/kernels.page.ts';
+/** BN shapes of the brief: [N, C] and [N, C, H, W]. */
+const BN_SHAPES = [[4096, 256], [65536, 64], [256, 64, 16, 16]];
+/** Vite may re-optimise dependencies (tfjs) on first import and reload the page; retry that many times. */
+const IMPORT_ATTEMPTS = 3;
+
+type Mod = typeof PageModule;
+
+async function call<K extends keyof Mod>(page: Page, fn: K, ...args: Parameters<Mod[K]>): Promise<Awaited<ReturnType<Mod[K]>>> {
+  const script = `import(${JSON.stringify(PAGE_MODULE)}).then((m) => m[${JSON.stringify(fn)}](...${JSON.stringify(args)}))`;
+  return (await page.evaluate(script)) as Awaited<ReturnType<Mod[K]>>;
+}
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((v) => (typeof v === 'number' ? fmt(v) : v)));
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]): string => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+function fmt(v: number): string {
+  if (v === 0) return '0';
+  if (Math.abs(v) < 1e-3) return v.toExponential(2);
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  return v.toPrecision(3);
+}
+
+async function main(): Promise<void> {
+  const server = await startDevServer();
+  const browser = await launchBrowser();
+  try {
+    const page = await openPage(browser, harnessUrl(server));
+    let info: Awaited<ReturnType<Mod['adapter']>> | null = null;
+    for (let attempt = 1; !info; attempt++) {
+      try {
+        info = await call(page, 'adapter');
+      } catch (err) {
+        if (attempt >= IMPORT_ATTEMPTS) throw err;
+        await page.reload();
+      }
+    }
+    console.log(`adapter: ${info.label} (fallback adapter: ${info.isFallbackAdapter}); tfjs backend: ${info.tfjsBackend}\n`);
+
+    const bnRows = [];
+    for (const shape of BN_SHAPES) bnRows.push(await call(page, 'bnStatsBench', shape));
+    console.log('BN statistics (mean + biased variance per channel), best of many repetitions');
+    console.log(table(
+      ['shape', 'ours ms', 'ours GB/s', 'tf.moments ms', 'speed-up vs tfjs', 'copy GB/s', 'ours/copy', 'JS f64 ms', 'JS GB/s', 'ours vs JS', 'max rel var err'],
+      bnRows.map((r) => [r.shape, r.oursMs, r.oursGBs, r.tfjsMs, `${fmt(r.tfjsMs / r.oursMs)}×`, r.copyGBs, `${fmt(r.oursGBs / r.copyGBs)}`, r.jsMs, r.jsGBs, `${fmt(r.jsMs / r.oursMs)}×`, r.maxRelVarErr]),
+    ));
+    console.log('(ours vs JS > 1 means faster than the JavaScript float64 loop; max rel var err on 1000 + N(0, 1) against a float64 two-pass reference)\n');
+
+    const mm = await call(page, 'matmulBench');
+    console.log('Tiled matmul (Linear layer)');
+    console.log(table(['op', 'ms', 'GFLOP/s'], mm.map((r) => [r.name, r.ms, r.gflops])));
+    console.log('');
+
+    const oh = await call(page, 'overheadBench');
+    console.log('Per-op overhead (1000 small ops, shared encoder)');
+    console.log(table(['what', 'µs per op'], oh.map((r) => [r.what, r.usPerOp])));
+    await call(page, 'destroy');
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,223 @@
+/**
+ * Page side of bench/kernels.ts: BN statistics (ours vs tf.moments on tfjs-webgpu vs a plain buffer
+ * copy vs a float64 JavaScript loop), matmul GFLOP/s at the training shapes, and per-op overhead.
+ * Everything runs on the same adapter in one page; results are returned as plain JSON.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+import type { BnLayout, Tensor } from '../../src/backend/backend.ts';
+import { WebGpuBackend } from '../../src/gpu/webgpu-backend.ts';
+import { timeGpu, timeHost } from './timing.ts';
+
+export interface BnRow {
+  shape: string;
+  oursMs: number;
+  oursGBs: number;
+  tfjsMs: number;
+  copyMs: number;
+  copyGBs: number;
+  jsMs: number;
+  jsGBs: number;
+  /** Max relative variance error of ours on 1000 + N(0, 1) vs a float64 two-pass reference. */
+  maxRelVarErr: number;
+}
+
+export interface MatmulRow {
+  name: string;
+  m: number;
+  n: number;
+  k: number;
+  ms: number;
+  gflops: number;
+}
+
+export interface OverheadRow {
+  what: string;
+  usPerOp: number;
+}
+
+function offsetData(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const u = (): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = 1000 + Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+  return out;
+}
+
+/** Plain float64 loop: one pass of Σx and Σx² per channel over [n, c, hw] (what a JS port would write). */
+function jsMoments(x: Float32Array, l: BnLayout, mean: Float64Array, variance: Float64Array): void {
+  const { n, c, hw } = l;
+  const s1 = new Float64Array(c);
+  const s2 = new Float64Array(c);
+  let i = 0;
+  for (let r = 0; r < n; r++) {
+    for (let ch = 0; ch < c; ch++) {
+      let a = 0;
+      let b = 0;
+      for (let p = 0; p < hw; p++) {
+        const v = x[i++]!;
+        a += v;
+        b += v * v;
+      }
+      s1[ch] += a;
+      s2[ch] += b;
+    }
+  }
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    mean[ch] = s1[ch]! / count;
+    variance[ch] = s2[ch]! / count - mean[ch]! * mean[ch]!;
+  }
+}
+
+/** Float64 two-pass reference variance per channel. */
+function refVariance(x: Float32Array, l: BnLayout): Float64Array {
+  const { n, c, hw } = l;
+  const mean = new Float64Array(c);
+  for (let r = 0; r < n; r++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < hw; p++) mean[ch] += x[(r * c + ch) * hw + p]!;
+  for (let ch = 0; ch < c; ch++) mean[ch] = mean[ch]! / (n * hw);
+  const m2 = new Float64Array(c);
+  for (let r = 0; r < n; r++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < hw; p++) m2[ch] += (x[(r * c + ch) * hw + p]! - mean[ch]!) ** 2;
+  return m2.map((v) => v / (n * hw));
+}
+
+let backend: WebGpuBackend | null = null;
+async function gpu(): Promise<WebGpuBackend> {
+  return (backend ??= await WebGpuBackend.create());
+}
+
+export async function adapter(): Promise<{ label: string; isFallbackAdapter: boolean; tfjsBackend: string }> {
+  const b = await gpu();
+  await tf.setBackend('webgpu');
+  await tf.ready();
+  return { label: b.label, isFallbackAdapter: b.isFallbackAdapter, tfjsBackend: tf.getBackend() };
+}
+
+export async function bnStatsBench(shape: number[]): Promise<BnRow> {
+  const b = await gpu();
+  const [n, c, h = 1, w = 1] = shape as [number, number, number?, number?];
+  const l: BnLayout = { groups: 1, n, c, hw: h * w };
+  const size = n * c * h * w;
+  const bytes = size * 4;
+  const data = offsetData(size, 42);
+  const x = b.fromArray(data, [n, c, h * w]);
+
+  const oursMs = await timeGpu(() => {
+    const s = b.bnStats(x, l);
+    b.dispose(s.mean);
+    b.dispose(s.var);
+  }, () => b.flush());
+  const s = b.bnStats(x, l);
+  const got = await b.read(s.var);
+  b.dispose(s.mean);
+  b.dispose(s.var);
+  const want = refVariance(data, l);
+  let maxRelVarErr = 0;
+  for (let ch = 0; ch < c; ch++) maxRelVarErr = Math.max(maxRelVarErr, Math.abs(got[ch]! - want[ch]!) / want[ch]!);
+
+  // Bandwidth limit: one buffer copy of the same size on the same device.
+  const dev = b.device;
+  const src = dev.createBuffer({ label: 'Bench.copySrc', size: bytes, usage: GPUBufferUsage.COPY_SRC });
+  const dst = dev.createBuffer({ label: 'Bench.copyDst', size: bytes, usage: GPUBufferUsage.COPY_DST });
+  const copyMs = await timeGpu(() => {
+    const enc = dev.createCommandEncoder({ label: 'Bench.copy' });
+    enc.copyBufferToBuffer(src, 0, dst, 0, bytes);
+    dev.queue.submit([enc.finish()]);
+  }, () => dev.queue.onSubmittedWorkDone());
+  src.destroy();
+  dst.destroy();
+
+  // tf.moments on tfjs's WebGPU backend (its own device on the same adapter).
+  const tx = tf.tensor(data, h * w > 1 ? [n, c, h, w] : [n, c]);
+  const axes = h * w > 1 ? [0, 2, 3] : [0];
+  let last: tf.Tensor[] = [];
+  const tfjsMs = await timeGpu(() => {
+    last.forEach((t) => t.dispose());
+    const m = tf.moments(tx, axes);
+    last = [m.mean, m.variance];
+  }, async () => {
+    await last[1]!.data();
+  }, { batch: 1, minReps: 2, minMs: 0, warmup: 1 }); // seconds per call on SwiftShader: few repetitions
+  last.forEach((t) => t.dispose());
+  tx.dispose();
+
+  const mean = new Float64Array(c);
+  const variance = new Float64Array(c);
+  const jsMs = timeHost(() => jsMoments(data, l, mean, variance));
+  b.dispose(x);
+  const gbs = (ms: number): number => bytes / ms / 1e6;
+  return { shape: `[${shape.join(', ')}]`, oursMs, oursGBs: gbs(oursMs), tfjsMs, copyMs, copyGBs: gbs(copyMs), jsMs, jsGBs: gbs(jsMs), maxRelVarErr };
+}
+
+/** C[m, n] = A[m, k] · B[n, k]ᵀ (+ bias) as the Linear layer runs it, and its backward products. */
+export async function matmulBench(): Promise<MatmulRow[]> {
+  const b = await gpu();
+  const rows: MatmulRow[] = [];
+  const rand = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+  const cases: [string, number, number, number, (x: Tensor, w: Tensor, dy: Tensor) => Tensor[]][] = [];
+  for (const [m, k, n] of [[64, 256, 512], [64, 512, 512], [64, 512, 128], [256, 512, 512]] as const) {
+    cases.push([`linear fwd ${m}×${k} · ${n}×${k}ᵀ`, m, n, k, (x, w) => [b.linear(x, w, null)]]);
+    cases.push([`linear bwd dX+dW ${m}×${k}, ${n}×${k}`, m, n, k, (x, w, dy) => {
+      const r = b.linearBackward(dy, x, w, { needDx: true, hasBias: true });
+      return [r.dx!, r.dw, r.db!];
+    }]);
+  }
+  for (const [name, m, n, k, op] of cases) {
+    const x = b.fromArray(rand(m * k), [m, k]);
+    const w = b.fromArray(rand(n * k), [n, k]);
+    const dy = b.fromArray(rand(m * n), [m, n]);
+    const ms = await timeGpu(() => op(x, w, dy).forEach((t) => b.dispose(t)), () => b.flush());
+    const flops = name.includes('bwd') ? 4 * m * n * k : 2 * m * n * k;
+    rows.push({ name, m, n, k, ms, gflops: flops / ms / 1e6 });
+    [x, w, dy].forEach((t) => b.dispose(t));
+  }
+  const q = b.fromArray(rand(32 * 128), [32, 128]);
+  const queue = b.fromArray(rand(1024 * 128), [1024, 128]);
+  const ms = await timeGpu(() => b.dispose(b.matmulNT(q, queue)), () => b.flush());
+  rows.push({ name: 'matmulNT 32×128 · 1024×128ᵀ (InfoNCE logits)', m: 32, n: 1024, k: 128, ms, gflops: (2 * 32 * 1024 * 128) / ms / 1e6 });
+  b.dispose(q);
+  b.dispose(queue);
+  return rows;
+}
+
+/** Cost per small op: recording only (JS + encoding + pool), and end to end with the GPU work. */
+export async function overheadBench(): Promise<OverheadRow[]> {
+  const b = await gpu();
+  const a = b.fromArray(new Float32Array(64).fill(1), [64]);
+  const ops = 1000;
+  const loop = (): void => {
+    for (let i = 0; i < ops; i++) b.dispose(b.add(a, a));
+  };
+  loop();
+  await b.flush();
+  let recordBest = Infinity;
+  let totalBest = Infinity;
+  for (let rep = 0; rep < 5; rep++) {
+    const t0 = performance.now();
+    loop();
+    const t1 = performance.now();
+    await b.flush();
+    const t2 = performance.now();
+    recordBest = Math.min(recordBest, t1 - t0);
+    totalBest = Math.min(totalBest, t2 - t0);
+  }
+  const submitsBefore = b.runtime.recorder.submits;
+  loop();
+  await b.flush();
+  const submits = b.runtime.recorder.submits - submitsBefore;
+  b.dispose(a);
+  return [
+    { what: 'add [64]: record only (JS + encode + pool)', usPerOp: (recordBest / ops) * 1000 },
+    { what: `add [64]: recorded + executed (${submits} submits per ${ops} ops)`, usPerOp: (totalBest / ops) * 1000 },
+  ];
+}
+
+export function destroy(): void {
+  backend?.destroy();
+  backend = null;
+}
