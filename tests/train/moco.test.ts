@@ -9,6 +9,7 @@ import type { ForwardContext, Layer } from '../../src/nn/layers/types.ts';
 import { MocoTrainer, type BatchSource } from '../../src/train/moco.ts';
 import { dealRows, sampleShuffle, undealRows } from '../../src/train/sample-shuffle.ts';
 import { initialQueue, packState, unpackState } from '../../src/train/moco-state.ts';
+import { drawWorkerBatch } from '../../src/train/augment.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
 import { maxRelDiff, place, SMALL_CONFIG, smallTrain } from './harness.ts';
 
@@ -127,6 +128,21 @@ describe('MocoTrainer', () => {
     expect(s1).toEqual(s0);
     expect(s0).toEqual(before[0]);
     trainers.forEach((t) => t.destroy());
+  });
+
+  it('splits step time into communication (world gathers) and compute, on an injected clock', async () => {
+    let clock = 0;
+    let gathers = 0;
+    const inner = localWorld(2);
+    // Each gather "takes" 10 ms and each batch draw 3 ms of fake time; nothing else advances it.
+    const world = { ...inner, gatherRows: async (rows: Float32Array, len: number) => ((clock += 10), gathers++, inner.gatherRows(rows, len)) };
+    const draw: BatchSource = (step, worker, n) => ((clock += 3), drawWorkerBatch(smallTrain(), 1, step, worker, n));
+    const t = new MocoTrainer({ backend: createCpuBackend(), config: { ...SMALL_CONFIG, mode: 'shuffle' }, world, train: smallTrain(), now: () => clock, drawBatch: draw });
+    const log = await t.runStep();
+    expect(gathers).toBe(5); // 2 key-BN layers' statistics, the keys, running stats of both encoders
+    expect(log.commMs).toBe(10 * gathers);
+    expect(log.computeMs).toBe(3 * 2);
+    t.destroy();
   });
 
   it('the initial queue is unit rows, identical for a seed and different across seeds', () => {
