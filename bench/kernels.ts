@@ -61,8 +61,13 @@ async function main(): Promise<void> {
     console.log('(ours vs JS > 1 means faster than the JavaScript float64 loop; max rel var err on 1000 + N(0, 1) against a float64 two-pass reference)\n');
 
     const mm = await call(page, 'matmulBench');
-    console.log('Tiled matmul (Linear layer)');
+    console.log(`Matmul (Linear layer), ${info.isFallbackAdapter ? 'register-blocked kernel (fallback adapter)' : 'shared-memory tiled kernel'}`);
     console.log(table(['op', 'ms', 'GFLOP/s'], mm.map((r) => [r.name, r.ms, r.gflops])));
+    console.log('');
+
+    const train = await call(page, 'trainingOpsBench');
+    console.log('Ops at training shapes (each timed alone, submit + wait included)');
+    console.log(table(['op', 'µs'], train.map((r) => [r.what, r.usPerOp])));
     console.log('');
 
     const oh = await call(page, 'overheadBench');

@@ -185,6 +185,31 @@ export async function matmulBench(): Promise<MatmulRow[]> {
   return rows;
 }
 
+/** Ops at the default training shapes (8 workers × 8 samples per tab of 4 workers: 32 rows). */
+export async function trainingOpsBench(): Promise<OverheadRow[]> {
+  const b = await gpu();
+  const rand = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5 + 0.1);
+  const x = b.fromArray(rand(32 * 512), [32, 512]);
+  const w = b.fromArray(rand(512 * 256), [512, 256]);
+  const x256 = b.fromArray(rand(32 * 256), [32, 256]);
+  const q = b.fromArray(rand(32 * 128), [32, 128]);
+  const queue = b.fromArray(rand(1024 * 128), [1024, 128]);
+  const l = { groups: 4, n: 8, c: 512, hw: 1 };
+  const s = b.bnStats(x, l);
+  const rows: OverheadRow[] = [];
+  const ops: [string, () => void][] = [
+    ['bnStats [4 groups × 8, 512]', () => { const r = b.bnStats(x, l); b.dispose(r.mean); b.dispose(r.var); }],
+    ['bnApply [32, 512]', () => b.dispose(b.bnApply(x, l, s.mean, s.var, null, null, 1e-5))],
+    ['bnBackward [32, 512] (no affine)', () => b.dispose(b.bnBackward(x, x, l, s.mean, s.var, null, 1e-5).dx)],
+    ['linear [32, 256] → 512', () => b.dispose(b.linear(x256, w, null))],
+    ['l2Normalize [32, 128]', () => b.dispose(b.l2Normalize(q))],
+    ['infoNce [32, 128] vs queue [1024, 128]', () => { const r = b.infoNce(q, q, queue, 0.1); [r.loss, r.logits, r.correct].forEach((t) => b.dispose(t)); }],
+  ];
+  for (const [what, op] of ops) rows.push({ what, usPerOp: (await timeGpu(op, () => b.flush())) * 1000 });
+  [x, w, x256, q, queue, s.mean, s.var].forEach((t) => b.dispose(t));
+  return rows;
+}
+
 /** Cost per small op: recording only (JS + encoding + pool), and end to end with the GPU work. */
 export async function overheadBench(): Promise<OverheadRow[]> {
   const b = await gpu();
