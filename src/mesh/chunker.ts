@@ -26,18 +26,32 @@ export type SendTarget = Pick<Link, 'remoteId' | 'open' | 'send' | 'bufferedAmou
 
 export type MessageHeader = Omit<FrameHeader, 'chunkIndex' | 'chunkCount' | 'totalBytes'>;
 
+/**
+ * How a message of `totalBytes` is cut: `count` frames, every one but the last carrying exactly
+ * `size` bytes (a multiple of 4, ≤ chunkBytes). The receiver derives the same layout from the header's
+ * total and count, so it can place each chunk at its offset on arrival and check its exact length.
+ */
+export function chunkLayout(totalBytes: number, chunkCount: number): { size: number; last: number } {
+  const size = Math.ceil(Math.ceil(totalBytes / chunkCount) / 4) * 4;
+  return { size, last: totalBytes - (chunkCount - 1) * size };
+}
+
 /** Number of frames a message of `totalBytes` is split into (at least one, even when empty). */
 export function chunkCountFor(totalBytes: number, chunkBytes = CHUNK_PAYLOAD_BYTES): number {
   return Math.max(1, Math.ceil(totalBytes / chunkBytes));
 }
 
+function chunkOf(payload: Uint8Array, index: number, size: number): Uint8Array {
+  return payload.subarray(index * size, Math.min(payload.byteLength, (index + 1) * size));
+}
+
 /** Encodes `payload` as a list of frames (for tests and for callers without a link). */
 export function chunkMessage(header: MessageHeader, payload: Uint8Array, chunkBytes = CHUNK_PAYLOAD_BYTES): ArrayBuffer[] {
   const chunkCount = chunkCountFor(payload.byteLength, chunkBytes);
+  const { size } = chunkLayout(payload.byteLength, chunkCount);
   const frames: ArrayBuffer[] = [];
   for (let i = 0; i < chunkCount; i++) {
-    const part = payload.subarray(i * chunkBytes, Math.min(payload.byteLength, (i + 1) * chunkBytes));
-    frames.push(encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, part));
+    frames.push(encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, chunkOf(payload, i, size)));
   }
   return frames;
 }
@@ -57,50 +71,56 @@ export async function sendChunked(
     throw new RangeError(`message of ${payload.byteLength} bytes exceeds MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`);
   }
   const chunkCount = chunkCountFor(payload.byteLength, chunkBytes);
+  const { size } = chunkLayout(payload.byteLength, chunkCount);
   for (let i = 0; i < chunkCount; i++) {
     if (link.bufferedAmount(channel) > BUFFER_HIGH_BYTES) await link.whenDrained(channel, BUFFER_LOW_BYTES);
     if (!link.open) throw new MeshError('ERR_PEER_LEFT', `link to ${link.remoteId} closed while sending`, link.remoteId);
-    const part = payload.subarray(i * chunkBytes, Math.min(payload.byteLength, (i + 1) * chunkBytes));
-    link.send(channel, encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, part));
+    link.send(channel, encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, chunkOf(payload, i, size)));
   }
 }
 
 interface Partial {
   chunkCount: number;
   totalBytes: number;
+  size: number;
   received: number;
-  receivedBytes: number;
   have: Uint8Array;
-  /** Chunk payloads by index until the message is complete. */
-  parts: (Uint8Array | undefined)[];
+  /** The whole message, filled in place as chunks arrive. */
+  data: Uint8Array;
 }
 
 /**
  * Reassembles chunked messages of one sender. Tolerates out-of-order chunks; a duplicate chunk, a chunk
- * whose count/total disagree with the first one, or chunks that add up to the wrong total are
- * ERR_BAD_FRAME (the sender is broken or hostile).
+ * of the wrong length (truncated or padded), or a chunk whose count/total disagree with the first one
+ * is ERR_BAD_FRAME (the sender is broken or hostile).
  */
 export class Reassembler {
   private partials = new Map<string, Partial>();
 
   constructor(private readonly peerId?: string) {}
 
-  /** Returns the complete message when `frame` was its last missing chunk, else null. */
+  /**
+   * Returns the complete message when `frame` was its last missing chunk, else null. A single-chunk
+   * message is returned as a view into the frame's buffer (no copy).
+   */
   accept(frame: Frame): Uint8Array | null {
-    if (frame.chunkCount === 1) {
-      if (frame.payload.byteLength !== frame.totalBytes) this.fail(`single chunk of ${frame.payload.byteLength} bytes, total says ${frame.totalBytes}`);
-      return frame.payload.slice();
+    const { size, last } = chunkLayout(frame.totalBytes, frame.chunkCount);
+    if (last < 0 || (last === 0 && frame.chunkCount > 1)) this.fail(`${frame.chunkCount} chunks cannot carry ${frame.totalBytes} bytes`);
+    const expected = frame.chunkIndex === frame.chunkCount - 1 ? last : size;
+    if (frame.payload.byteLength !== expected) {
+      this.fail(`chunk ${frame.chunkIndex} of op ${frame.opId} has ${frame.payload.byteLength} bytes, expected ${expected} (truncated or padded)`);
     }
+    if (frame.chunkCount === 1) return frame.payload;
     const key = `${frame.epoch}:${frame.opId}:${frame.round}`;
     let partial = this.partials.get(key);
     if (!partial) {
       partial = {
         chunkCount: frame.chunkCount,
         totalBytes: frame.totalBytes,
+        size,
         received: 0,
-        receivedBytes: 0,
         have: new Uint8Array(frame.chunkCount),
-        parts: new Array(frame.chunkCount),
+        data: new Uint8Array(frame.totalBytes),
       };
       this.partials.set(key, partial);
     }
@@ -113,23 +133,11 @@ export class Reassembler {
       this.fail(`duplicate chunk ${frame.chunkIndex} of op ${frame.opId}`);
     }
     partial.have[frame.chunkIndex] = 1;
-    partial.parts[frame.chunkIndex] = frame.payload.slice();
+    partial.data.set(frame.payload, frame.chunkIndex * partial.size);
     partial.received++;
-    partial.receivedBytes += frame.payload.byteLength;
-    if (partial.receivedBytes > partial.totalBytes) {
-      this.partials.delete(key);
-      this.fail(`chunks exceed the message's ${partial.totalBytes} bytes`);
-    }
     if (partial.received < partial.chunkCount) return null;
     this.partials.delete(key);
-    if (partial.receivedBytes !== partial.totalBytes) this.fail(`chunks add up to ${partial.receivedBytes} of ${partial.totalBytes} bytes (truncated)`);
-    const out = new Uint8Array(partial.totalBytes);
-    let offset = 0;
-    for (const part of partial.parts) {
-      out.set(part!, offset);
-      offset += part!.byteLength;
-    }
-    return out;
+    return partial.data;
   }
 
   /** Drops partial messages of epochs other than `epoch` (after a membership change). */

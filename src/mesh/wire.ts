@@ -13,7 +13,7 @@
  *       24    4 chunk count
  *       28    4 total bytes of the whole message (all chunks)
  *       32    4 payload length of this frame in bytes
- *       36    4 checksum: FNV-1a 32 of this frame's payload
+ *       36    4 checksum of this frame's payload (payloadChecksum: FNV-1a over u32 words)
  *       40      payload
  *
  * All integers little-endian. The header is a multiple of 4 bytes so a float32 payload can be viewed in
@@ -86,8 +86,9 @@ export function encodeFrame(header: FrameHeader, payload: Uint8Array): ArrayBuff
   view.setUint32(24, header.chunkCount, true);
   view.setUint32(28, header.totalBytes, true);
   view.setUint32(32, payload.byteLength, true);
-  view.setUint32(36, fnv1a(payload), true);
-  new Uint8Array(buf, HEADER_BYTES).set(payload);
+  const copy = new Uint8Array(buf, HEADER_BYTES);
+  copy.set(payload);
+  view.setUint32(36, payloadChecksum(copy), true);
   return buf;
 }
 
@@ -95,13 +96,25 @@ function bad(message: string, peerId?: string): MeshError {
   return new MeshError('ERR_BAD_FRAME', `malformed frame: ${message}`, peerId);
 }
 
-/** True when every float32 of `bytes` (length a multiple of 4) is finite. */
+/**
+ * Payload checksum: FNV-1a 32 taken over little-endian u32 words instead of bytes (4× fewer steps; a
+ * byte-wise hash cost ~7 ns/byte, the largest CPU cost of a big allReduce), then over the tail bytes.
+ */
+export function payloadChecksum(bytes: Uint8Array): number {
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const wordCount = aligned.byteLength >>> 2;
+  const words = new Uint32Array(aligned.buffer, aligned.byteOffset, wordCount);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < wordCount; i++) h = Math.imul(h ^ words[i]!, 0x01000193);
+  for (let i = wordCount * 4; i < aligned.byteLength; i++) h = Math.imul(h ^ aligned[i]!, 0x01000193);
+  return h >>> 0;
+}
+
+/** True when every float32 of `bytes` (length a multiple of 4) is finite: exponent bits not all ones. */
 export function allFinite(bytes: Uint8Array): boolean {
-  const floats =
-    bytes.byteOffset % 4 === 0
-      ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
-      : new Float32Array(bytes.slice().buffer);
-  for (let i = 0; i < floats.length; i++) if (!Number.isFinite(floats[i]!)) return false;
+  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+  const words = new Uint32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength >>> 2);
+  for (let i = 0; i < words.length; i++) if ((words[i]! & 0x7f800000) === 0x7f800000) return false;
   return true;
 }
 
@@ -137,7 +150,7 @@ export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
   if (header.totalBytes > MAX_MESSAGE_BYTES) throw bad(`message of ${header.totalBytes} bytes exceeds ${MAX_MESSAGE_BYTES}`, peerId);
   if (payloadLength > header.totalBytes) throw bad(`chunk of ${payloadLength} bytes in a ${header.totalBytes}-byte message`, peerId);
   const payload = new Uint8Array(buf, HEADER_BYTES, payloadLength);
-  if (fnv1a(payload) !== view.getUint32(36, true)) throw bad('checksum mismatch', peerId);
+  if (payloadChecksum(payload) !== view.getUint32(36, true)) throw bad('checksum mismatch', peerId);
   if (header.kind === FrameKind.F32) {
     if (payloadLength % 4 !== 0 || header.totalBytes % 4 !== 0) throw bad('float32 payload length not a multiple of 4', peerId);
     if (!allFinite(payload)) throw bad('non-finite float32 (NaN or Infinity) in payload', peerId);

@@ -99,22 +99,43 @@ describe('chunking', () => {
     list[1] = decodeFrame(encodeFrame({ ...short }, short.payload.subarray(0, 32)));
     const r = new Reassembler('peer-x');
     expectBadFrame(() => feed(r, list), 'truncated');
+    // Also when the short chunk is the last to arrive.
+    expectBadFrame(() => feed(new Reassembler('peer-x'), [...list].reverse()), 'truncated');
   });
 
   it('rejects chunks that disagree about the message', () => {
     const list = frames(message(256), 64);
-    const other = decodeFrame(encodeFrame({ ...list[1]!, totalBytes: 320 }, list[1]!.payload));
+    const other = decodeFrame(encodeFrame({ ...list[1]!, chunkCount: 5, totalBytes: 320 }, list[1]!.payload)); // consistent by itself
     const r = new Reassembler('peer-x');
     r.accept(list[0]!);
     expectBadFrame(() => r.accept(other), 'disagrees');
   });
 
-  it('rejects chunks adding up to more than the total', () => {
+  it('rejects a chunk longer than its place in the message (padded)', () => {
     const list = frames(message(256), 64);
     const bigger = decodeFrame(encodeFrame({ ...list[1]!, chunkIndex: 1 }, message(200)));
     const r = new Reassembler('peer-x');
     r.accept(list[0]!);
-    expectBadFrame(() => r.accept(bigger), 'exceed');
+    expectBadFrame(() => r.accept(bigger), 'padded');
+  });
+
+  it('rejects a chunk count that cannot carry the total', () => {
+    const frame = decodeFrame(encodeFrame({ ...HEADER, chunkIndex: 0, chunkCount: 3, totalBytes: 8 }, message(4)));
+    expectBadFrame(() => new Reassembler('peer-x').accept(frame), 'cannot carry');
+  });
+
+  it('lays chunks out so that only the last one is shorter, all on 4-byte boundaries', () => {
+    for (const [total, chunkBytes] of [[1000, 64], [4, 4], [12, 8], [65_536 * 3 + 4, CHUNK_PAYLOAD_BYTES]] as const) {
+      const list = chunkMessage(HEADER, message(total), chunkBytes).map((b) => decodeFrame(b));
+      const sizes = list.map((f) => f.payload.byteLength);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(total);
+      for (const size of sizes.slice(0, -1)) {
+        expect(size).toBe(sizes[0]);
+        expect(size % 4).toBe(0);
+        expect(size).toBeLessThanOrEqual(chunkBytes);
+      }
+      expect(sizes.at(-1)).toBeGreaterThan(0);
+    }
   });
 
   it('a checksum-corrupted chunk never reaches the reassembler', () => {
