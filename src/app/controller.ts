@@ -299,7 +299,9 @@ export class AppController {
       callbacks: {
         onUpdate: (u) => this.onRunUpdate(run, u),
         onState: (runState) => {
-          if (this.run === run) this.store.update({ runState, runs: withRun(this.store.state.runs, { ...run.series }) });
+          if (this.run !== run) return;
+          this.store.update({ runState, runs: withRun(this.store.state.runs, { ...run.series }) });
+          if (runState === 'done') this.markRunFinished(run.id);
         },
         onError: (err) => {
           if (this.run === run) this.store.notify(toNotice(err));
@@ -320,6 +322,18 @@ export class AppController {
       runs: withRun(this.store.state.runs, { ...u.series }),
       ...(u.shuffle ? { shuffle: u.shuffle } : {}),
     });
+  }
+
+  /**
+   * The room's stored command still says `run` after a run ends, and a tab that joins later would
+   * start a session nobody answers. The lowest-ranked tab records the end (`idle`): running tabs
+   * ignore it, joiners then wait for the next Start.
+   */
+  private markRunFinished(runId: string): void {
+    const room = this.intended();
+    const lowest = this.store.state.peers[0];
+    if (!this.connection || room.command !== 'run' || room.runId !== runId || lowest?.id !== this.connection.selfId) return;
+    this.publish({ ...room, command: 'idle' });
   }
 
   /** Ends the current run; its curves stay in the history for overlay. */

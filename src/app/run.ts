@@ -147,7 +147,11 @@ export class Run {
     if (this.destroyed) return;
     const info = (ev as CustomEvent<{ tabs?: number; worldSize?: number }>).detail;
     if (info?.tabs) this.log.tabs = info.tabs;
-    if (info?.worldSize) this.log.worldSize = info.worldSize;
+    if (info?.worldSize) {
+      this.log.worldSize = info.worldSize;
+      this.series.worldSize = info.worldSize;
+      this.series.label = seriesLabel(this.opts.config, info.worldSize);
+    }
   };
 
   private flush(logs: StepLog[]): void {

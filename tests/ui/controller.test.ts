@@ -96,6 +96,11 @@ describe('AppController', () => {
     expect(t.store.state.log.at(-1)).toMatch(/^\[1\/2000\] Loss /);
     expect(t.store.state.runs.at(-1)!.loss).toHaveLength(1);
     expect(t.controller.exportRun('csv')!.text.trim().split('\n')).toHaveLength(2);
+    // When the run is done, the lowest-ranked tab records it, so a tab joining later does not start.
+    t.sessions[0]!.set('done');
+    await tick();
+    expect(decodeRoomState(t.room.configs.at(-1)!).state).toMatchObject({ command: 'idle', runId: sent.runId });
+    expect(t.store.state.runState).toBe('done');
   });
 
   it('a start sent by another tab starts this tab; pause and resume keep the run; reset keeps its curve for overlay', async () => {

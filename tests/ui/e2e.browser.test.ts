@@ -4,7 +4,8 @@
  * every tab, Start on C starts every tab, and every tab ends at the same step with the same losses and
  * a loss curve with one point per step; a pause from one tab stops every tab after the same step;
  * then Reset, a mode change and Start on other tabs give a
- * second run that is overlaid on the first. Also saves the README screenshot (docs/screenshot.png).
+ * second run that is overlaid on the first, and a fourth tab that opens the link mid-run joins it and
+ * ends with the same loss as the others. Also saves the README screenshot (docs/screenshot.png).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -49,7 +50,7 @@ async function peerStates(page: Page): Promise<string[]> {
   return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.children[5]!.textContent!.trim()}`));
 }
 
-it('three tabs join by link, start from one, and train in step', async () => {
+it('tabs join by link, share settings, start and pause together, and a late tab joins the run', async () => {
   const a = await newTab(`${server.url}/`);
   await a.getByRole('button', { name: 'Create a room' }).click();
   const linkBox = a.locator('sbn-room-link input#room-link');
@@ -121,16 +122,27 @@ it('three tabs join by link, start from one, and train in step', async () => {
   await a.getByLabel('BatchNorm mode').selectOption('local');
   await expect.poll(() => b.getByLabel('BatchNorm mode').inputValue()).toBe('local');
   await b.getByRole('button', { name: 'Start' }).click();
+  // A fourth tab opens the link mid-run: it receives the model and joins the run at a step boundary.
+  await expect.poll(async () => Number((await a.locator('sbn-controls .state').textContent())?.match(/step (\d+)\//)?.[1] ?? 0), { timeout: 180_000, interval: 200 }).toBeGreaterThanOrEqual(2);
+  const d = await newTab(link);
+  await expect.poll(() => d.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
+  const lastLoss = async (page: Page) => ((await page.locator('sbn-log pre').textContent()) ?? '').split('\n').filter((l) => / Loss /.test(l)).at(-1);
   for (const page of tabs) {
     await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
+    expect(await lastLoss(page)).toBe(await lastLoss(d));
+  }
+  for (const page of tabs.slice(0, 3)) {
     const points = await page.evaluate(() => document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-curves')!.pointCounts('loss'));
     expect(points).toEqual([STEPS, STEPS]);
     // local mode: every worker normalises with its own statistics
     const arrows = await page.locator('sbn-shuffle-view figure').first().locator('path.arrow').evaluateAll((els) => els.map((e) => [e.getAttribute('data-from'), e.getAttribute('data-to')]));
-    expect(arrows).toHaveLength(6);
+    expect(arrows).toHaveLength(8);
     for (const [from, to] of arrows) expect(from).toBe(to);
   }
-  expect(await a.locator('sbn-curves figure').first().locator('.u-legend').textContent()).toMatch(/shuffle\/random W=6.*local W=6/);
+  expect(await a.locator('sbn-curves figure').first().locator('.u-legend').textContent()).toMatch(/shuffle\/random W=6.*local W=8/);
+  // The README picture: keep the standing notice (software GPU), close the transient ones of the join.
+  const transient = a.locator('sbn-errors li:not([data-code="ERR_FALLBACK_ADAPTER"]) button');
+  while ((await transient.count()) > 0) await transient.first().click();
   await a.screenshot({ path: `${DOCS}screenshot.png`, fullPage: true });
   await b.setViewportSize({ width: 390, height: 844 });
   await b.screenshot({ path: `${ARTIFACTS}app-phone.png`, fullPage: true });
