@@ -29,10 +29,7 @@ export class HeadlessTab {
 
   /** Trains until the run's last step; resolves with this tab's backend label. */
   run(opts: HeadlessRunOptions): Promise<{ backend: string; steps: number }> {
-    return this.page.evaluate(async (o) => {
-      const worker = await import('/src/train/headless-worker.ts' as string);
-      return worker.run(o);
-    }, opts);
+    return callWorker(this.page, 'run', opts) as Promise<{ backend: string; steps: number }>;
   }
 
   /** Closes the tab abruptly, as a user closing it mid-run would. */
@@ -41,6 +38,14 @@ export class HeadlessTab {
     this.closed = true;
     await this.page.close({ runBeforeUnload: false });
   }
+}
+
+/**
+ * Calls an export of src/train/headless-worker.ts in the page. The expression is a string: a function
+ * with `import()` inside would be rewritten by Vitest's module transform before reaching the page.
+ */
+export function callWorker(page: Page, fn: 'run' | 'joinRoom' | 'leave', arg?: unknown): Promise<unknown> {
+  return page.evaluate(`import('/src/train/headless-worker.ts').then((w) => w.${fn}(${arg === undefined ? '' : JSON.stringify(arg)}))`);
 }
 
 export class HeadlessRoom {
@@ -72,10 +77,7 @@ export class HeadlessRoom {
       else if (kind === 'state') tab.states.push(String(payload));
     });
     const room = this.roomId ? { roomId: this.roomId } : { create: true as const };
-    const joined = await page.evaluate(async (r) => {
-      const worker = await import('/src/train/headless-worker.ts' as string);
-      return worker.joinRoom(r);
-    }, room);
+    const joined = (await callWorker(page, 'joinRoom', room)) as { roomId: string; selfId: string };
     this.roomId = joined.roomId;
     tab.selfId = joined.selfId;
     this.tabs.push(tab);

@@ -73,8 +73,10 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
     report('step', out);
   });
   session.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, selfId: m.selfId }));
+  let lastError = '';
   session.addEventListener('error', (e) => {
     const err = (e as CustomEvent<Error & { code?: string }>).detail;
+    lastError = `${err.code ?? 'ERR_SESSION'}: ${err.message}`;
     report('error', { code: err.code ?? 'ERR_SESSION', message: err.message, peerId: null });
   });
   session.addEventListener('state', (e) => report('state', (e as CustomEvent<string>).detail));
@@ -83,7 +85,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
   const steps = session.step;
   session.destroy();
   backend.destroy();
-  if (state === 'error') throw new Error('training stopped with an error (see the reported errors)');
+  if (state === 'error') throw new Error(`training stopped with an error: ${lastError}`);
   return { backend: label, steps };
 }
 

@@ -28,6 +28,8 @@ export const SETTLE_MS = 400;
 export const SETTLE_LIMIT_MS = 10_000;
 /** Collective timeout while (re)building the world: a peer that does not answer is left behind. */
 export const RESYNC_TIMEOUT_MS = 15_000;
+/** Consecutive failed attempts at (re)building the world before the session gives up with an error. */
+export const MAX_RESYNC_ATTEMPTS = 4;
 
 export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
 
@@ -242,7 +244,7 @@ export class TrainingSession extends EventTarget {
 
   /** Waits for membership to settle, then rebuilds the world and adopts rank 0's state. */
   private async buildWorld(): Promise<void> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       await this.settle();
       if (this.destroyed) return;
       this.needsWorld = false;
@@ -257,6 +259,9 @@ export class TrainingSession extends EventTarget {
       } catch (err) {
         if (this.destroyed) return;
         if (!isMembershipFault(err)) throw err;
+        if (attempt >= MAX_RESYNC_ATTEMPTS) {
+          throw sessionError('ERR_RESYNC_FAILED', `could not form a training group with the connected peers after ${attempt} attempts (${(err as Error).message}); are the other tabs running the same run?`);
+        }
         this.emitError(err);
         this.needsWorld = true;
       }

@@ -4,7 +4,7 @@
  * ranks and permutation; a tab that joins mid-run receives the state and trains in step with the rest.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadlessRoom, type HeadlessTab } from '../../scripts/lib/headless-run.ts';
+import { callWorker, HeadlessRoom, type HeadlessTab } from '../../scripts/lib/headless-run.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/types.ts';
 import type { HeadlessRunOptions } from '../../src/train/headless-worker.ts';
 
@@ -26,11 +26,15 @@ function runOpts(tabs: number): HeadlessRunOptions {
   return { config, tabs, backend: 'auto', traceEvery: 1, traceChannels: 4 };
 }
 
-function waitForStep(tab: HeadlessTab, step: number): Promise<void> {
+function waitFor(condition: () => boolean): Promise<void> {
   return new Promise((resolve) => {
-    const check = () => (tab.steps.some((s) => s.step >= step) ? resolve() : setTimeout(check, 50));
+    const check = () => (condition() ? resolve() : setTimeout(check, 50));
     check();
   });
+}
+
+function waitForStep(tab: HeadlessTab, step: number): Promise<void> {
+  return waitFor(() => tab.steps.some((s) => s.step >= step));
 }
 
 /** The last log of every step, in step order (a step re-run after a membership change replaces the earlier try). */
@@ -73,27 +77,31 @@ describe('faults across real tabs', () => {
     expect(new Set([a.worlds.at(-1)!.rank, b.worlds.at(-1)!.rank])).toEqual(new Set([0, 1]));
     // Both survivors logged the same losses (the loss is reduced over the whole world).
     expect(finalSteps(b).map((s) => s.loss)).toEqual(finalSteps(a).map((s) => s.loss));
-    a.page.evaluate(async () => (await import('/src/train/headless-worker.ts' as string)).leave());
-    b.page.evaluate(async () => (await import('/src/train/headless-worker.ts' as string)).leave());
+    await Promise.all([callWorker(a.page, 'leave'), callWorker(b.page, 'leave')]);
   });
 
   it('a tab that joins mid-run receives parameters, queue and step, and trains in step', async () => {
     const fresh = await HeadlessRoom.open({ server: room.server, browser: room.browser });
     const [a, b] = [await fresh.addTab(), await fresh.addTab()];
-    const runs = [a.run(runOpts(2)), b.run(runOpts(2))];
+    // Open-ended: the tabs train until the test has seen enough and makes them leave.
+    const open = (tabs: number): HeadlessRunOptions => ({ ...runOpts(tabs), config: { ...config, steps: 1_000_000 } });
+    const runs = [a.run(open(2)), b.run(open(2))];
     await waitForStep(a, 4);
     const c = await fresh.addTab();
-    const rc = await c.run(runOpts(3));
-    const [ra, rb] = await Promise.all(runs);
-    expect([ra.steps, rb.steps, rc.steps]).toEqual([config.steps, config.steps, config.steps]);
+    const rc = c.run(open(3));
+    await waitFor(() => c.worlds.length > 0 && c.steps.length >= 6);
+    await Promise.all([a, b, c].map((t) => callWorker(t.page, 'leave')));
+    await Promise.all([...runs, rc]);
     const joinedAt = c.worlds[0]!.step;
     expect(joinedAt).toBeGreaterThanOrEqual(4);
     expect(c.worlds[0]!.worldSize).toBe(3);
-    const fromA = finalSteps(a).filter((s) => s.step >= joinedAt);
-    const fromC = finalSteps(c);
+    const fromC = finalSteps(c).slice(0, 5);
+    const fromA = finalSteps(a).filter((s) => s.step >= joinedAt).slice(0, 5);
+    expect(fromC.map((s) => s.step)).toEqual([0, 1, 2, 3, 4].map((i) => joinedAt + i));
     expect(fromC.map((s) => s.step)).toEqual(fromA.map((s) => s.step));
     // Same world, same state: the newcomer logs exactly the losses the others log.
     expect(fromC.map((s) => s.loss)).toEqual(fromA.map((s) => s.loss));
     for (const s of fromC) expect(s.sourceOf).toHaveLength(3);
+    for (const s of finalSteps(a)) expect(Number.isFinite(s.loss)).toBe(true);
   });
 });
