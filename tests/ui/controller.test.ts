@@ -199,7 +199,7 @@ describe('AppController', () => {
     expect(t.store.state.notices.map((n) => n.code)).toContain('ERR_RUN_IN_PROGRESS');
   });
 
-  it('turns failures into notices: bad link, full room, session error, a peer by rank', async () => {
+  it('turns failures into notices: bad link, full room, signaling reconnect, session error, a peer by rank', async () => {
     const t = setup();
     await t.controller.joinLink('https://x.test/?room=nope');
     expect(t.store.state.notices.at(-1)!.code).toBe('ERR_BAD_LINK');
@@ -213,6 +213,11 @@ describe('AppController', () => {
     const u = setup();
     await u.controller.createRoom();
     await tick();
+    u.room.listener!.onState('reconnecting');
+    expect(u.store.state.notices.at(-1)).toMatchObject({ code: 'ERR_RECONNECTING', level: 'warning' });
+    expect(u.store.state.connection).toBe('reconnecting');
+    u.room.listener!.onState('connected');
+    expect(u.store.state.notices.map((n) => n.code)).not.toContain('ERR_RECONNECTING');
     u.room.listener!.onError(Object.assign(new Error('bad checksum'), { code: 'ERR_BAD_FRAME', peerId: 'other-peer-id' }));
     expect(u.store.state.notices.at(-1)!.title).toContain('rank 1');
     u.controller.start();
