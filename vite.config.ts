@@ -39,6 +39,8 @@ export default defineConfig(({ mode }) => ({
           exclude: ['tests/**/*.browser.test.ts', 'node_modules/**'],
           environment: 'node',
           testTimeout: 60_000,
+          // Unit tests first, then the browser tests (they differ in maxWorkers, so they run as two groups).
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -49,6 +51,7 @@ export default defineConfig(({ mode }) => ({
           environment: 'node',
           // Each file drives its own Chromium; two at once is what 2 cores hold.
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
           testTimeout: 240_000,
           hookTimeout: 120_000,
         },
