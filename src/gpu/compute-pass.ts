@@ -28,6 +28,8 @@ export interface PassContext {
   recorder: Recorder;
   /** maxComputeWorkgroupsPerDimension (65535; tests lower it to exercise split dispatches). */
   maxWorkgroupsPerDim: number;
+  /** True on a fallback (CPU-backed) adapter such as SwiftShader: passes pick CPU-friendly shapes. */
+  cpuAdapter: boolean;
 }
 
 interface CachedPipeline {

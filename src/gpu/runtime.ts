@@ -21,6 +21,8 @@ export interface RuntimeOptions {
   maxWorkgroupsPerDim?: number;
   /** Matmul kernel; default: `direct` on fallback (CPU) adapters, `tiled` on GPUs. */
   matmulKernel?: MatmulKernel;
+  /** Treat the adapter as CPU-backed (default: its isFallbackAdapter); tests flip it to cover GPU shapes. */
+  cpuAdapter?: boolean;
 }
 
 type PassClass<P> = new (ctx: PassContext) => P;
@@ -38,9 +40,11 @@ export class GpuRuntime implements PassContext {
   lostError: BackendError | null = null;
 
   readonly matmulKernel: MatmulKernel;
+  readonly cpuAdapter: boolean;
 
   constructor(readonly device: GPUDevice, isFallbackAdapter: boolean, private readonly opts: RuntimeOptions = {}) {
-    this.matmulKernel = opts.matmulKernel ?? (isFallbackAdapter ? 'direct' : 'tiled');
+    this.cpuAdapter = opts.cpuAdapter ?? isFallbackAdapter;
+    this.matmulKernel = opts.matmulKernel ?? (this.cpuAdapter ? 'direct' : 'tiled');
     this.recorder = new Recorder(device);
     this.pool = new BufferPool(device, storageUsage(), 'Tensor');
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'ReadStaging');

@@ -8,7 +8,7 @@ import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } f
 import type { CaseResult } from './kernels.page.ts';
 
 type PageModule = typeof import('./kernels.page.ts');
-type Entry = 'batchNormCases' | 'denseCases' | 'otherMatmulCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
+type Entry = 'batchNormCases' | 'denseCases' | 'otherAdapterShapeCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
 
 /** Served by Vite to the page. */
 const PAGE_MODULE = '/tests/gpu/kernels.page.ts';
@@ -79,8 +79,8 @@ describe('WebGPU backend vs CPU backend', () => {
     expectAllPass(await run('denseCases'), 8);
   });
 
-  it('dense cases with the other matmul kernel (tiled shared-memory vs direct register-blocked)', async () => {
-    expectAllPass(await run('otherMatmulCases'), 4);
+  it('dense and row kernels with the other adapter class shapes (tiled vs register-blocked matmul, 64 vs 4 threads per row)', async () => {
+    expectAllPass(await run('otherAdapterShapeCases'), 6);
   });
 
   it('elementwise, optimiser and memory ops', async () => {

@@ -66,18 +66,21 @@ export async function miscCases(): Promise<CaseResult[]> {
   ]);
 }
 
-/** The dense cases again with the matmul kernel the adapter did not pick by default. */
-export async function otherMatmulCases(): Promise<CaseResult[]> {
-  const main = await KernelHarness.create();
-  const other = main.gpu.runtime.matmulKernel === 'direct' ? 'tiled' : 'direct';
-  main.destroy();
-  const h = await KernelHarness.create({ matmulKernel: other });
+/**
+ * The dense and row cases again with the kernel shapes of the other adapter class (CPU-backed:
+ * register-blocked matmul, 4 threads per row; GPU: shared-memory tiled matmul, 64 threads per row).
+ */
+export async function otherAdapterShapeCases(): Promise<CaseResult[]> {
+  const h = await KernelHarness.create({ cpuAdapter: !(await main()).gpu.runtime.cpuAdapter });
+  const tag = h.gpu.runtime.cpuAdapter ? 'CPU-adapter shapes' : 'GPU shapes';
   try {
     return await runAll(h, [
-      [`${other} matmul: linear 64×256 → 512`, linearCase(64, 256, 512, 11)],
-      [`${other} matmul: linear 33×65 → 31`, linearCase(33, 65, 31, 12)],
-      [`${other} matmul: matmulNT 17×40 · 50×40ᵀ`, matmulNTCase(17, 50, 40, 13)],
-      [`${other} matmul: infoNce N=3 D=5 K=70`, infoNceCase(3, 5, 70, 0.07, 14)],
+      [`${tag}: linear 64×256 → 512`, linearCase(64, 256, 512, 11)],
+      [`${tag}: linear 33×65 → 31`, linearCase(33, 65, 31, 12)],
+      [`${tag}: matmulNT 17×40 · 50×40ᵀ`, matmulNTCase(17, 50, 40, 13)],
+      [`${tag}: l2Normalize 9×128 with a zero row`, l2Case(9, 128, 14)],
+      [`${tag}: infoNce N=3 D=5 K=70`, infoNceCase(3, 5, 70, 0.07, 15)],
+      [`${tag}: infoNce N=32 D=128 K=1024`, infoNceCase(32, 128, 1024, 0.1, 16)],
     ]);
   } finally {
     h.destroy();

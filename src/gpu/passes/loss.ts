@@ -7,11 +7,17 @@ import gradWgsl from '../../../shaders/infonce_grad.wgsl?raw';
 import posGradWgsl from '../../../shaders/infonce_pos_grad.wgsl?raw';
 import { ComputePass, type PassContext } from '../compute-pass.ts';
 
-const ROW_WG = 64;
+/**
+ * Threads per row: 64 on GPUs; on CPU-backed adapters a row gets one SIMD group (4 lanes), since
+ * every workgroup barrier of the tree reductions switches between invocation groups there.
+ */
+function rowThreads(ctx: PassContext): number {
+  return ctx.cpuAdapter ? 4 : 64;
+}
 
 export class L2NormalizePass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'L2Normalize', code: l2Wgsl, storage: ['read', 'write'], workgroupSize: ROW_WG });
+    super(ctx, { label: 'L2Normalize', code: l2Wgsl, storage: ['read', 'write'], workgroupSize: rowThreads(ctx) });
   }
   run(x: GPUBuffer, y: GPUBuffer, rows: number, d: number): void {
     this.dispatch([x, y], rows, [rows, d]);
@@ -20,7 +26,7 @@ export class L2NormalizePass extends ComputePass {
 
 export class L2NormalizeBackwardPass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'L2NormalizeBackward', code: l2BackwardWgsl, storage: ['read', 'read', 'write'], workgroupSize: ROW_WG });
+    super(ctx, { label: 'L2NormalizeBackward', code: l2BackwardWgsl, storage: ['read', 'read', 'write'], workgroupSize: rowThreads(ctx) });
   }
   run(dy: GPUBuffer, x: GPUBuffer, dx: GPUBuffer, rows: number, d: number): void {
     this.dispatch([dy, x, dx], rows, [rows, d]);
@@ -30,7 +36,7 @@ export class L2NormalizeBackwardPass extends ComputePass {
 /** Positive logit into column 0, per-row loss and correctness. */
 export class InfoNceRowsPass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'InfoNceRows', code: rowsWgsl, storage: ['read', 'read', 'write', 'write', 'write'], workgroupSize: ROW_WG });
+    super(ctx, { label: 'InfoNceRows', code: rowsWgsl, storage: ['read', 'read', 'write', 'write', 'write'], workgroupSize: rowThreads(ctx) });
   }
   run(q: GPUBuffer, kPos: GPUBuffer, logits: GPUBuffer, rowLoss: GPUBuffer, rowCorrect: GPUBuffer, rows: number, d: number, k: number, temperature: number): void {
     this.dispatch([q, kPos, logits, rowLoss, rowCorrect], rows, [rows, d, k], [1 / temperature]);
@@ -49,7 +55,7 @@ export class InfoNceReducePass extends ComputePass {
 /** grad [rows, cols] = (softmax(logits) − onehot(0)) · scale. */
 export class InfoNceGradPass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'InfoNceGrad', code: gradWgsl, storage: ['read', 'write'], workgroupSize: ROW_WG });
+    super(ctx, { label: 'InfoNceGrad', code: gradWgsl, storage: ['read', 'write'], workgroupSize: rowThreads(ctx) });
   }
   run(logits: GPUBuffer, grad: GPUBuffer, rows: number, cols: number, scale: number): void {
     this.dispatch([logits, grad], rows, [rows, cols], [scale]);

@@ -31,7 +31,7 @@ export class KernelHarness {
   private constructor(readonly gpu: WebGpuBackend) {}
 
   /** A WebGPU backend whose op outputs start as 0xbaadf00d; `maxWorkgroupsPerDim` forces split dispatches. */
-  static async create(opts: { maxWorkgroupsPerDim?: number; matmulKernel?: 'tiled' | 'direct' } = {}): Promise<KernelHarness> {
+  static async create(opts: { maxWorkgroupsPerDim?: number; cpuAdapter?: boolean } = {}): Promise<KernelHarness> {
     return new KernelHarness(await WebGpuBackend.create({ sentinelBits: SENTINEL_BITS, ...opts }));
   }
 
