@@ -20,11 +20,27 @@ async function call<K extends keyof PageModule>(page: Page, fn: K, ...args: unkn
   return page.evaluate(`import(${JSON.stringify(PAGE_MODULE)}).then((m) => m[${JSON.stringify(fn)}](...${JSON.stringify(args)}))`) as never;
 }
 
+/**
+ * Loads the page module, reloading once if Vite answers "504 Outdated Optimize Dep" (its dependency
+ * cache was refreshed by another dev server on this machine while this page loaded).
+ */
+async function loadPageModule(page: Page): Promise<void> {
+  const load = () => page.evaluate(`import(${JSON.stringify(PAGE_MODULE)}).then(() => true)`);
+  try {
+    await load();
+  } catch {
+    await page.reload();
+    await load();
+  }
+}
+
 async function formMesh(browser: Browser, url: string, tabs: number): Promise<Page[]> {
   const pages = [await openPage(browser, url)];
+  await loadPageModule(pages[0]!);
   const { roomId } = await call(pages[0]!, 'join');
   for (let i = 1; i < tabs; i++) {
     const page = await openPage(browser, url);
+    await loadPageModule(page);
     await call(page, 'join', roomId);
     pages.push(page);
   }

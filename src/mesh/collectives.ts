@@ -178,7 +178,9 @@ export class CollectiveGroup implements ProcessGroup {
       return seg.subarray(pb[p]!, pb[p + 1]!);
     };
     const mod = (x: number) => ((x % n) + n) % n;
-    const sends: Promise<void>[] = [];
+    // Sends go out strictly one after another (round by round, piece by piece), so the right
+    // neighbour completes piece 0 first and can forward it while the later pieces are in flight.
+    let sendChain: Promise<unknown> = Promise.resolve();
     let ready: Promise<unknown>[] = new Array(pieces).fill(Promise.resolve());
     for (let k = 0; k < 2 * (n - 1); k++) {
       const reducing = k < n - 1;
@@ -187,19 +189,22 @@ export class CollectiveGroup implements ProcessGroup {
       const next: Promise<unknown>[] = [];
       for (let p = 0; p < pieces; p++) {
         const round = k * pieces + p;
-        sends.push(ready[p]!.then(() => this.p2p.send(right, opId, round, piece(sendSeg, p), channel)));
-        next.push(
-          this.p2p.recv(left, opId, round, deadline).then((received) => {
-            const target = piece(recvSeg, p);
-            this.checkLength(received, target.length, left);
-            if (reducing) for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
-            else target.set(received);
-          }),
-        );
+        const pieceReady = ready[p]!;
+        sendChain = sendChain.then(() => pieceReady).then(() => this.p2p.send(right, opId, round, piece(sendSeg, p), channel));
+        const done = this.p2p.recv(left, opId, round, deadline).then((received) => {
+          const target = piece(recvSeg, p);
+          this.checkLength(received, target.length, left);
+          if (reducing) for (let i = 0; i < target.length; i++) target[i] = target[i]! + received[i]!;
+          else target.set(received);
+        });
+        // A failure surfaces through sendChain or the final Promise.all; this only marks it handled for
+        // pieces whose chain had already failed.
+        done.catch(() => {});
+        next.push(done);
       }
       ready = next;
     }
-    await Promise.all([...sends, ...ready]);
+    await Promise.all([sendChain, ...ready]);
     return acc;
   }
 

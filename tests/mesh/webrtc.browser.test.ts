@@ -19,6 +19,20 @@ async function call<K extends keyof PageModule>(page: Page, fn: K, ...args: unkn
   return page.evaluate(script) as never;
 }
 
+/**
+ * Loads the page module, reloading once if Vite answers "504 Outdated Optimize Dep" (its dependency
+ * cache was refreshed by another dev server on this machine while this page loaded).
+ */
+async function loadPageModule(page: Page): Promise<void> {
+  const load = () => page.evaluate(`import(${JSON.stringify(PAGE_MODULE)}).then(() => true)`);
+  try {
+    await load();
+  } catch {
+    await page.reload();
+    await load();
+  }
+}
+
 /** Opens a tab on the room link (`?room=`), as a person following the link would. */
 async function openRoomTab(browser: Browser, server: DevServer, roomId?: string): Promise<Page> {
   const url = `${harnessUrl(server)}${roomId ? `?room=${roomId}` : ''}`;
@@ -26,6 +40,7 @@ async function openRoomTab(browser: Browser, server: DevServer, roomId?: string)
 }
 
 async function joinFromLink(page: Page): Promise<{ peerId: string; roomId: string }> {
+  await loadPageModule(page);
   const roomId = await page.evaluate(() => new URL(location.href).searchParams.get('room') ?? undefined);
   return call(page, 'join', roomId);
 }
