@@ -106,6 +106,8 @@ function removeNamespaces(): void {
   }
 }
 
+if (!isRoot) console.warn('skipping the two-host WebRTC test: creating network namespaces (ip netns add) needs root');
+
 describe.skipIf(!isRoot)('WebRTC mesh across two hosts (network namespaces; needs root)', () => {
   let serverProcess: ChildProcess | null = null;
   let port = 0;
