@@ -1,12 +1,14 @@
 // out = a · s.
-struct Params { n: u32, s: f32 }
+// Four elements per thread (vec4): tensor buffers are padded to 16 bytes (buffer-pool.ts), so the
+// last vec4 may touch padding, which no tensor reads.
+struct Params { n4: u32, s: f32 }
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
-  if (i >= params.n) { return; }
+  if (i >= params.n4) { return; }
   out[i] = a[i] * params.s;
 }

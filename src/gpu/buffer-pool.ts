@@ -5,7 +5,10 @@
  * after `release` runs after the work that used the buffer before.
  */
 
-/** Sizes are rounded up to this many bytes (also a valid storage-binding size). */
+/**
+ * Sizes are rounded up to this many bytes (also a valid storage-binding size). Every tensor buffer is
+ * thus a multiple of 16 bytes, which the vec4 elementwise kernels rely on.
+ */
 export const POOL_GRANULE_BYTES = 256;
 /** Buffers above this size are rounded to a power of two, so similar big sizes share buffers. */
 export const POOL_POW2_ABOVE_BYTES = 4 * 1024 * 1024;

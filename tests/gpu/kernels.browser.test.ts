@@ -91,7 +91,7 @@ describe('WebGPU backend vs CPU backend', () => {
     expectAllPass(await run('splitDispatchCases'), 6);
   });
 
-  it('dispatches beyond 65535 workgroups', async () => {
+  it('a dispatch beyond 65535 workgroups, and a 16.8M-element tensor', async () => {
     expectAllPass(await run('bigDispatchCases'), 2);
   });
 });

@@ -104,11 +104,14 @@ export async function splitDispatchCases(): Promise<CaseResult[]> {
   }
 }
 
-/** Real dispatches beyond 65535 workgroups: 65535·256 + 1000 elements. */
+/**
+ * A real dispatch beyond 65535 workgroups: bnApply (one element per thread) over 65535·256 + 1024
+ * elements; relu (four per thread) over the same tensor exercises a large vec4 dispatch.
+ */
 export async function bigDispatchCases(): Promise<CaseResult[]> {
   const rows = 65535 * 4 + 16;
   return runAll(await main(), [
-    ['elementwise beyond 65535 workgroups', elementwiseBig(rows * 64)],
+    ['relu on 16.8M elements', elementwiseBig(rows * 64)],
     ['bnApply beyond 65535 workgroups', bnApplyBig({ groups: 1, n: rows, c: 64, hw: 1 })],
   ]);
 }

@@ -1,4 +1,7 @@
-/** Elementwise passes: one thread per element, 256 per workgroup. */
+/**
+ * Elementwise passes: one thread per 4 elements (vec4), 256 threads per workgroup. Buffers are pooled
+ * in multiples of 16 bytes, so ⌈n/4⌉ vec4s always fit; the tail past n lands in padding.
+ */
 import fillWgsl from '../../../shaders/fill.wgsl?raw';
 import addWgsl from '../../../shaders/add.wgsl?raw';
 import addScaledWgsl from '../../../shaders/add_scaled.wgsl?raw';
@@ -15,7 +18,7 @@ export class FillPass extends ComputePass {
     super(ctx, { label: 'Fill', code: fillWgsl, storage: ['write'] });
   }
   run(out: GPUBuffer, n: number, bits: number): void {
-    this.dispatch([out], this.groupsFor(n), [n, bits >>> 0]);
+    this.dispatch([out], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4), bits >>> 0]);
   }
 }
 
@@ -24,7 +27,7 @@ export class AddPass extends ComputePass {
     super(ctx, { label: 'Add', code: addWgsl, storage: ['read', 'read', 'write'] });
   }
   run(a: GPUBuffer, b: GPUBuffer, out: GPUBuffer, n: number): void {
-    this.dispatch([a, b, out], this.groupsFor(n), [n]);
+    this.dispatch([a, b, out], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)]);
   }
 }
 
@@ -33,7 +36,7 @@ export class AddScaledPass extends ComputePass {
     super(ctx, { label: 'AddScaled', code: addScaledWgsl, storage: ['write', 'read'] });
   }
   run(a: GPUBuffer, b: GPUBuffer, n: number, alpha: number): void {
-    this.dispatch([a, b], this.groupsFor(n), [n], [alpha]);
+    this.dispatch([a, b], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)], [alpha]);
   }
 }
 
@@ -42,7 +45,7 @@ export class ScalePass extends ComputePass {
     super(ctx, { label: 'Scale', code: scaleWgsl, storage: ['read', 'write'] });
   }
   run(a: GPUBuffer, out: GPUBuffer, n: number, s: number): void {
-    this.dispatch([a, out], this.groupsFor(n), [n], [s]);
+    this.dispatch([a, out], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)], [s]);
   }
 }
 
@@ -51,7 +54,7 @@ export class ReluPass extends ComputePass {
     super(ctx, { label: 'Relu', code: reluWgsl, storage: ['read', 'write'] });
   }
   run(x: GPUBuffer, out: GPUBuffer, n: number): void {
-    this.dispatch([x, out], this.groupsFor(n), [n]);
+    this.dispatch([x, out], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)]);
   }
 }
 
@@ -60,7 +63,7 @@ export class ReluBackwardPass extends ComputePass {
     super(ctx, { label: 'ReluBackward', code: reluBackwardWgsl, storage: ['read', 'read', 'write'] });
   }
   run(dy: GPUBuffer, y: GPUBuffer, dx: GPUBuffer, n: number): void {
-    this.dispatch([dy, y, dx], this.groupsFor(n), [n]);
+    this.dispatch([dy, y, dx], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)]);
   }
 }
 
@@ -69,7 +72,7 @@ export class SgdPass extends ComputePass {
     super(ctx, { label: 'Sgd', code: sgdWgsl, storage: ['write', 'read', 'write'] });
   }
   run(param: GPUBuffer, grad: GPUBuffer, velocity: GPUBuffer, n: number, lr: number, momentum: number, weightDecay: number): void {
-    this.dispatch([param, grad, velocity], this.groupsFor(n), [n], [lr, momentum, weightDecay]);
+    this.dispatch([param, grad, velocity], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)], [lr, momentum, weightDecay]);
   }
 }
 
@@ -78,6 +81,6 @@ export class EmaPass extends ComputePass {
     super(ctx, { label: 'Ema', code: emaWgsl, storage: ['write', 'read'] });
   }
   run(target: GPUBuffer, source: GPUBuffer, n: number, m: number): void {
-    this.dispatch([target, source], this.groupsFor(n), [n], [m]);
+    this.dispatch([target, source], this.groupsFor(Math.ceil(n / 4)), [Math.ceil(n / 4)], [m]);
   }
 }
