@@ -40,6 +40,7 @@ export class Mesh {
   members: MeshMember[] = [];
   group: ProcessGroup;
   private roomMembers: Member[] = [];
+  private latestConfig: MeshEvents['config'] | null = null;
   /** The server's membership epoch of the latest `members` (part of every group epoch). */
   private serverEpoch = 0;
   /** Peers (still in the room) whose link dropped and that this side, as initiator, reconnects. */
@@ -69,7 +70,10 @@ export class Mesh {
     const buffer = <T>(fn: (m: Mesh, p: T) => void) => (p: T) => (mesh ? fn(mesh, p) : early.push(() => fn(mesh!, p)));
     signaling.on('members', buffer((m, p) => m.onMembers(p.members, p.epoch)));
     signaling.on('signal', buffer((m, p) => m.onSignal(p.from, p.data)));
-    signaling.on('config', buffer((m, p) => m.emit('config', p)));
+    signaling.on('config', buffer((m, p) => {
+      m.latestConfig = p;
+      m.emit('config', p);
+    }));
     signaling.on('error', buffer((m, p) => m.emit('error', p)));
     const welcome = await signaling.start();
     mesh = new Mesh(signaling, welcome, opts);
@@ -98,6 +102,16 @@ export class Mesh {
     this.group = this.endpoint.formGroup([this.selfId], groupEpoch(0, [this.selfId]));
     this.meta = opts.meta ?? {};
     this.members = [{ id: this.selfId, rank: 0, meta: this.meta }];
+  }
+
+  /** The room's member list as the server last sent it (rank order), connected or not. */
+  get roomMemberList(): readonly Member[] {
+    return this.roomMembers;
+  }
+
+  /** The room's latest shared config (also the one stored when this peer joined), or null. */
+  get roomConfig(): MeshEvents['config'] | null {
+    return this.latestConfig;
   }
 
   get epoch(): number {

@@ -144,3 +144,18 @@ describe('chunking', () => {
     expect(() => decodeFrame(raw[2]!, 'peer-x')).toThrow(/checksum/);
   });
 });
+
+describe('channel message limit', () => {
+  it('a link refuses a message above the 262144-byte channel limit; chunked sends never exceed it', async () => {
+    const { createMemoryLinkPair } = await import('../../src/mesh/memory-link.ts');
+    const [a, b] = createMemoryLinkPair('peer-aaaa', 'peer-bbbb');
+    expect(() => a.send('bulk', new ArrayBuffer(MAX_CHANNEL_MESSAGE_BYTES + 1))).toThrow(/exceeds/);
+    const sizes: number[] = [];
+    b.onMessage((_channel, data) => sizes.push(data.byteLength));
+    const { sendChunked } = await import('../../src/mesh/chunker.ts');
+    await sendChunked(a, 'bulk', HEADER, message(1024 * 1024));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(sizes.length).toBeGreaterThan(1);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(MAX_FRAME_BYTES);
+  });
+});

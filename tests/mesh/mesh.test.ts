@@ -57,6 +57,15 @@ describe('Mesh (signaling server + in-memory links)', () => {
     expect(new Set([first, second, third].map((m) => m.members.map((x) => x.id).join())).size).toBe(1);
     const sums = await Promise.all(groups.map((g, r) => g.allReduce(new Float32Array([r, 1]))));
     for (const s of sums) expect([...s]).toEqual([3, 3]);
+    expect(third.roomMemberList.map((m) => m.id)).toEqual([first, second, third].map((m) => m.selfId));
+  });
+
+  it('a joiner sees the config stored in the room before it joined', async () => {
+    const first = await join({ create: true });
+    first.setConfig({ steps: 12, mode: 'shuffle' });
+    await expect.poll(() => first.roomConfig?.config).toEqual({ steps: 12, mode: 'shuffle' });
+    const second = await join({ roomId: first.roomId });
+    expect(second.roomConfig?.config).toEqual({ steps: 12, mode: 'shuffle' });
   });
 
   it('a peer leaving: in-flight collectives fail with ERR_PEER_LEFT naming it, then a smaller epoch forms', async () => {
