@@ -8,6 +8,7 @@
  * Targets: bus bandwidth ≥ 70% of raw throughput; stats exchange ≤ 2× ping RTT idle, ≤ 3 ms under load.
  */
 import type { Browser, Page } from 'playwright-core';
+import { cpus, loadavg } from 'node:os';
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
 
 type PageModule = typeof import('../tests/mesh/mesh.page.ts');
@@ -85,6 +86,8 @@ try {
       await p.close();
     }
   }
+  // Figures depend on what else runs: print the machine's load next to them.
+  row('machine', `${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`);
   console.log('\n| measurement | value |\n|---|---|');
   for (const [what, value] of rows) console.log(`| ${what} | ${value} |`);
 } finally {
