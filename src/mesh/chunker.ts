@@ -2,7 +2,7 @@
  * Splits a message into frames of at most MAX_FRAME_BYTES (well under the channel's 262144-byte limit)
  * and sends them with backpressure; reassembles frames back into messages on the receiving side.
  */
-import { encodeFrame, HEADER_BYTES, MAX_CHUNKS, MAX_MESSAGE_BYTES, type Frame, type FrameHeader } from './wire.ts';
+import { encodeFrame, HEADER_BYTES, MAX_MESSAGE_BYTES, type Frame, type FrameHeader } from './wire.ts';
 import { MeshError } from './types.ts';
 import type { Channel, Link } from './transport.ts';
 
@@ -155,4 +155,3 @@ export class Reassembler {
   }
 }
 
-export { MAX_CHUNKS };

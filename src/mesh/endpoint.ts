@@ -33,8 +33,10 @@ export interface EndpointOptions {
   peerTimeoutMs?: number;
   chunkBytes?: number;
   collective?: Partial<CollectiveConfig>;
-  /** A link was dropped: closed, silent, or sent a malformed frame (`reason.code` says which). */
-  /** `orderly`: the peer said goodbye (it is leaving the room; the server will announce it). */
+  /**
+   * A link was dropped: closed, silent, or sent a malformed frame (`reason.code` says which).
+   * `orderly`: the peer said goodbye (it is leaving the room; the server will announce it).
+   */
   onPeerLeft?: (peerId: string, reason: MeshError, orderly: boolean) => void;
 }
 
