@@ -198,6 +198,7 @@ export async function trainingOpsBench(): Promise<OverheadRow[]> {
   const s = b.bnStats(x, l);
   const rows: OverheadRow[] = [];
   const ops: [string, () => void][] = [
+    ['add [32, 512] (vec4 elementwise)', () => b.dispose(b.add(x, x))],
     ['bnStats [4 groups × 8, 512]', () => { const r = b.bnStats(x, l); b.dispose(r.mean); b.dispose(r.var); }],
     ['bnApply [32, 512]', () => b.dispose(b.bnApply(x, l, s.mean, s.var, null, null, 1e-5))],
     ['bnBackward [32, 512] (no affine)', () => b.dispose(b.bnBackward(x, x, l, s.mean, s.var, null, 1e-5).dx)],
