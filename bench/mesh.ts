@@ -70,6 +70,9 @@ try {
       await call(pages[0]!, 'rawThroughput', 4 * MIB); // warm-up
       rawMBps = await call(pages[0]!, 'rawThroughput', RAW_BYTES);
       row(`raw throughput, one bulk channel (${RAW_BYTES / MIB} MiB)`, `${rawMBps.toFixed(1)} MB/s`);
+      // A ring sends and receives at once on every tab: the same measurement in both directions together.
+      const duplex = await Promise.all(pages.map((p) => call(p, 'rawThroughput', RAW_BYTES)));
+      row('raw throughput, both directions at once (per direction)', `${Math.min(...duplex).toFixed(1)} MB/s`);
       const idle = max(await Promise.all(pages.map((p) => call(p, 'statsIdleMs', 30))));
       row('stats exchange 2×512 floats, idle (median, slowest tab)', `${idle.toFixed(3)} ms  (${(idle / pingMs).toFixed(2)}× ping; target ≤ 2×)`);
     }
