@@ -42,6 +42,6 @@ describe('WebGPU backend lifecycle', () => {
   });
 
   it('recycles buffers across steps and rejects use after dispose/destroy', async () => {
-    expectChecks(await call('lifetime'), 4);
+    expectChecks(await call('lifetime'), 5);
   });
 });

@@ -92,6 +92,20 @@ export async function lifetime(): Promise<Check[]> {
   await b.flush();
   out.push({ what: 'steady-state steps allocate no new GPU buffers', ok: b.runtime.pool.created === created, detail: `${b.runtime.pool.created - created} new` });
   out.push({ what: 'no live tensors but the input', ok: b.runtime.liveTensorCount === 1, detail: `${b.runtime.liveTensorCount}` });
+  // A chain longer than one submission's parameter ring: every dispatch must see its own parameters.
+  const ones = b.fromArray(new Float32Array(5).fill(1), [5]);
+  let acc = b.zeros([5]);
+  const submitsBefore = b.runtime.recorder.submits;
+  for (let i = 0; i < 1500; i++) {
+    const next = i % 2 === 0 ? b.add(acc, ones) : b.scale(acc, 1);
+    b.dispose(acc);
+    acc = next;
+  }
+  const chained = await b.read(acc);
+  const autoSubmits = b.runtime.recorder.submits - submitsBefore;
+  out.push({ what: '1500 chained ops across automatic submits give the exact result', ok: chained.every((v) => v === 750) && autoSubmits >= 3, detail: `${chained[0]} after ${autoSubmits} submits` });
+  b.dispose(acc);
+  b.dispose(ones);
   b.dispose(x);
   b.dispose(x);
   let code = 'no error';
