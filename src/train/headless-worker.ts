@@ -59,31 +59,33 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
   const { backend, fallbackReason } = await createBackend(opts.backend);
   if (fallbackReason) report('error', { code: 'ERR_NO_WEBGPU', message: fallbackReason, peerId: null });
   const label = `${backend.kind}${backend.isFallbackAdapter ? ' (fallback adapter)' : ''}: ${backend.label}`;
-  session = new TrainingSession({
+  const s = new TrainingSession({
     backend,
     config: opts.config,
     groups: meshGroups(m),
     trace: opts.traceEvery > 0,
     traceEvery: Math.max(1, opts.traceEvery),
   });
-  session.addEventListener('step', (e) => {
+  session = s;
+  s.addEventListener('step', (e) => {
     const log = (e as CustomEvent<StepLog>).detail;
     const out: ReportedStep = { ...log, rank: m.group.rank, selfId: m.selfId };
     if (log.bn) out.bn = truncateTrace(log.bn, opts.traceChannels);
     report('step', out);
   });
-  session.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, selfId: m.selfId }));
+  s.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, selfId: m.selfId }));
   let lastError = '';
-  session.addEventListener('error', (e) => {
+  s.addEventListener('error', (e) => {
     const err = (e as CustomEvent<Error & { code?: string }>).detail;
     lastError = `${err.code ?? 'ERR_SESSION'}: ${err.message}`;
     report('error', { code: err.code ?? 'ERR_SESSION', message: err.message, peerId: null });
   });
-  session.addEventListener('state', (e) => report('state', (e as CustomEvent<string>).detail));
-  await session.start();
-  const state = session.state;
-  const steps = session.step;
-  session.destroy();
+  s.addEventListener('state', (e) => report('state', (e as CustomEvent<string>).detail));
+  // leave() may destroy the session meanwhile: then the run ends where it was.
+  await s.start();
+  const state = s.state;
+  const steps = s.step;
+  s.destroy();
   backend.destroy();
   if (state === 'error') throw new Error(`training stopped with an error: ${lastError}`);
   return { backend: label, steps };
