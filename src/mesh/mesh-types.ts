@@ -21,6 +21,8 @@ export interface MeshOptions {
   timers?: Timers;
   collective?: Partial<CollectiveConfig>;
   heartbeatIntervalMs?: number;
+  /** Payload bytes per frame (multiple of 4; default CHUNK_PAYLOAD_BYTES). */
+  chunkBytes?: number;
   peerTimeoutMs?: number;
 }
 

@@ -96,6 +96,7 @@ export class Mesh {
       timers: this.timers,
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
       ...(opts.peerTimeoutMs !== undefined ? { peerTimeoutMs: opts.peerTimeoutMs } : {}),
+      ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
       ...(opts.collective ? { collective: opts.collective } : {}),
       onPeerLeft: (peerId, reason, orderly) => this.onPeerLeft(peerId, reason, orderly),
     });
