@@ -23,12 +23,14 @@ export function findBatchNorms(model: Layer): BatchNorm[] {
 }
 
 /**
- * Applies every recorded forward of every BatchNorm in `model`. Call it once per step on every tab,
- * after the forwards (it is a collective when any layer recorded something).
+ * Applies every recorded forward of every BatchNorm in `model` (or in several models, with one
+ * gather). Call it once per step on every tab, after the forwards (it is a collective when any layer
+ * recorded something).
  */
-export async function syncRunningStats(model: Layer, ctx: Pick<ForwardContext, 'backend' | 'world'>): Promise<void> {
+export async function syncRunningStats(model: Layer | readonly Layer[], ctx: Pick<ForwardContext, 'backend' | 'world'>): Promise<void> {
   const { backend, world } = ctx;
-  const records = findBatchNorms(model).flatMap((layer) => layer.takeRunningStatsRecords().map((record) => ({ layer, record })));
+  const models: readonly Layer[] = Array.isArray(model) ? model : [model as Layer];
+  const records = models.flatMap(findBatchNorms).flatMap((layer) => layer.takeRunningStatsRecords().map((record) => ({ layer, record })));
   // All reads issued together: on WebGPU that is one wait for the queue, not one per record.
   const work = await Promise.all(
     records.map(async ({ layer, record }) => {

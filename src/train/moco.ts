@@ -165,12 +165,13 @@ export class MocoTrainer {
       local[packed.length] = lossValue[0] * L * n;
       local[packed.length + 1] = correctValue[0];
       const summed = await allReduceSum(this.group, local, this.timer);
+      // The step's last collective. Nothing above changed the trainer's state, so a step that fails on
+      // a membership change leaves this tab at its last completed step (the session relies on it).
+      await syncRunningStats([this.query, this.key], { backend, world });
+
       unflattenInto(backend, grads, summed.subarray(0, packed.length).map((v) => v / W));
       this.optimizer.step();
       emaParams(this.key, this.query, config.keyMomentum);
-
-      await syncRunningStats(this.query, { backend, world });
-      await syncRunningStats(this.key, { backend, world });
 
       backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
       this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
