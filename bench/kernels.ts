@@ -11,8 +11,12 @@ import type * as PageModule from './lib/kernels.page.ts';
 const PAGE_MODULE = '/bench/lib/kernels.page.ts';
 /** BN shapes of the brief: [N, C] and [N, C, H, W]. */
 const BN_SHAPES = [[4096, 256], [65536, 64], [256, 64, 16, 16]];
-/** Vite may re-optimise dependencies (tfjs) on first import and reload the page; retry that many times. */
-const IMPORT_ATTEMPTS = 3;
+/**
+ * Vite may re-optimise dependencies (tfjs) on first import — or another dev server sharing the
+ * cache may — and answer 504 until it is done: retry that many times, RETRY_WAIT_MS apart.
+ */
+const IMPORT_ATTEMPTS = 6;
+const RETRY_WAIT_MS = 2_000;
 
 type Mod = typeof PageModule;
 
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
         info = await call(page, 'adapter');
       } catch (err) {
         if (attempt >= IMPORT_ATTEMPTS) throw err;
+        await new Promise((r) => setTimeout(r, RETRY_WAIT_MS));
         await page.reload();
       }
     }

@@ -16,7 +16,7 @@ export function linear(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null): 
   if (wIn !== inDim) throw shapeError(op, `x ${fmt(x.shape)} and w ${fmt(w.shape)}: w must be [out, ${inDim}]`);
   if (b) assertSize(op, b, outDim, 'b', `[out] for w ${fmt(w.shape)}`);
   const y = rt.alloc(op, [rows, outDim]);
-  rt.matmul(false, true).run({ a: xb, b: wb, bias: bb, c: y.buffer, m: rows, n: outDim, k: inDim, lda: inDim, ldb: inDim, ldc: outDim });
+  rt.runMatmul(false, true, { a: xb, b: wb, bias: bb, c: y.buffer, m: rows, n: outDim, k: inDim, lda: inDim, ldb: inDim, ldc: outDim });
   return y;
 }
 
@@ -35,10 +35,10 @@ export function linearBackward(rt: GpuRuntime, dy: Tensor, x: Tensor, w: Tensor,
   let dx = null;
   if (opts.needDx) {
     dx = rt.alloc(op, [rows, inDim]);
-    rt.matmul(false, false).run({ a: dyb, b: wb, bias: null, c: dx.buffer, m: rows, n: inDim, k: outDim, lda: outDim, ldb: inDim, ldc: inDim });
+    rt.runMatmul(false, false, { a: dyb, b: wb, bias: null, c: dx.buffer, m: rows, n: inDim, k: outDim, lda: outDim, ldb: inDim, ldc: inDim });
   }
   const dw = rt.alloc(op, [outDim, inDim]);
-  rt.matmul(true, false).run({ a: dyb, b: xb, bias: null, c: dw.buffer, m: outDim, n: inDim, k: rows, lda: outDim, ldb: inDim, ldc: inDim });
+  rt.runMatmul(true, false, { a: dyb, b: xb, bias: null, c: dw.buffer, m: outDim, n: inDim, k: rows, lda: outDim, ldb: inDim, ldc: inDim });
   let db = null;
   if (opts.hasBias) {
     db = rt.alloc(op, [outDim]);
@@ -56,7 +56,7 @@ export function matmulNT(rt: GpuRuntime, a: Tensor, b: Tensor): Tensor {
   const [cols, bDepth] = assert2d(op, b, 'b');
   if (bDepth !== depth) throw shapeError(op, `a ${fmt(a.shape)} and b ${fmt(b.shape)} must share the last dimension`);
   const c = rt.alloc(op, [rows, cols]);
-  rt.matmul(false, true).run({ a: ab, b: bb, bias: null, c: c.buffer, m: rows, n: cols, k: depth, lda: depth, ldb: depth, ldc: cols });
+  rt.runMatmul(false, true, { a: ab, b: bb, bias: null, c: c.buffer, m: rows, n: cols, k: depth, lda: depth, ldb: depth, ldc: cols });
   return c;
 }
 
@@ -96,7 +96,7 @@ export function infoNce(rt: GpuRuntime, q: Tensor, kPos: Tensor, queue: Tensor, 
   const width = 1 + queueRows;
   const logits = rt.alloc(op, [rows, width]);
   if (queueRows > 0) {
-    rt.matmul(false, true).run({ a: qb, b: queueb, bias: null, c: logits.buffer, m: rows, n: queueRows, k: dim, lda: dim, ldb: dim, ldc: width, cOffset: 1, alpha: 1 / temperature });
+    rt.runMatmul(false, true, { a: qb, b: queueb, bias: null, c: logits.buffer, m: rows, n: queueRows, k: dim, lda: dim, ldb: dim, ldc: width, cOffset: 1, alpha: 1 / temperature });
   }
   const rowLoss = rt.temp(rows);
   const rowCorrect = rt.temp(rows);
@@ -123,7 +123,7 @@ export function infoNceBackward(rt: GpuRuntime, logits: Tensor, kPos: Tensor, qu
   rt.pass(InfoNceGradPass).run(lb, grad, rows, width, 1 / (rows * temperature));
   const dq = rt.alloc(op, [rows, dim]);
   if (queueRows > 0) {
-    rt.matmul(false, false).run({ a: grad, b: queueb, bias: null, c: dq.buffer, m: rows, n: dim, k: queueRows, lda: width, ldb: dim, ldc: dim, aOffset: 1 });
+    rt.runMatmul(false, false, { a: grad, b: queueb, bias: null, c: dq.buffer, m: rows, n: dim, k: queueRows, lda: width, ldb: dim, ldc: dim, aOffset: 1 });
   } else if (dq.size > 0) {
     rt.recorder.copyEncoder().clearBuffer(dq.buffer, 0, dq.size * 4);
   }

@@ -7,7 +7,7 @@ import { checkShape } from '../backend/cpu/tensor.ts';
 import { BufferPool, storageUsage } from './buffer-pool.ts';
 import type { PassContext } from './compute-pass.ts';
 import { FillPass } from './passes/elementwise.ts';
-import { MatmulPass, type MatmulKernel } from './passes/dense.ts';
+import { MatmulDirectKnPass, MatmulDirectNtPass, MatmulPass, type MatmulArgs, type MatmulKernel } from './passes/dense.ts';
 import { Recorder } from './recorder.ts';
 import { GpuTensor, asGpu } from './tensor.ts';
 
@@ -61,6 +61,24 @@ export class GpuRuntime implements PassContext {
     let p = this.passes.get(cls) as P | undefined;
     if (!p) this.passes.set(cls, (p = new cls(this)));
     return p;
+  }
+
+  /** Records C = alpha · op(A) · op(B) (+ bias) with the best kernel for this adapter and these shapes. */
+  runMatmul(transA: boolean, transB: boolean, args: MatmulArgs): void {
+    if (this.matmulKernel === 'direct' && MatmulDirectNtPass.fits(args, transA, transB)) {
+      let p = this.passes.get(MatmulDirectNtPass) as MatmulDirectNtPass | undefined;
+      if (!p) this.passes.set(MatmulDirectNtPass, (p = new MatmulDirectNtPass(this, this.dummy(0))));
+      p.run(args);
+      return;
+    }
+    if (this.matmulKernel === 'direct' && MatmulDirectKnPass.fits(args, transB)) {
+      const key = `matmulKn${transA}`;
+      let p = this.passes.get(key) as MatmulDirectKnPass | undefined;
+      if (!p) this.passes.set(key, (p = new MatmulDirectKnPass(this, transA, this.dummy(0))));
+      p.run(args);
+      return;
+    }
+    this.matmul(transA, transB).run(args);
   }
 
   matmul(transA: boolean, transB: boolean): MatmulPass {

@@ -1,6 +1,8 @@
 /** Dense passes: the tiled matmul (all transpose variants) and the column sum for bias gradients. */
 import matmulWgsl from '../../../shaders/matmul.wgsl?raw';
 import matmulDirectWgsl from '../../../shaders/matmul_direct.wgsl?raw';
+import matmulDirectNtWgsl from '../../../shaders/matmul_direct_nt.wgsl?raw';
+import matmulDirectKnWgsl from '../../../shaders/matmul_direct_kn.wgsl?raw';
 import columnSumWgsl from '../../../shaders/column_sum.wgsl?raw';
 import { ComputePass, type PassContext } from '../compute-pass.ts';
 
@@ -52,6 +54,48 @@ export class MatmulPass extends ComputePass {
       [args.a, args.b, args.bias ?? this.dummy, args.c],
       workgroups,
       [args.m, args.n, args.k, args.lda, args.ldb, args.ldc, args.aOffset ?? 0, args.cOffset ?? 0, args.bias ? 1 : 0, blocksN],
+      [args.alpha ?? 1],
+    );
+  }
+}
+
+/** A · Bᵀ with both operands read as vec4 along k (register-blocked; see matmul_direct_nt.wgsl). */
+export class MatmulDirectNtPass extends ComputePass {
+  constructor(ctx: PassContext, private readonly dummy: GPUBuffer) {
+    super(ctx, { label: 'MatmulDirectNTVec4', code: matmulDirectNtWgsl, storage: ['read', 'read', 'read', 'write'], workgroupSize: 64 });
+  }
+  /** Whether `run` can take these arguments (A not transposed, B transposed, everything 4-aligned along k). */
+  static fits(args: MatmulArgs, transA: boolean, transB: boolean): boolean {
+    return !transA && transB && args.k % 4 === 0 && args.lda % 4 === 0 && args.ldb % 4 === 0 && (args.aOffset ?? 0) % 4 === 0;
+  }
+  run(args: MatmulArgs): void {
+    if (args.m === 0 || args.n === 0) return;
+    const blocksN = Math.ceil(args.n / 4);
+    this.dispatch(
+      [args.a, args.b, args.bias ?? this.dummy, args.c],
+      this.groupsFor(Math.ceil(args.m / 4) * blocksN),
+      [args.m, args.n, args.k / 4, args.lda / 4, args.ldb / 4, args.ldc, (args.aOffset ?? 0) / 4, args.cOffset ?? 0, args.bias ? 1 : 0, blocksN],
+      [args.alpha ?? 1],
+    );
+  }
+}
+
+/** op(A) · B with B row-major [k, n] read as vec4 along n (register-blocked; see matmul_direct_kn.wgsl). */
+export class MatmulDirectKnPass extends ComputePass {
+  constructor(ctx: PassContext, readonly transA: boolean, private readonly dummy: GPUBuffer) {
+    super(ctx, { label: `MatmulDirectKN${transA ? 'T' : 'N'}`, code: matmulDirectKnWgsl, storage: ['read', 'read', 'read', 'write'], workgroupSize: 64, constants: { TRANS_A: transA } });
+  }
+  /** Whether `run` can take these arguments (B not transposed, n and ldb divisible by 4). */
+  static fits(args: MatmulArgs, transB: boolean): boolean {
+    return !transB && args.n % 4 === 0 && args.ldb % 4 === 0;
+  }
+  run(args: MatmulArgs): void {
+    if (args.m === 0 || args.n === 0) return;
+    const blocksN = args.n / 4;
+    this.dispatch(
+      [args.a, args.b, args.bias ?? this.dummy, args.c],
+      this.groupsFor(Math.ceil(args.m / 4) * blocksN),
+      [args.m, args.n, args.k, args.lda, args.ldb / 4, args.ldc, args.aOffset ?? 0, args.cOffset ?? 0, args.bias ? 1 : 0, blocksN],
       [args.alpha ?? 1],
     );
   }
