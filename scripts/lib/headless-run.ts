@@ -64,8 +64,10 @@ export class HeadlessRoom {
   }
 
   /** Opens a tab and joins the room (the first tab creates it and is rank 0). */
-  async addTab(): Promise<HeadlessTab> {
+  async addTab(opts: { disableWebGpu?: boolean } = {}): Promise<HeadlessTab> {
     const context = await this.browser.newContext();
+    // A browser without WebGPU, as far as the page can tell (navigator.gpu absent).
+    if (opts.disableWebGpu) await context.addInitScript('delete Navigator.prototype.gpu;');
     const page = await openPage(context, harnessUrl(this.server));
     const tab = new HeadlessTab(page, this.tabs.length);
     await page.exposeFunction('__sbnReport', (kind: string, payload: unknown) => {
