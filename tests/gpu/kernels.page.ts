@@ -105,14 +105,14 @@ export async function splitDispatchCases(): Promise<CaseResult[]> {
 }
 
 /**
- * A real dispatch beyond 65535 workgroups: bnApply (one element per thread) over 65535·256 + 1024
- * elements; relu (four per thread) over the same tensor exercises a large vec4 dispatch.
+ * A real dispatch beyond 65535 workgroups: bnApply over [266 305, 63] (c not a multiple of 4, so one
+ * element per thread: 65 540 workgroups of 256); relu over 16.8M elements, a large vec4 dispatch.
  */
 export async function bigDispatchCases(): Promise<CaseResult[]> {
   const rows = 65535 * 4 + 16;
   return runAll(await main(), [
     ['relu on 16.8M elements', elementwiseBig(rows * 64)],
-    ['bnApply beyond 65535 workgroups', bnApplyBig({ groups: 1, n: rows, c: 64, hw: 1 })],
+    ['bnApply beyond 65535 workgroups', bnApplyBig({ groups: 1, n: 266_305, c: 63, hw: 1 })],
   ]);
 }
 

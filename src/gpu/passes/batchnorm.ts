@@ -15,6 +15,7 @@ import columnSumsWgsl from '../../../shaders/bn_column_sums.wgsl?raw';
 import mergeSumsWgsl from '../../../shaders/bn_merge_sums.wgsl?raw';
 import paramGradsWgsl from '../../../shaders/bn_param_grads.wgsl?raw';
 import applyWgsl from '../../../shaders/bn_apply.wgsl?raw';
+import applyVec4Wgsl from '../../../shaders/bn_apply_vec4.wgsl?raw';
 import dxLocalWgsl from '../../../shaders/bn_dx_local.wgsl?raw';
 import dxBorrowedWgsl from '../../../shaders/bn_dx_borrowed.wgsl?raw';
 import statsBackwardWgsl from '../../../shaders/bn_stats_backward.wgsl?raw';
@@ -163,7 +164,37 @@ export class BnParamGradsPass extends ComputePass {
   }
 }
 
-export class BnApplyPass extends ComputePass {
+/**
+ * bnApply, four elements per thread when every aligned vec4 of x stays in one channel (hw % 4 = 0) or
+ * spans four channels of one row (hw = 1, c % 4 = 0); one element per thread otherwise.
+ */
+export class BnApplyPass {
+  private readonly scalar: BnApplyScalarPass;
+  private readonly sameChannel: BnApplyVec4Pass;
+  private readonly fourChannels: BnApplyVec4Pass;
+  constructor(ctx: PassContext) {
+    this.scalar = new BnApplyScalarPass(ctx);
+    this.sameChannel = new BnApplyVec4Pass(ctx, false);
+    this.fourChannels = new BnApplyVec4Pass(ctx, true);
+  }
+  run(x: GPUBuffer, mean: GPUBuffer, variance: GPUBuffer, gamma: GPUBuffer, beta: GPUBuffer, y: GPUBuffer, layout: BnLayout, affine: boolean, eps: number): void {
+    const pass = layout.hw % 4 === 0 ? this.sameChannel : layout.hw === 1 && layout.c % 4 === 0 ? this.fourChannels : this.scalar;
+    pass.run(x, mean, variance, gamma, beta, y, layout, affine, eps);
+  }
+}
+
+class BnApplyVec4Pass extends ComputePass {
+  constructor(ctx: PassContext, fourChannels: boolean) {
+    super(ctx, { label: fourChannels ? 'BnApplyVec4Channels' : 'BnApplyVec4Positions', code: applyVec4Wgsl, storage: ['read', 'read', 'read', 'read', 'read', 'write'], constants: { FOUR_CHANNELS: fourChannels } });
+  }
+  run(x: GPUBuffer, mean: GPUBuffer, variance: GPUBuffer, gamma: GPUBuffer, beta: GPUBuffer, y: GPUBuffer, layout: BnLayout, affine: boolean, eps: number): void {
+    const p = elementParams(layout);
+    const total4 = p[0]! / 4;
+    this.dispatch([x, mean, variance, gamma, beta, y], this.groupsFor(total4), [total4, p[1]!, p[2]!, p[3]!, affine ? 1 : 0], [eps]);
+  }
+}
+
+class BnApplyScalarPass extends ComputePass {
   constructor(ctx: PassContext) {
     super(ctx, { label: 'BnApply', code: applyWgsl, storage: ['read', 'read', 'read', 'read', 'read', 'write'] });
   }
