@@ -1,8 +1,7 @@
 /**
  * The nn layers run unchanged on WebGPU (SwiftShader in headless Chromium here): every BatchNorm mode
  * trained for 3 steps over 4 virtual workers agrees with the CPU backend, raises no GPU error and
- * leaks no GPU tensor. With BENCH_NN=1 it also prints step timings of the demo encoder (a figure,
- * not an assertion): `BENCH_NN=1 bash scripts/in-netns.sh npx vitest run --project browser tests/nn`.
+ * leaks no GPU tensor. (Step timings are measured by `npm run bench:train`.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -44,17 +43,4 @@ describe('nn layers on WebGPU', () => {
       for (const key of ['y', 'dx', 'params', 'running'] as const) expect(r[key], key).toBeLessThan(MAX_REL_DIFF);
     });
   }
-
-  // ~40 s on SwiftShader: a benchmark, run on demand with BENCH_NN=1 (globalThis: Vite's node polyfills
-  // replace a bare `process` with one that has an empty env).
-  it.runIf(Boolean(globalThis.process.env.BENCH_NN))('prints step timings of the demo encoder (8 workers × 8, 256→512→512→128)', async () => {
-    const lines: string[] = [];
-    for (const mode of ['local', 'shuffle', 'sync'] as const) {
-      const g = await call('benchmarkStep', mode, 'webgpu', 3);
-      const c = await call('benchmarkStep', mode, 'cpu', 3);
-      expect(g.msPerStep).toBeGreaterThan(0);
-      lines.push(`${mode}: ${g.msPerStep.toFixed(1)} ms/step on ${g.label}, ${c.msPerStep.toFixed(1)} ms/step on ${c.label}`);
-    }
-    console.log(`[bench] nn training step\n  ${lines.join('\n  ')}`);
-  });
 });

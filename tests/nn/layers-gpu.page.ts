@@ -124,15 +124,6 @@ export async function compareMode(mode: Mode): Promise<ModeComparison> {
   };
 }
 
-/** Milliseconds per training step (forward + backward + SGD + running-stat sync) of the demo encoder. */
-export async function benchmarkStep(mode: Mode, backendKind: 'webgpu' | 'cpu', steps: number): Promise<{ label: string; msPerStep: number }> {
-  const backend = backendKind === 'webgpu' ? await gpuBackend() : createCpuBackend();
-  const spec: Spec = { inputDim: 256, hiddenDims: [512, 512], outputDim: 128, workers: 8, perWorker: 8 };
-  await train(backend, mode, spec, 1); // warm-up: pipelines compiled, buffers pooled
-  const { msPerStep } = await train(backend, mode, spec, steps);
-  return { label: backend.label, msPerStep };
-}
-
 export function destroy(): void {
   gpu?.destroy();
   gpu = null;
