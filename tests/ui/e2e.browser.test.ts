@@ -5,7 +5,8 @@
  * a loss curve with one point per step; a pause from one tab stops every tab after the same step;
  * then Reset, a mode change and Start on other tabs give a
  * second run that is overlaid on the first, and a fourth tab that opens the link mid-run joins it and
- * ends with the same loss as the others. Also saves the README screenshot (docs/screenshot.png).
+ * ends with the same loss as the others. Screenshots go to test-artifacts/ (docs/screenshot.png is a
+ * copy of app-shuffle.png).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -13,7 +14,6 @@ import { mkdirSync } from 'node:fs';
 import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
-const DOCS = new URL('../../docs/', import.meta.url).pathname;
 /** Small model so three tabs on a software GPU finish each run in well under a minute. */
 const STEPS = 20;
 
@@ -23,7 +23,6 @@ const tabs: Page[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  mkdirSync(DOCS, { recursive: true });
   server = await startDevServer();
   browser = await launchBrowser();
 });
@@ -115,6 +114,7 @@ it('tabs join by link, share settings, start and pause together, and a late tab 
     expect(arrows).toHaveLength(6);
     for (const [from, to] of arrows) expect(from).not.toBe(to);
   }
+  await a.screenshot({ path: `${ARTIFACTS}app-shuffle.png`, fullPage: true });
 
   // A second run in another mode (Reset and the change on A, Start on B) is overlaid on the first.
   await a.getByRole('button', { name: 'Reset' }).click();
@@ -140,10 +140,10 @@ it('tabs join by link, share settings, start and pause together, and a late tab 
     for (const [from, to] of arrows) expect(from).toBe(to);
   }
   expect(await a.locator('sbn-curves figure').first().locator('.u-legend').textContent()).toMatch(/shuffle\/random W=6.*local W=8/);
-  // The README picture: keep the standing notice (software GPU), close the transient ones of the join.
+  // Keep the standing notice (software GPU), close the transient ones of the join.
   const transient = a.locator('sbn-errors li:not([data-code="ERR_FALLBACK_ADAPTER"]) button');
   while ((await transient.count()) > 0) await transient.first().click();
-  await a.screenshot({ path: `${DOCS}screenshot.png`, fullPage: true });
+  await a.screenshot({ path: `${ARTIFACTS}app-desktop.png`, fullPage: true });
   await b.setViewportSize({ width: 390, height: 844 });
   await b.screenshot({ path: `${ARTIFACTS}app-phone.png`, fullPage: true });
 });
