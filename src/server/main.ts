@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { startAppServer } from './app.ts';
 import { loadOrCreateCertificate } from './certs.ts';
 import { parseServerArgs, USAGE, type ServerConfig } from './cli.ts';
+import { roomLink } from './links.ts';
 import { lanAddresses, serverUrls } from './urls.ts';
 
 async function tlsFor(config: ServerConfig): Promise<{ cert: string; key: string; note: string } | undefined> {
@@ -47,7 +48,11 @@ async function main(): Promise<void> {
     console.log('WebGPU needs a secure context: other devices can only use it over https (npm start -- --https).');
   }
   if (config.iceServers.length > 0) console.log(`  ICE:     ${config.iceServers.length} STUN/TURN server(s) configured`);
-  console.log('Open a URL, create a room and share its link (or QR code) with other tabs and devices. Ctrl-C stops.');
+  const roomId = app.signaling.openRoom();
+  console.log(`Room link (open it in every tab or device that should train together):`);
+  console.log(`  ${roomLink(urls.local, roomId)}`);
+  for (const url of urls.lan) console.log(`  ${roomLink(url, roomId)}`);
+  console.log('Or open a URL above and create a room there. Ctrl-C stops.');
 
   let stopping = false;
   const stop = (): void => {

@@ -38,6 +38,17 @@ export class Membership {
   }
 
   /**
+   * An empty room made by the server itself, for the room link `npm start` prints. It waits for its
+   * first member and is freed like any other room once its last member leaves.
+   */
+  reserve(): string {
+    if (this.rooms.size >= this.opts.maxRooms) throw new Error('the server has too many rooms open');
+    const room = this.rooms.create(newRoomId());
+    this.opts.log(`room ${room.id.slice(0, 6)}… opened by the server`);
+    return room.id;
+  }
+
+  /**
    * `join`: enter the room of a link. With `resumePeerId`, a peer that lost its socket takes its old seat
    * back (same id, same rank) if the seat is still held.
    *

@@ -45,6 +45,8 @@ export interface SignalingHandle {
   readonly options: Readonly<SignalingOptions>;
   /** Runs one heartbeat round now (for tests driving their own timers). */
   heartbeatNow(): void;
+  /** Opens an empty room and returns its id (the room link printed at start). */
+  openRoom(): string;
 }
 
 /** Close codes after which the peer is gone for good; any other close (1006: no close frame) starts the grace period. */
@@ -151,5 +153,6 @@ export function attachSignaling(
       };
     },
     heartbeatNow: () => heartbeat.tick(),
+    openRoom: () => membership.reserve(),
   };
 }

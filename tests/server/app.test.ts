@@ -105,6 +105,12 @@ describe('npm start', () => {
         .filter((a) => a && !a.internal && a.family === 'IPv4').map((a) => `http://${a!.address}:${port}/`);
       expect(lanShown).toEqual(lanExpected);
       expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe(INDEX);
+      // The printed room link names a room the server knows: a peer can join it.
+      const link = new RegExp(`^  (http://localhost:${port}/\\?room=([\\w-]{22,}))$`, 'm').exec(run.out);
+      expect(link, run.out).not.toBeNull();
+      const c = await TestClient.connect(`ws://127.0.0.1:${port}/signal`);
+      expect((await c.join(link![2]!)).roomId).toBe(link![2]);
+      await c.close();
     } finally {
       await run.stop();
     }
