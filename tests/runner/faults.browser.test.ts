@@ -53,31 +53,41 @@ describe('faults across real tabs', () => {
     await room?.close();
   });
 
-  it('drops a tab that closes mid-run; survivors recompute ranks and permutation and finish', async () => {
+  it('drops a tab that closes mid-run; survivors recompute ranks and permutation and continue', async () => {
     const [a, b, c] = [await room.addTab(), await room.addTab(), await room.addTab()];
-    const runs = [a.run(runOpts(3)), b.run(runOpts(3)), c.run(runOpts(3)).catch(() => null)];
+    // Open-ended: the tabs train until the test has seen enough and makes them leave.
+    const open: HeadlessRunOptions = { ...runOpts(3), config: { ...config, steps: 1_000_000 } };
+    const runs = [a.run(open), b.run(open).catch(() => null), c.run(open)];
     await waitForStep(a, 4);
-    await c.close();
-    const [ra, rb] = await Promise.all([runs[0], runs[1]]);
-    expect(ra!.steps).toBe(config.steps);
-    expect(rb!.steps).toBe(config.steps);
-    for (const tab of [a, b]) {
+    await b.close(); // the middle rank: c must move from rank 2 to rank 1
+    const rebuilt = (t: HeadlessTab) => t.worlds.find((w) => w.worldSize === 2);
+    await waitFor(() => [a, c].every((t) => rebuilt(t) !== undefined && t.steps.some((s) => s.step >= rebuilt(t)!.step + 5)));
+    await Promise.all([callWorker(a.page, 'leave'), callWorker(c.page, 'leave')]);
+    await Promise.all(runs);
+    const resumedAt = rebuilt(a)!.step;
+    expect(rebuilt(c)!.step).toBe(resumedAt);
+    expect(resumedAt).toBeGreaterThanOrEqual(4);
+    expect([rebuilt(a)!.rank, rebuilt(c)!.rank]).toEqual([0, 1]);
+    expect([rebuilt(a)!.tabs, rebuilt(c)!.tabs]).toEqual([2, 2]);
+    for (const tab of [a, c]) {
       const steps = finalSteps(tab);
-      expect(steps.map((s) => s.step)).toEqual([...Array(config.steps).keys()]);
-      for (const s of steps) expect(Number.isFinite(s.loss)).toBe(true);
-      // The world was rebuilt with 2 workers; afterwards every permutation is over 2 workers.
-      const last = tab.worlds[tab.worlds.length - 1]!;
-      expect(last.worldSize).toBe(2);
-      expect(last.tabs).toBe(2);
-      expect(steps[steps.length - 1]!.sourceOf).toEqual([1, 0]);
-      expect(steps[0]!.sourceOf).toHaveLength(3);
-      expect(tab.errors.some((e) => e.code === 'ERR_PEER_LEFT' || e.code === 'ERR_MEMBERSHIP_CHANGED' || e.code === 'ERR_TIMEOUT')).toBe(true);
+      // No step lost or skipped: the survivors continue from rank 0's last completed step. (A tab
+      // other than rank 0 may have seen the step before that fail where rank 0 completed it.)
+      const numbers = steps.map((s) => s.step);
+      const expected = [...Array(numbers.at(-1)! + 1).keys()];
+      if (tab === a) expect(numbers).toEqual(expected);
+      else expect(expected.filter((k) => !numbers.includes(k)).every((k) => k === resumedAt - 1)).toBe(true);
+      for (const s of steps) {
+        expect(Number.isFinite(s.loss)).toBe(true);
+        // The permutation is recomputed for the new world size.
+        expect(s.sourceOf).toHaveLength(s.step < resumedAt ? 3 : 2);
+        if (s.step >= resumedAt) expect(s.sourceOf).toEqual([1, 0]);
+      }
+      expect(tab.errors.some((e) => ['ERR_PEER_LEFT', 'ERR_MEMBERSHIP_CHANGED', 'ERR_TIMEOUT'].includes(e.code))).toBe(true);
     }
-    // Ranks recomputed: the survivors are ranks 0 and 1 of the new world.
-    expect(new Set([a.worlds.at(-1)!.rank, b.worlds.at(-1)!.rank])).toEqual(new Set([0, 1]));
-    // Both survivors logged the same losses (the loss is reduced over the whole world).
-    expect(finalSteps(b).map((s) => s.loss)).toEqual(finalSteps(a).map((s) => s.loss));
-    await Promise.all([callWorker(a.page, 'leave'), callWorker(b.page, 'leave')]);
+    // Both survivors logged the same losses over the steps both completed (the loss is a world mean).
+    const common = Math.min(finalSteps(a).length, finalSteps(c).length);
+    expect(finalSteps(c).slice(0, common).map((s) => s.loss)).toEqual(finalSteps(a).slice(0, common).map((s) => s.loss));
   });
 
   it('a tab that joins mid-run receives parameters, queue and step, and trains in step', async () => {
