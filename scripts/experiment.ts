@@ -34,9 +34,12 @@ async function main(args: ExperimentArgs): Promise<void> {
     traceEvery: args.traceEvery,
     traceChannels: args.traceChannels,
     onStep: (log) => {
-      if (log.step % args.printEvery !== 0 && log.step + 1 !== config.steps) return;
-      for (const line of stepLines(log, config.steps)) console.log(line);
-      if (log.knnAcc !== undefined) console.log(`[${log.step + 1}/${config.steps}] kNN accuracy ${(100 * log.knnAcc).toFixed(2)}%`);
+      if (log.step % args.printEvery === 0 || log.step + 1 === config.steps) {
+        for (const line of stepLines(log, config.steps)) console.log(line);
+      }
+      if (log.knnAcc !== undefined) {
+        console.log(`[${log.step + 1}/${config.steps}] pretext accuracy ${(100 * log.pretextAcc).toFixed(2)}%, kNN accuracy ${(100 * log.knnAcc).toFixed(2)}%`);
+      }
     },
     onNotice: (line) => console.error(line),
   });
