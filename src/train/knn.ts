@@ -35,6 +35,15 @@ export interface KnnOptions {
 }
 
 /**
+ * Lets timers and network handlers run between blocks. On the CPU backend a block is seconds of
+ * synchronous work and a read resolves at once, so without this the mesh heartbeat of a tab busy with
+ * kNN would stall and its peers would drop it.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
  * L2-normalised features [count, F] of `split`'s images, computed in blocks with the model in eval
  * mode. Caller owns (disposes) the result.
  */
@@ -49,6 +58,7 @@ export async function extractFeatures(backend: Backend, model: Sequential, split
     blocks.push(backend.l2Normalize(f));
     backend.dispose(f);
     backend.dispose(x);
+    await yieldToEventLoop();
   }
   const all = blocks.length === 1 ? blocks[0] : backend.concatRows(blocks);
   if (blocks.length > 1) for (const b of blocks) backend.dispose(b);
@@ -134,6 +144,7 @@ export async function knnAccuracyOf(backend: Backend, model: Sequential, bank: L
       for (const t of [x, f, fn, simT]) backend.dispose(t);
       const predicted = knnVote(sims, rows, bank.labels, numClasses, k, temperature);
       for (let r = 0; r < rows; r++) if (predicted[r] === test.labels[start + r]) correct++;
+      await yieldToEventLoop();
     }
   } finally {
     backend.dispose(bankFeatures);

@@ -30,6 +30,8 @@ export const SETTLE_LIMIT_MS = 10_000;
 export const RESYNC_TIMEOUT_MS = 15_000;
 /** Consecutive failed attempts at (re)building the world before the session gives up with an error. */
 export const MAX_RESYNC_ATTEMPTS = 4;
+/** How long the other tabs wait for rank 0's kNN evaluation (slow on a CPU-backend phone). */
+export const KNN_WAIT_MS = 10 * 60_000;
 
 export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
 
@@ -310,6 +312,6 @@ export class TrainingSession extends EventTarget {
     const group = trainer.group;
     const isRoot = !group || group.rank === 0;
     const value = isRoot ? await knnAccuracy(trainer, this.dataset!, { features: this.opts.knnFeatures ?? 'hidden' }) : NaN;
-    log.knnAcc = group && group.size > 1 ? (await group.broadcast(isRoot ? Float32Array.of(value) : null, 0, { priority: 'stats' }))[0]! : value;
+    log.knnAcc = group && group.size > 1 ? (await group.broadcast(isRoot ? Float32Array.of(value) : null, 0, { priority: 'stats', timeoutMs: KNN_WAIT_MS }))[0]! : value;
   }
 }
