@@ -71,16 +71,44 @@ export function createDataset(opts: DatasetOptions): ShapeDataset {
   };
 }
 
+/** Images drawn between two yields to the event loop in `createDatasetAsync`. */
+const IMAGES_PER_SLICE = 250;
+
+/**
+ * The same data set as `createDataset`, drawn in slices that yield to the event loop in between: a
+ * tab that is already in a room keeps answering its mesh heartbeats while it draws (seconds on a phone).
+ */
+export async function createDatasetAsync(opts: DatasetOptions): Promise<ShapeDataset> {
+  const splits: LabelledImages[] = [];
+  for (const [split, perClass] of [[SPLIT_TRAIN, opts.trainPerClass ?? 500], [SPLIT_TEST, opts.testPerClass ?? 100]] as const) {
+    const images = emptySplit(perClass * NUM_CLASSES);
+    for (let start = 0; start < images.count; start += IMAGES_PER_SLICE) {
+      drawRange(opts.seed, split, images, start, Math.min(images.count, start + IMAGES_PER_SLICE));
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    splits.push(images);
+  }
+  return { train: splits[0]!, test: splits[1]!, numClasses: NUM_CLASSES, dim: IMAGE_PIXELS };
+}
+
+function emptySplit(count: number): LabelledImages {
+  return { images: new Float32Array(count * IMAGE_PIXELS), labels: new Int32Array(count), count };
+}
+
+/** Draws images [start, end) of one split into `out`; image i has class i mod NUM_CLASSES. */
+function drawRange(seed: number, split: number, out: LabelledImages, start: number, end: number): void {
+  for (let i = start; i < end; i++) {
+    const cls = i % NUM_CLASSES;
+    out.labels[i] = cls;
+    drawImage(cls, createRng(seed, TAG_DATA, split, i), out.images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS));
+  }
+}
+
 /** Draws `count` images of one split; image i has class i mod NUM_CLASSES. */
 export function drawSplit(seed: number, split: number, count: number): LabelledImages {
-  const images = new Float32Array(count * IMAGE_PIXELS);
-  const labels = new Int32Array(count);
-  for (let i = 0; i < count; i++) {
-    const cls = i % NUM_CLASSES;
-    labels[i] = cls;
-    drawImage(cls, createRng(seed, TAG_DATA, split, i), images.subarray(i * IMAGE_PIXELS, (i + 1) * IMAGE_PIXELS));
-  }
-  return { images, labels, count };
+  const out = emptySplit(count);
+  drawRange(seed, split, out, 0, count);
+  return out;
 }
 
 /** Draws one image of class `cls` into `out` (IMAGE_PIXELS values) from `rng`. */

@@ -17,7 +17,7 @@
 import type { Backend } from '../backend/backend.ts';
 import { MeshError, type ProcessGroup } from '../mesh/types.ts';
 import { localWorld, processGroupWorld, type WorkerWorld } from '../nn/world.ts';
-import { createDataset, type ShapeDataset } from './dataset.ts';
+import { createDatasetAsync, type ShapeDataset } from './dataset.ts';
 import { knnAccuracy } from './knn.ts';
 import { MocoTrainer } from './moco.ts';
 import type { StepLog, TrainConfig } from './types.ts';
@@ -194,7 +194,7 @@ export class TrainingSession extends EventTarget {
   private async run(): Promise<void> {
     this.setState('running');
     try {
-      this.dataset ??= createDataset({ seed: this.config.seed });
+      this.dataset ??= await createDatasetAsync({ seed: this.config.seed });
       while (!this.destroyed) {
         if (this._state === 'paused') {
           await new Promise<void>((wake) => this.resumeWaiters.push(wake));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { inflateSync } from 'node:zlib';
-import { createDataset, classMeans, drawSplit, IMAGE_PIXELS, SPLIT_TEST, SPLIT_TRAIN } from '../../src/train/dataset.ts';
+import { createDataset, createDatasetAsync, classMeans, drawSplit, IMAGE_PIXELS, SPLIT_TEST, SPLIT_TRAIN } from '../../src/train/dataset.ts';
 import { IMAGE_SIZE, NUM_CLASSES, rasterizeShape, SHAPE_CLASSES } from '../../src/train/shapes.ts';
 import { AUGMENT, augmentInto, drawAugmentParams, drawWorkerBatch } from '../../src/train/augment.ts';
 import { asciiImage, encodePng } from '../../src/train/dump.ts';
@@ -77,6 +77,15 @@ describe('shape classes', () => {
 });
 
 describe('dataset', () => {
+  it('drawn in slices (createDatasetAsync) is the same data set', async () => {
+    const sync = createDataset({ seed: 5, trainPerClass: 60, testPerClass: 30 });
+    const sliced = await createDatasetAsync({ seed: 5, trainPerClass: 60, testPerClass: 30 });
+    expect(sliced.train.images).toEqual(sync.train.images);
+    expect(sliced.train.labels).toEqual(sync.train.labels);
+    expect(sliced.test.images).toEqual(sync.test.images);
+    expect(sliced.test.labels).toEqual(sync.test.labels);
+  });
+
   it('is deterministic in the seed, balanced, and split-independent', () => {
     const a = createDataset({ seed: 3, trainPerClass: 12, testPerClass: 4 });
     const b = createDataset({ seed: 3, trainPerClass: 12, testPerClass: 4 });
