@@ -83,3 +83,40 @@ export async function openPage(target: Browser | BrowserContext, url: string): P
 export function harnessUrl(server: DevServer): string {
   return `${server.url}/tests/pages/harness.html`;
 }
+
+/** An export of a page module, called in the page: arguments and result travel as JSON. */
+export type PageCall<M> = <K extends keyof M>(fn: K, ...args: unknown[]) => Promise<M[K] extends (...a: never[]) => infer R ? Awaited<R> : never>;
+
+/**
+ * Calls exports of a module that Vite serves (e.g. '/tests/gpu/kernels.page.ts') in a page. The script
+ * is a string: inside a function, Vitest's module transform would rewrite `import()` before it reached
+ * the page.
+ */
+export function pageModuleCaller<M>(page: () => Page, modulePath: string): PageCall<M> {
+  return (fn, ...args) =>
+    page().evaluate(`import(${JSON.stringify(modulePath)}).then((m) => m[${JSON.stringify(String(fn))}](...${JSON.stringify(args)}))`) as never;
+}
+
+export interface Harness {
+  server: DevServer;
+  browser: Browser;
+  /** The blank harness page, ready for page modules. */
+  page: Page;
+  close(): Promise<void>;
+}
+
+/** Dev server + Chromium + the harness page: what one browser test file needs. */
+export async function openHarness(): Promise<Harness> {
+  const server = await startDevServer();
+  const browser = await launchBrowser();
+  const page = await openPage(browser, harnessUrl(server));
+  return {
+    server,
+    browser,
+    page,
+    async close() {
+      await browser.close().catch(() => {});
+      await server.close();
+    },
+  };
+}

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { HeadlessRunOptions, ReportedStep } from '../../src/train/headless-worker.ts';
 import type { WorldInfo } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
-import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from './browser.ts';
+import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer, type DevServer } from './browser.ts';
 
 export interface TabError {
   code: string;
@@ -40,12 +40,9 @@ export class HeadlessTab {
   }
 }
 
-/**
- * Calls an export of src/train/headless-worker.ts in the page. The expression is a string: a function
- * with `import()` inside would be rewritten by Vitest's module transform before reaching the page.
- */
-export function callWorker(page: Page, fn: 'run' | 'joinRoom' | 'leave', arg?: unknown): Promise<unknown> {
-  return page.evaluate(`import('/src/train/headless-worker.ts').then((w) => w.${fn}(${arg === undefined ? '' : JSON.stringify(arg)}))`);
+/** Calls an export of src/train/headless-worker.ts in the page. */
+export function callWorker(page: Page, fn: 'run' | 'joinRoom' | 'leave', ...args: unknown[]): Promise<unknown> {
+  return pageModuleCaller<typeof import('../../src/train/headless-worker.ts')>(() => page, '/src/train/headless-worker.ts')(fn, ...args);
 }
 
 export class HeadlessRoom {

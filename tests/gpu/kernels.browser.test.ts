@@ -3,8 +3,7 @@
  * and one page for the whole file; the cases run in the page (tests/gpu/kernels.page.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { openHarness, pageModuleCaller, type Harness } from '../helpers/browser.ts';
 import type { CaseResult } from './kernels.page.ts';
 
 type PageModule = typeof import('./kernels.page.ts');
@@ -13,27 +12,17 @@ type Entry = 'batchNormCases' | 'denseCases' | 'otherAdapterShapeCases' | 'miscC
 /** Served by Vite to the page. */
 const PAGE_MODULE = '/tests/gpu/kernels.page.ts';
 
-let server: DevServer;
-let browser: Browser;
-let page: Page;
+let harness: Harness;
+const call = pageModuleCaller<PageModule>(() => harness.page, PAGE_MODULE);
 
 beforeAll(async () => {
-  server = await startDevServer();
-  browser = await launchBrowser();
-  page = await openPage(browser, harnessUrl(server));
+  harness = await openHarness();
 });
 
 afterAll(async () => {
-  if (page) await call('destroy').catch(() => {});
-  await browser?.close();
-  await server?.close();
+  if (harness) await call('destroy').catch(() => {});
+  await harness?.close();
 });
-
-/** Calls an export of the page module in the tab. A string script: vitest rewrites `import()` in functions. */
-async function call<K extends keyof PageModule>(fn: K): Promise<Awaited<ReturnType<PageModule[K]>>> {
-  const script = `import(${JSON.stringify(PAGE_MODULE)}).then((m) => m[${JSON.stringify(fn)}]())`;
-  return (await page.evaluate(script)) as Awaited<ReturnType<PageModule[K]>>;
-}
 
 async function run(entry: Entry): Promise<CaseResult[]> {
   return call(entry);

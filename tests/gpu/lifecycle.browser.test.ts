@@ -1,31 +1,20 @@
 /** Backend selection, the GPU error surface and tensor lifetime of the WebGPU backend, in Chromium. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { openHarness, pageModuleCaller, type Harness } from '../helpers/browser.ts';
 
 type PageModule = typeof import('./lifecycle.page.ts');
 const PAGE_MODULE = '/tests/gpu/lifecycle.page.ts';
 
-let server: DevServer;
-let browser: Browser;
-let page: Page;
+let harness: Harness;
+const call = pageModuleCaller<PageModule>(() => harness.page, PAGE_MODULE);
 
 beforeAll(async () => {
-  server = await startDevServer();
-  browser = await launchBrowser();
-  page = await openPage(browser, harnessUrl(server));
+  harness = await openHarness();
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await harness?.close();
 });
-
-/** Calls an export of the page module in the tab. A string script: vitest rewrites `import()` in functions. */
-async function call<K extends keyof PageModule>(fn: K): Promise<Awaited<ReturnType<PageModule[K]>>> {
-  const script = `import(${JSON.stringify(PAGE_MODULE)}).then((m) => m[${JSON.stringify(fn)}]())`;
-  return (await page.evaluate(script)) as Awaited<ReturnType<PageModule[K]>>;
-}
 
 function expectChecks(checks: { what: string; ok: boolean; detail: string }[], count: number): void {
   expect(checks.length).toBe(count);
