@@ -4,34 +4,12 @@
  * controller through one RoomListener.
  */
 import { Mesh } from '../mesh/mesh.ts';
-import type { WebSocketCtor } from '../mesh/signaling-client.ts';
 import { meshGroups, type GroupSource } from '../train/session.ts';
 import type { Member, RoomConfig } from '../server/protocol.ts';
 import type { ConnectionState, PeerInfo, RoomConnection, RoomConnector, RoomListener } from './ports.ts';
 
 /** How often the peers table's round-trip times refresh, in ms. */
 export const RTT_REFRESH_MS = 2_000;
-
-/**
- * The server sends the room's stored config and member list right after `welcome`, while Mesh.join
- * is still resolving, so those first messages reach the mesh before anyone can listen. This socket
- * lets us read them as they arrive (a second, read-only listener; the mesh keeps the socket).
- */
-function tappedWebSocket(tap: (msg: { type?: string; [k: string]: unknown }) => void) {
-  return class TappedWebSocket extends WebSocket {
-    constructor(url: string) {
-      super(url);
-      this.addEventListener('message', (ev) => {
-        if (typeof ev.data !== 'string') return;
-        try {
-          tap(JSON.parse(ev.data) as { type?: string });
-        } catch {
-          // The signaling client reports malformed frames itself.
-        }
-      });
-    }
-  };
-}
 
 class MeshRoom implements RoomConnection {
   readonly roomId: string;
@@ -107,17 +85,10 @@ class MeshRoom implements RoomConnection {
 
 /** Joins (roomId) or creates (null) a room on this page's signaling server. */
 export const connectMeshRoom: RoomConnector = async ({ roomId, meta, listener }) => {
-  let joinConfig: { from: string | null; config: RoomConfig } | null = null;
-  let joinMembers: Member[] = [];
-  let joined = false;
-  const TappedSocket = tappedWebSocket((msg) => {
-    if (joined) return;
-    if (msg.type === 'config') joinConfig = { from: null, config: msg.config as RoomConfig };
-    if (msg.type === 'members') joinMembers = [...(msg.members as Member[])].sort((a, b) => a.rank - b.rank);
-  });
-  const mesh = await Mesh.join({ room: roomId === null ? { create: true } : { roomId }, meta, WebSocket: TappedSocket as unknown as WebSocketCtor });
-  joined = true;
-  const room = new MeshRoom(mesh, listener, joinMembers);
+  const mesh = await Mesh.join({ room: roomId === null ? { create: true } : { roomId }, meta });
+  // The member list and stored config that arrived with the welcome, before anyone could listen.
+  const room = new MeshRoom(mesh, listener, [...mesh.roomMemberList].sort((a, b) => a.rank - b.rank));
+  const joinConfig = mesh.roomConfig;
   // Delivered after the controller has the connection: the stored config is a replay (from = null).
   queueMicrotask(() => {
     room.reportPeers();
