@@ -1,17 +1,8 @@
 /** Test helpers for the CPU backend: seeded random data and closeness checks. */
 import { expect } from 'vitest';
+import { mulberry32 } from '../helpers/rng.ts';
 
-/** Mulberry32: small seeded PRNG so every test input is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** Standard normal samples (Box–Muller) from a seeded PRNG. */
 export function randn(n: number, seed: number, mean = 0, std = 1): Float64Array {

@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryGroups, memoryPeerId } from '../../src/mesh/memory.ts';
 import { MeshError } from '../../src/mesh/types.ts';
 import { segmentBounds } from '../../src/mesh/collectives.ts';
+import { mulberry32 } from '../helpers/rng.ts';
 
-/** Deterministic pseudo-random floats (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 function randomTensor(len: number, rand: () => number): Float32Array {
   const out = new Float32Array(len);
   for (let i = 0; i < len; i++) out[i] = (rand() - 0.5) * 8;

@@ -3,6 +3,7 @@
  * (bad JSON, wrong types, forbidden keys, unknown kinds, oversized fields, binary), so the server
  * must answer each with an error.
  */
+import { mulberry32 } from '../helpers/rng.ts';
 
 export interface FuzzFrame {
   label: string;
@@ -10,17 +11,7 @@ export interface FuzzFrame {
   binary: boolean;
 }
 
-/** mulberry32: small, fast, reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 const VALID_SHAPES: unknown[] = [
   { type: 'create', meta: { name: 'peer' } },

@@ -1,19 +1,10 @@
 /** Page-side test utilities: seeded data and GPU-vs-reference comparison (pure functions, no vitest). */
+import { mulberry32 } from '../../helpers/rng.ts';
 
 /** The bit pattern every op output is pre-filled with: an element still holding it was never written. */
 export const SENTINEL_BITS = 0xbaadf00d;
 
-/** Mulberry32 seeded PRNG. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 /** float32 normal samples mean + std·N(0, 1) (Box–Muller). */
 export function randn(n: number, seed: number, mean = 0, std = 1): Float32Array {
