@@ -13,12 +13,10 @@ struct Params { groups: u32, n: u32, width: u32, chunk: u32, chunks: u32, blocks
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let f = flat_workgroup(wid, nwg);
-  let block = f % params.blocks;
-  let rest = f / params.blocks;
-  let k = rest % params.chunks;
-  let g = rest / params.chunks;
-  let j = block * WG + lid;
+  let cell = column_cell(wid, nwg, lid, params.blocks, params.chunks);
+  let g = cell.g;
+  let k = cell.chunk;
+  let j = cell.col;
   if (g >= params.groups || j >= params.width) { return; }
   let w = params.width;
   let r0 = k * params.chunk;

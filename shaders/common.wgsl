@@ -12,3 +12,13 @@ fn flat_workgroup(wid: vec3u, nwg: vec3u) -> u32 {
 fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return flat_workgroup(wid, nwg) * WG + lid;
 }
+
+// The (group, row chunk, column) cell of the column-reduction grid (bn_column_*): workgroups are laid
+// out as [groups, chunks, blocks] and each thread of a block takes one column (or one vec4 of them).
+struct ColumnCell { g: u32, chunk: u32, col: u32 }
+
+fn column_cell(wid: vec3u, nwg: vec3u, lid: u32, blocks: u32, chunks: u32) -> ColumnCell {
+  let f = flat_workgroup(wid, nwg);
+  let rest = f / blocks;
+  return ColumnCell(rest / chunks, rest % chunks, (f % blocks) * WG + lid);
+}
