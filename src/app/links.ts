@@ -3,8 +3,8 @@
  * (src/server/links.ts builds them); here we read them back, tolerating a bare id, surrounding
  * whitespace and links copied from another host (the id is what matters).
  */
-import { ROOM_PARAM, roomLink } from '../server/links.ts';
-import { RoomId } from '../server/protocol.ts';
+import { ROOM_PARAM, roomLink } from '../signaling/links.ts';
+import { RoomId } from '../signaling/protocol.ts';
 import { appError } from './errors.ts';
 
 /** Builds the shareable link of a room on this app's origin (the server's link format). */

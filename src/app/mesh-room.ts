@@ -5,7 +5,7 @@
  */
 import { Mesh } from '../mesh/mesh.ts';
 import { meshGroups, type GroupSource } from '../train/session.ts';
-import type { Member, RoomConfig } from '../server/protocol.ts';
+import type { Member, RoomConfig } from '../signaling/protocol.ts';
 import type { ConnectionState, PeerInfo, RoomConnection, RoomConnector, RoomListener } from './ports.ts';
 
 /** How often the peers table's round-trip times refresh, in ms. */

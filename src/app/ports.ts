@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import type { GroupSource } from '../train/session.ts';
-import type { PeerMeta, RoomConfig } from '../server/protocol.ts';
+import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import type { StepLog, TrainConfig } from '../train/types.ts';
 
 export type BackendBadge = 'webgpu' | 'webgpu-fallback' | 'cpu';

@@ -5,7 +5,7 @@
  * `TrainConfig` fields it carries the run command: `start` from one tab starts every tab because every
  * tab sees the same `command` and `runId`.
  */
-import type { RoomConfig } from '../server/protocol.ts';
+import type { RoomConfig } from '../signaling/protocol.ts';
 import { DEFAULT_CONFIG, type BnMode, type PermutationKind, type TrainConfig } from '../train/types.ts';
 
 /** Bounds of the user-editable fields. BN in training needs at least 2 samples per worker. */

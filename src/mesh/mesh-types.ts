@@ -1,7 +1,7 @@
 /**
  * Types and small helpers of the Mesh (mesh.ts): options, events, members, room links, group epochs.
  */
-import type { PeerMeta, RoomConfig } from '../server/protocol.ts';
+import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import { MeshError, type ProcessGroup } from './types.ts';
 import { fnv1a } from './wire.ts';
 import type { SignalingClientOptions } from './signaling-client.ts';

@@ -9,7 +9,7 @@
  *   mesh.on('membership', ({ group, complete }) => { if (complete) restartStepWith(group); });
  *   mesh.on('peer-left', ({ peerId, reason }) => showWhy(peerId, reason));
  */
-import type { Member, PeerMeta, RoomConfig } from '../server/protocol.ts';
+import type { Member, PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import { MeshError, type ProcessGroup } from './types.ts';
 import { SignalingClient, signalingUrl, type Welcome } from './signaling-client.ts';
 import { MeshEndpoint } from './endpoint.ts';

@@ -5,7 +5,7 @@
  * `resumePeerId`, so the peer keeps its id and rank. Data channels do not depend on this socket: a
  * signaling restart leaves the mesh's links untouched.
  */
-import { SIGNAL_PATH, type ClientMessage, type Member, type PeerMeta, type RoomConfig, type RTCIceServerLike, type ServerMessage } from '../server/protocol.ts';
+import { SIGNAL_PATH, type ClientMessage, type Member, type PeerMeta, type RoomConfig, type RTCIceServerLike, type ServerMessage } from '../signaling/protocol.ts';
 import { MeshError, type MeshErrorCode } from './types.ts';
 import { realTimers, type Timers } from './timers.ts';
 

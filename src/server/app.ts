@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { SignalingOptions } from './config.ts';
 import { attachSignaling, type SignalingHandle } from './signaling.ts';
 import { createStaticHandler } from './static.ts';
-import { SIGNAL_PATH } from './protocol.ts';
+import { SIGNAL_PATH } from '../signaling/protocol.ts';
 
 export interface AppServerOptions {
   port: number;

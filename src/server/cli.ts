@@ -3,7 +3,7 @@
  * parsing is unit-tested directly.
  */
 import { z } from 'zod';
-import type { RTCIceServerLike } from './protocol.ts';
+import type { RTCIceServerLike } from '../signaling/protocol.ts';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '0.0.0.0';

@@ -3,7 +3,7 @@
  * read-only options object. Services receive the fields they use plus injectable timers, so tests can
  * run a 10 s grace period or a heartbeat timeout in milliseconds.
  */
-import type { RTCIceServerLike } from './protocol.ts';
+import type { RTCIceServerLike } from '../signaling/protocol.ts';
 
 /** Largest accepted WebSocket message (all fragments together); larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;

@@ -1,6 +1,6 @@
 /** One signaling socket: its seat (if any), its rate limiter and its violation count. */
 import type { WebSocket } from 'ws';
-import type { ErrorCode, ServerMessage } from './protocol.ts';
+import type { ErrorCode, ServerMessage } from '../signaling/protocol.ts';
 import type { Room, SeatHolder } from './rooms.ts';
 import { TokenBucket } from './rateLimiter.ts';
 

@@ -2,7 +2,7 @@
  * Inbound frame validation: raw WebSocket data in, a schema-checked ClientMessage or a readable error out.
  * Nothing here throws on hostile input.
  */
-import { ClientMessage, type ErrorCode } from './protocol.ts';
+import { ClientMessage, type ErrorCode } from '../signaling/protocol.ts';
 
 /** Keys refused anywhere in a message: they could reach an object's prototype in later code. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

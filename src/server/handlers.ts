@@ -8,7 +8,7 @@ import { CLOSE_POLICY_VIOLATION } from './config.ts';
 import type { Connection } from './connection.ts';
 import { parseClientFrame } from './frames.ts';
 import type { Membership } from './membership.ts';
-import type { ClientMessage, ErrorCode } from './protocol.ts';
+import type { ClientMessage, ErrorCode } from '../signaling/protocol.ts';
 
 export type HandlerOptions = Pick<SignalingOptions, 'maxViolations' | 'timers' | 'log'>;
 

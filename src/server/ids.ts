@@ -1,6 +1,6 @@
 /** Unguessable identifiers for rooms and peers. */
 import { randomBytes } from 'node:crypto';
-import { RoomId } from './protocol.ts';
+import { RoomId } from '../signaling/protocol.ts';
 
 /** Random bytes in a room id: 16 bytes = 128 bits, 22 base64url characters. */
 export const ROOM_ID_BYTES = 16;

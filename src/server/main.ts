@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { startAppServer } from './app.ts';
 import { loadOrCreateCertificate } from './certs.ts';
 import { parseServerArgs, USAGE, type ServerConfig } from './cli.ts';
-import { roomLink } from './links.ts';
+import { roomLink } from '../signaling/links.ts';
 import { lanAddresses, serverUrls } from './urls.ts';
 
 async function tlsFor(config: ServerConfig): Promise<{ cert: string; key: string; note: string } | undefined> {

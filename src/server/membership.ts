@@ -6,8 +6,8 @@ import type { SignalingOptions } from './config.ts';
 import { CLOSE_REPLACED } from './config.ts';
 import type { Connection } from './connection.ts';
 import { newPeerId, newRoomId } from './ids.ts';
-import type { PeerMeta, ServerMessage } from './protocol.ts';
-import { PROTOCOL_VERSION } from './protocol.ts';
+import type { PeerMeta, ServerMessage } from '../signaling/protocol.ts';
+import { PROTOCOL_VERSION } from '../signaling/protocol.ts';
 import { RoomRegistry, type Room, type Seat } from './rooms.ts';
 
 export type MembershipOptions = Pick<

@@ -3,7 +3,7 @@
  * changes, and the latest shared config. A seat outlives its socket for a grace period so a peer whose
  * signaling socket dropped can come back with the same id and rank.
  */
-import type { Member, PeerMeta, RoomConfig } from './protocol.ts';
+import type { Member, PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 
 /** What a seat needs from the socket that holds it. */
 export interface SeatHolder {

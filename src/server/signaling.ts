@@ -13,7 +13,7 @@ import { Connection } from './connection.ts';
 import { MessageHandlers } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Membership } from './membership.ts';
-import { SIGNAL_PATH } from './protocol.ts';
+import { SIGNAL_PATH } from '../signaling/protocol.ts';
 
 export type { SignalingOptions } from './config.ts';
 export { DEFAULT_SIGNALING_OPTIONS } from './config.ts';

@@ -6,8 +6,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { type ClientOptions } from 'ws';
 import type { ServerTimers, SignalingOptions } from '../../src/server/config.ts';
-import type { ServerMessage } from '../../src/server/protocol.ts';
-import { SIGNAL_PATH } from '../../src/server/protocol.ts';
+import type { ServerMessage } from '../../src/signaling/protocol.ts';
+import { SIGNAL_PATH } from '../../src/signaling/protocol.ts';
 import { attachSignaling, type SignalingHandle } from '../../src/server/signaling.ts';
 
 /** Upper bound for waiting on a message that should arrive; only guards against a hung test. */

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadOrCreateCertificate } from '../../src/server/certs.ts';
 import { parseServerArgs } from '../../src/server/cli.ts';
-import { roomIdFromLink, roomLink, signalingUrl } from '../../src/server/links.ts';
+import { roomIdFromLink, roomLink, signalingUrl } from '../../src/signaling/links.ts';
 import { serverUrls } from '../../src/server/urls.ts';
 
 const ROOM = 'Qx3_-abcdefghijklmnopq';

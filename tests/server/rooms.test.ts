@@ -1,6 +1,6 @@
 /** Rooms, relay and config: the signaling server's behaviour with well-formed clients. */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RoomId } from '../../src/server/protocol.ts';
+import { RoomId } from '../../src/signaling/protocol.ts';
 import { startTestServer, TestClient, type TestServer } from './helpers.ts';
 
 let server: TestServer;

@@ -9,8 +9,8 @@ import { formatVector, lossLine, parseRunCsv, runToCsv, runToJson, stepLines } f
 import { parseRoomLink } from '../../src/app/links.ts';
 import { INITIAL_ROOM_STATE, decodeRoomState, encodeRoomState, type RoomState } from '../../src/app/room-config.ts';
 import { appendStep, newSeries, withRun, MAX_HISTORY_RUNS } from '../../src/app/series.ts';
-import { roomLink } from '../../src/server/links.ts';
-import { RoomConfig } from '../../src/server/protocol.ts';
+import { roomLink } from '../../src/signaling/links.ts';
+import { RoomConfig } from '../../src/signaling/protocol.ts';
 import { DEFAULT_CONFIG, type RunLog } from '../../src/train/types.ts';
 import { cyclic, stepLog } from './fixtures.ts';
 

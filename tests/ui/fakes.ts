@@ -4,7 +4,7 @@
  */
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import type { BackendBadge, BackendProvider, PeerInfo, RoomConnector, RoomListener, SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
-import type { RoomConfig } from '../../src/server/protocol.ts';
+import type { RoomConfig } from '../../src/signaling/protocol.ts';
 import type { TrainConfig } from '../../src/train/types.ts';
 import { cyclic, stepLog } from './fixtures.ts';
 

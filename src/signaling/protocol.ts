@@ -1,5 +1,6 @@
 /**
- * Signaling protocol shared by the Node server (src/server/) and the browser client (src/mesh/).
+ * Signaling protocol shared by the Node server (src/server/) and the browser client (src/mesh/); like
+ * everything in src/signaling/, it imports nothing from Node, so browser code never reaches into src/server/.
  * JSON text frames over one WebSocket at path `/signal`. Every inbound message is validated with these
  * schemas; unknown fields are dropped (zod's default strip), unknown kinds are refused.
  *
