@@ -29,6 +29,12 @@ import {
   trainerTensors,
   trajectoryBatches,
 } from '../train/trajectory-setup.ts';
+import { ENCODER_SETTINGS, allTargets, encoderInputsFingerprint, encoderSourceOf, initialEncoderTensors } from '../train/encoder-trajectory.ts';
+
+/** [a, b, c, d, …] → [[a, b], [c, d], …] for size 2. */
+function chunk<T>(items: T[], size: number): T[][] {
+  return Array.from({ length: items.length / size }, (_, i) => items.slice(i * size, (i + 1) * size));
+}
 
 const root = new URL('../../', import.meta.url).pathname;
 const out = resolve(process.argv[2] ?? `${root}test-artifacts/trajectory-inputs.json`);
@@ -79,6 +85,15 @@ const settings = TRAJECTORY_SETTINGS.map((s) => ({
 }));
 
 const inputsSha256 = await fingerprint([...allBatches(source), ...initial.map((t) => t.data)]);
+// The encoder trained through its BN exchange (tests/train/encoder-trajectory.ts).
+const encoderInitial = await initialEncoderTensors(createCpuBackend());
+const encoder = {
+  inputsSha256: await encoderInputsFingerprint(createCpuBackend(), source, TRAJECTORY_WORKERS),
+  targets: chunk(allTargets(TRAJECTORY_WORKERS).map(encodeF32), TRAJECTORY_WORKERS),
+  initial: encoderInitial.map((t) => ({ name: t.name, shape: t.shape, data: encodeF32(t.data) })),
+  settings: ENCODER_SETTINGS.map((s) => ({ ...s, sourceOf: steps.map((step) => encoderSourceOf(s, step, TRAJECTORY_WORKERS)) })),
+};
+
 const dump = {
   format: 1,
   about: 'Inputs of tests/golden/make_trajectory.py, written by tests/golden/dump-trajectory-inputs.ts from our own generator',
@@ -90,6 +105,7 @@ const dump = {
   batches,
   initial: initial.map((t) => ({ name: t.name, shape: t.shape, data: encodeF32(t.data) })),
   settings,
+  encoder,
 };
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(dump)}\n`);

@@ -240,6 +240,45 @@ def run_setting(setting, dump, initial, dtype=torch.float64):
     }
 
 
+def run_encoder_setting(setting, dump, initial, targets, dtype=torch.float64):
+    """The encoder trained THROUGH its BN exchange (tests/train/encoder-trajectory.ts): loss = mean over
+    the world's rows of 1 - <y/|y|, target> (unit targets), SGD as above. Borrowed (shuffle) and global (sync) statistics
+    are ordinary differentiable tensors here, so autograd sends their gradient back to the workers that
+    produced them: the exact backward that our dmean/dvar exchange implements by hand."""
+    config = dump["config"]
+    W, n = dump["workers"], config["batchPerWorker"]
+    initial = {name: t.to(dtype) for name, t in initial.items()}
+    enc = Encoder("encoder", initial, config)
+    names = enc.parameter_names()
+    for name in names:
+        enc.t[name].requires_grad_(True)
+    opt = torch.optim.SGD([enc.t[nm] for nm in names], lr=config["lr"], momentum=config["momentum"],
+                          weight_decay=config["weightDecay"], dampening=0, nesterov=False)
+    losses = []
+    for step in range(dump["steps"]):
+        x = torch.cat([dump["_batches"][step][w][0] for w in range(W)]).to(dtype)
+        target = torch.cat([targets[step][w] for w in range(W)]).to(dtype)
+        y, used = enc.forward(x, key_stats(setting["mode"], setting["sourceOf"][step]), W)
+        loss = (1 - (F.normalize(y, dim=1, eps=L2_EPS) * target).sum(1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        enc.update_running(used)
+        losses.append(loss.item())
+    final_tensors = {}
+    for nm in [*enc.parameter_names(), *[x for x in enc.t if x.endswith(("running_mean", "running_var"))]]:
+        final_tensors[f"encoder.{nm}"] = enc.t[nm].detach()
+    return {
+        "name": setting["name"],
+        "mode": setting["mode"],
+        "permutation": setting["permutation"],
+        "sourceOf": setting["sourceOf"],
+        "loss": losses,
+        "final": {name: {"shape": list(t.shape), "data": f32_b64(t)} for name, t in final_tensors.items()},
+        "_final": final_tensors,
+    }
+
+
 def float32_deviation(ref, f32):
     """How far PyTorch's own float32 run of the same steps strays from the float64 one: the float32
     chaos of this trajectory, measured as the tests measure ours."""
@@ -274,6 +313,32 @@ def main():
         digest.update(raw)
     if digest.hexdigest() != dump["inputsSha256"]:
         raise SystemExit("the dump's inputs do not match its fingerprint")
+    enc_dump = dump["encoder"]
+    enc_digest = hashlib.sha256()
+    for step in batches:
+        for xq, xk in step:
+            enc_digest.update(xq.numpy().astype("<f4").tobytes())
+            enc_digest.update(xk.numpy().astype("<f4").tobytes())
+    targets = []
+    for step in enc_dump["targets"]:
+        row = []
+        for w in step:
+            t, raw = f64(w, (n, config["outputDim"]))
+            enc_digest.update(raw)
+            row.append(t)
+        targets.append(row)
+    enc_initial = {}
+    for t in enc_dump["initial"]:
+        enc_initial[t["name"]], raw = f64(t["data"], t["shape"])
+        enc_digest.update(raw)
+    if enc_digest.hexdigest() != enc_dump["inputsSha256"]:
+        raise SystemExit("the dump's encoder inputs do not match their fingerprint")
+    encoder_results = []
+    for s in enc_dump["settings"]:
+        r = run_encoder_setting(s, dump, enc_initial, targets)
+        r["torchFloat32Deviation"] = float32_deviation(r, run_encoder_setting(s, dump, enc_initial, targets, torch.float32))
+        del r["_final"]
+        encoder_results.append(r)
     results = []
     for s in dump["settings"]:
         r = run_setting(s, dump, initial)
@@ -294,6 +359,12 @@ def main():
         "fingerprintAlgorithm": dump["fingerprintAlgorithm"],
         "inputsSha256": dump["inputsSha256"],
         "settings": results,
+        "encoder": {
+            "about": "The encoder alone trained through its BN exchange (loss: mean of -<y/|y|, target> over the world's rows): in MoCo "
+            "the exchange's backward never runs (the key encoder has no gradient, the query encoder uses local BN).",
+            "inputsSha256": enc_dump["inputsSha256"],
+            "settings": encoder_results,
+        },
     }
     with open(OUT, "w") as f:
         json.dump(out, f, indent=1)
@@ -301,6 +372,10 @@ def main():
     for r in results:
         dev = r["torchFloat32Deviation"]
         print(f"{r['name']:>15}: loss {r['loss'][0]:.6f} -> {r['loss'][-1]:.6f}, acc {r['pretextAcc'][-1]:.3f}; "
+              f"torch float32 strays by {dev['loss']:.1e} (loss), {dev['final']:.1e} (final)")
+    for r in encoder_results:
+        dev = r["torchFloat32Deviation"]
+        print(f"{'encoder ' + r['name']:>23}: loss {r['loss'][0]:.6f} -> {r['loss'][-1]:.6f}; "
               f"torch float32 strays by {dev['loss']:.1e} (loss), {dev['final']:.1e} (final)")
     print(f"wrote {OUT} ({os.path.getsize(OUT) // 1024} KiB)")
 

@@ -174,6 +174,8 @@ export interface ReferenceSetting {
   pretextAcc: number[];
   queuePtr: number;
   final: Record<string, { shape: number[]; data: string }>;
+  /** How far PyTorch's own float32 run of the same steps strays (the tests' measures). */
+  torchFloat32Deviation: { loss: number; final: number };
 }
 
 export interface Reference {
@@ -185,6 +187,7 @@ export interface Reference {
   steps: number;
   inputsSha256: string;
   settings: ReferenceSetting[];
+  encoder: EncoderReference;
 }
 
 /** What a run of ours produced, in the reference's terms. */
@@ -213,7 +216,7 @@ function worse(e: number, current: number): boolean {
 }
 
 /** Compares a run with the reference setting (see TrajectoryErrors for the measures). */
-export function trajectoryErrors(run: TrajectoryRun, ref: ReferenceSetting): TrajectoryErrors {
+export function trajectoryErrors(run: TrajectoryRun, ref: Pick<ReferenceSetting, 'loss' | 'final'>): TrajectoryErrors {
   let loss = 0;
   let lossStep = -1;
   ref.loss.forEach((r, s) => {
@@ -267,4 +270,10 @@ export async function runTrajectory(trainer: MocoTrainer): Promise<TrajectoryRun
   }
   for (const t of trainerTensors(trainer)) run.final[t.name] = Array.from(await trainer.backend.read(t.value));
   return run;
+}
+
+/** The encoder part of tests/golden/trajectory.json (see encoder-trajectory.ts). */
+export interface EncoderReference {
+  inputsSha256: string;
+  settings: Array<Omit<ReferenceSetting, 'sampleOrder' | 'workerLoss' | 'pretextAcc' | 'queuePtr'> & { torchFloat32Deviation: { loss: number; final: number } }>;
 }

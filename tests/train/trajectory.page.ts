@@ -1,13 +1,14 @@
 /**
  * Page module for tests/train/trajectory.browser.test.ts: one tab of a room that trains the
- * trajectory oracle's settings on WebGPU over the real mesh (signaling server, WebRTC data channels),
+ * trajectory oracle's settings (MoCo, and the encoder through its BN exchange) on WebGPU over the real mesh (signaling server, WebRTC data channels),
  * with 2 of the world's 4 workers in this tab. Returns plain JSON for page.evaluate.
  */
 import type { WebGpuBackend } from '../../src/gpu/webgpu-backend.ts';
 import { Mesh } from '../../src/mesh/mesh.ts';
 import { processGroupWorld } from '../../src/nn/world.ts';
 import { MocoTrainer } from '../../src/train/moco.ts';
-import { TRAJECTORY_SETTINGS, inputsFingerprint, runTrajectory, settingConfig, trajectoryBatches, type TrajectoryRun } from './trajectory-setup.ts';
+import { ENCODER_SETTINGS, encoderInputsFingerprint, runEncoderTrajectory } from './encoder-trajectory.ts';
+import { TRAJECTORY_SETTINGS, TRAJECTORY_WORKERS, inputsFingerprint, runTrajectory, settingConfig, trajectoryBatches, type TrajectoryRun } from './trajectory-setup.ts';
 
 /** How long a tab waits for the rest of the room. */
 const ROOM_WAIT_MS = 60_000;
@@ -75,6 +76,29 @@ export async function runSetting(name: string, tabs: number, workers: number): P
   } finally {
     trainer.destroy();
   }
+}
+
+/** Trains the encoder through its BN exchange (encoder-trajectory.ts), `workers` workers in this tab. */
+export async function runEncoderSetting(name: string, tabs: number, workers: number): Promise<TabResult> {
+  if (!mesh) throw new Error('join() first');
+  const setting = ENCODER_SETTINGS.find((s) => s.name === name);
+  if (!setting) throw new Error(`no encoder trajectory setting ${name}`);
+  const group = await mesh.waitForSize(tabs, ROOM_WAIT_MS);
+  const gpuBackend = await backend();
+  const world = await processGroupWorld(group, workers);
+  const source = trajectoryBatches();
+  const inputsSha256 = await encoderInputsFingerprint(gpuBackend, source, TRAJECTORY_WORKERS);
+  const run = await runEncoderTrajectory(gpuBackend, world, group, setting, source);
+  await group.barrier();
+  return {
+    rank: group.rank,
+    firstWorker: world.firstWorker,
+    backend: `${gpuBackend.kind}: ${gpuBackend.label}`,
+    fallbackAdapter: gpuBackend.isFallbackAdapter,
+    inputsSha256,
+    run,
+    gpuErrors: [...gpuErrors],
+  };
 }
 
 /** Leaves the room and frees the GPU device. */
