@@ -2,8 +2,9 @@
  * Writes what tests/golden/make_trajectory.py needs from our own code: every worker's batches of the
  * 20 steps (our shape data and augmentations, pooled to 8×8), the initial weights, BN buffers and
  * queue exactly as MocoTrainer builds them, and per setting the statistics permutation of every step
- * (stepPermutation) and the sample deal of `samples` mode (sampleShuffle). The oracle reimplements
- * none of our random streams: it reads them here.
+ * (stepPermutation) and the sample deal of `samples` mode (sampleShuffle); for the encoder part
+ * (tests/train/encoder-trajectory.ts) its initial weights and targets. The oracle reimplements none of
+ * our random streams: it reads them here.
  *
  *   npx tsx tests/golden/dump-trajectory-inputs.ts [out.json]   (default test-artifacts/trajectory-inputs.json)
  *

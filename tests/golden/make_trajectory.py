@@ -30,6 +30,16 @@ Semantics (src/train/moco.ts, src/nn/*): per step
      ptr += W*n;
   7. BN running statistics of both encoders updated once with the statistics each worker used.
 Where this differs from stock PyTorch by definition, DEFINITIONS below says so (also in the JSON).
+
+Second part, the encoder trained through its BN exchange: in MoCo the key encoder has no gradient and
+the query encoder uses local BN, so no MoCo step backpropagates through borrowed (shuffle) or global
+(sync) statistics. The same encoder with BN in those modes is therefore also trained on its own (loss
+1 - <y/|y|, target> with unit targets from our generator, same SGD), which pins the hand-written
+backward of the exchange (dmean/dvar sent back to the workers that produced the statistics).
+
+Every setting is also run in torch.float32 with the same code: `torchFloat32Deviation` records how far
+PyTorch's own float32 run strays from the float64 one, measured as the tests measure ours. It is the
+float32 floor of the trajectory, against which the tests' tolerances are chosen.
 """
 import base64
 import hashlib
@@ -58,7 +68,10 @@ DEFINITIONS = {
     "rank 0's buffers (broadcast_buffers). In sync mode it is exactly SyncBatchNorm's update.",
     "key_bn_shuffle": "shuffle: worker w normalises its key batch with the biased batch mean/variance of worker "
     "sourceOf[w] (the seed project's ShuffleBN); stock PyTorch has no such layer. The key encoder runs without "
-    "gradient, so no gradient flows through the borrowed statistics in MoCo training.",
+    "gradient, so no gradient flows through the borrowed statistics in MoCo training; the `encoder` part "
+    "trains through them, with autograd's exact gradient (the borrowed statistics stay attached to their producers).",
+    "key_bn_sync": "sync: every worker uses the biased mean/variance of the whole world's batch (W*n rows), like "
+    "SyncBatchNorm; in the encoder part autograd differentiates through them.",
     "key_bn_samples": "samples: official MoCo's batch shuffle, at sample level: slot j of the world batch encodes "
     "global sample order[j], each worker's slot batch with local BN, keys returned to their samples.",
     "key_bn_running_stats": "The key encoder's BN running statistics are updated from its own forwards (MoCo copies "
