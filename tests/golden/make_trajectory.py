@@ -137,7 +137,8 @@ class Encoder:
         return names
 
     def forward(self, x, stats_for, workers):
-        """x: [W*n, in]. stats_for(bn_index, h) -> (mean_used [W, C], var_used [W, C], count, recorded)."""
+        """x: [W*n, in]. stats_for(bn_index, h) -> (mean_used [W, C], var_used [W, C], count). Local BN
+        (own_stats) runs PyTorch's own F.batch_norm on each worker's rows, forward and backward."""
         used = []
         for layer in self.layers:
             if layer[0] == "linear":
@@ -148,9 +149,13 @@ class Encoder:
                 i, affine = layer[1], layer[2]
                 h = x.reshape(workers, -1, x.shape[1])  # [W, n, C]
                 mean, var, count = stats_for(i, h)
-                y = (h - mean[:, None, :]) / torch.sqrt(var[:, None, :] + BN_EPS)
-                if affine:
-                    y = y * self.t[f"{i}.weight"] + self.t[f"{i}.bias"]
+                gamma, beta = (self.t[f"{i}.weight"], self.t[f"{i}.bias"]) if affine else (None, None)
+                if stats_for is own_stats:
+                    y = torch.stack([F.batch_norm(h[w], None, None, gamma, beta, True, 0.0, BN_EPS) for w in range(workers)])
+                else:
+                    y = (h - mean[:, None, :]) / torch.sqrt(var[:, None, :] + BN_EPS)
+                    if affine:
+                        y = y * gamma + beta
                 x = y.reshape(-1, x.shape[1])
                 used.append((i, mean.detach(), var.detach(), count))
         return x, used
@@ -165,7 +170,8 @@ class Encoder:
 
 
 def own_stats(_i, h):
-    """Each worker's biased batch statistics (what F.batch_norm uses in training)."""
+    """Each worker's biased batch statistics (what F.batch_norm normalises with in training; the layer
+    itself then runs F.batch_norm, see Encoder.forward)."""
     return h.mean(1), h.var(1, unbiased=False), h.shape[1]
 
 
