@@ -2,16 +2,34 @@
 import { defineConfig, type Plugin } from 'vite';
 import { nodePolyfills } from 'vite-plugin-node-polyfills';
 
-/** Serves the signaling WebSocket on the dev server's own port, as `npm start` does in production. */
+/**
+ * Serves the signaling WebSocket and `GET /api/origins` (where other devices reach this server) on the
+ * dev server's own port, as `npm start` does in production.
+ */
 function signaling(): Plugin {
   return {
     name: 'shufflebn-signaling',
     async configureServer(server) {
       if (!server.httpServer) return;
       const { attachSignaling } = await import('./src/server/signaling.ts');
+      const { createOriginsHandler } = await import('./src/server/urls.ts');
+      const { isSelfSigned } = await import('./src/server/certs.ts');
+      const { ORIGINS_PATH } = await import('./src/signaling/origins.ts');
       // Vite serves HTTP/1.1 here (no http2 option is set).
       const handle = attachSignaling(server.httpServer as import('node:http').Server);
       server.httpServer.once('close', () => handle.close());
+      const { host, https } = server.config.server;
+      const cert = https && (typeof https.cert === 'string' || Buffer.isBuffer(https.cert)) ? String(https.cert) : '';
+      server.middlewares.use(
+        ORIGINS_PATH,
+        createOriginsHandler({
+          protocol: https ? 'https' : 'http',
+          // `vite --host` (true) listens on every interface; without it, on localhost only.
+          host: host === true ? '0.0.0.0' : host || 'localhost',
+          port: () => (server.httpServer!.address() as import('node:net').AddressInfo).port,
+          selfSigned: cert !== '' && isSelfSigned(cert),
+        }),
+      );
     },
   };
 }

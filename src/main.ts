@@ -4,7 +4,7 @@
  */
 import { AppController } from './app/controller.ts';
 import { AppStore } from './app/store.ts';
-import { connectRoom, createSession, provideBackend } from './app/wiring.ts';
+import { connectRoom, createSession, loadOrigins, provideBackend } from './app/wiring.ts';
 import './ui/sbn-app.ts';
 
 // The page itself: dark background edge to edge (the elements style only their own shadow roots).
@@ -17,6 +17,7 @@ const controller = new AppController({
   connectRoom,
   provideBackend,
   createSession,
+  origins: loadOrigins,
   nav: {
     href: () => location.href,
     replace: (url) => history.replaceState(null, '', url),

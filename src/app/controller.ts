@@ -8,7 +8,7 @@ import { realTimers, type Timers } from './batcher.ts';
 import { appError, toNotice } from './errors.ts';
 import { exportFileName, runToCsv, runToJson } from './format.ts';
 import { landingUrl, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
-import type { BackendChoice, BackendProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
+import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
 import { Run, type RunUpdate } from './run.ts';
 import { withRun } from './series.ts';
@@ -36,6 +36,8 @@ export interface ControllerDeps {
   provideBackend: BackendProvider | null;
   createSession: SessionFactory | null;
   nav: Navigation;
+  /** Where other devices reach the server (for the room view's link and QR code); absent: not asked. */
+  origins?: OriginsProvider | null;
   timers?: Timers;
 }
 
@@ -63,8 +65,16 @@ export class AppController {
   /** Starts the backend and, when the page was opened from a room link, joins that room. */
   async boot(): Promise<void> {
     this.ensureBackend();
+    void this.loadOrigins();
     const id = roomIdFromLocation(this.deps.nav.href());
     if (id !== null) await this.joinLink(id);
+  }
+
+  /** Asks the server where other devices reach it; without an answer the room view offers this page's link. */
+  private async loadOrigins(): Promise<void> {
+    if (!this.deps.origins) return;
+    const origins = await this.deps.origins().catch(() => null);
+    if (!this.destroyed && origins) this.store.update({ origins });
   }
 
   async createRoom(): Promise<void> {

@@ -35,6 +35,11 @@ const WORDING: Record<string, Wording> = {
     title: 'No WebGPU in this browser',
     detail: 'Training runs on the CPU backend instead: same results, only slower. For speed, open the link in a recent Chrome or Edge (or enable WebGPU in this browser).',
   },
+  ERR_INSECURE_CONTEXT: {
+    level: 'warning',
+    title: 'No WebGPU over plain http',
+    detail: 'Browsers offer WebGPU only on https pages (or localhost), and this page came over plain http from a network address. Training runs on the CPU backend instead: same results, only slower. For WebGPU, restart the server with: npm start -- --https (then open the https link it prints or the room view shows).',
+  },
   ERR_FALLBACK_ADAPTER: {
     level: 'info',
     title: 'Software GPU',

@@ -1,9 +1,11 @@
 /**
- * Room links as a person pastes them. The server's link format is `/?room=<id>` on the app's origin
- * (src/server/links.ts builds them); here we read them back, tolerating a bare id, surrounding
- * whitespace and links copied from another host (the id is what matters).
+ * Room links as a person pastes them, and as other devices open them. The link format is
+ * `/?room=<id>` on the app's origin (src/signaling/links.ts builds them); here we read them back,
+ * tolerating a bare id, surrounding whitespace and links copied from another host (the id is what
+ * matters), and move a link to an origin other devices can reach (src/signaling/origins.ts).
  */
 import { ROOM_PARAM, roomLink } from '../signaling/links.ts';
+import type { ServerOrigins } from '../signaling/origins.ts';
 import { RoomId } from '../signaling/protocol.ts';
 import { appError } from './errors.ts';
 
@@ -45,4 +47,56 @@ export function landingUrl(href: string): string {
   url.search = '';
   url.hash = '';
   return url.toString();
+}
+
+/**
+ * The same link on another origin: path, every query parameter (the room, and any setting a link
+ * carries) and the hash are kept; only scheme, host and port change.
+ */
+export function linkOnOrigin(link: string, origin: string): string {
+  const from = new URL(link);
+  const to = new URL(origin);
+  from.protocol = to.protocol;
+  from.host = to.host;
+  return from.toString();
+}
+
+/** True for hosts only this machine can open: localhost (and *.localhost), 127.0.0.0/8, ::1. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d+\.\d+\.\d+$/.test(host) || host === '::1';
+}
+
+/** One link a person can give to another device. */
+export interface DeviceLink {
+  link: string;
+  /** What the choice shows: the address, and its interface when known (`192.168.1.5 (wlan0)`). */
+  label: string;
+}
+
+/**
+ * The links for other devices: `link` moved to each origin the server says other devices can reach.
+ * When the server did not say (`origins` null), the page's own link, unless that names this machine only.
+ */
+export function linksForOtherDevices(link: string, origins: ServerOrigins | null): DeviceLink[] {
+  if (origins) return origins.lan.map((o) => ({ link: linkOnOrigin(link, o.origin), label: o.interface ? `${o.address} (${o.interface})` : o.address }));
+  const url = new URL(link);
+  return isLoopbackHost(url.hostname) ? [] : [{ link, label: url.host }];
+}
+
+/**
+ * What the room view must tell a person about a link for other devices:
+ * - `cpu`: plain http on a LAN address is not a secure context, so other devices get no WebGPU;
+ * - `certificate`: https with a self-signed certificate, so other devices show a warning once;
+ * - `local-only`: the server listens on this machine only;
+ * - `unknown`: the server did not say where other devices reach it, and this page's link is localhost;
+ * - null: nothing to add (https with a trusted certificate).
+ */
+export type ReachNote = 'cpu' | 'certificate' | 'local-only' | 'unknown';
+
+export function reachNote(deviceLink: string | null, origins: ServerOrigins | null): ReachNote | null {
+  if (deviceLink === null) return origins ? 'local-only' : 'unknown';
+  const url = new URL(deviceLink);
+  if (url.protocol === 'http:') return 'cpu';
+  return origins?.selfSigned ? 'certificate' : null;
 }

@@ -5,6 +5,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import type { GroupSource } from '../train/session.ts';
+import type { ServerOrigins } from '../signaling/origins.ts';
 import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import type { StepLog, TrainConfig } from '../train/types.ts';
 
@@ -71,6 +72,12 @@ export interface SessionLike extends EventTarget {
   readonly step: number;
   readonly state: SessionState;
 }
+
+/**
+ * Asks the page's server where other devices can reach it (`GET /api/origins`); null when the server
+ * does not say (an older server, a static host): the room view then offers only the page's own link.
+ */
+export type OriginsProvider = () => Promise<ServerOrigins | null>;
 
 /** `groups` null: this tab trains alone. */
 export type SessionFactory = (opts: { backend: Backend; groups: GroupSource | null; config: TrainConfig; trace: boolean }) => SessionLike;

@@ -8,6 +8,7 @@ import type { Notice } from './errors.ts';
 import { INITIAL_ROOM_STATE, type RoomState } from './room-config.ts';
 import type { BackendBadge, ConnectionState, PeerInfo, SessionState } from './ports.ts';
 import type { RunSeries } from './series.ts';
+import type { ServerOrigins } from '../signaling/origins.ts';
 
 /** The statistics of one step as the shuffle view draws them. */
 export interface ShuffleFrame {
@@ -43,6 +44,8 @@ export interface AppState {
   notices: Notice[];
   /** True while an action (joining, creating) is pending: buttons disable. */
   busy: boolean;
+  /** Where other devices reach the server, as it said; null until known or when it does not say. */
+  origins: ServerOrigins | null;
 }
 
 export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
@@ -61,6 +64,7 @@ export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
   log: [],
   notices: [],
   busy: false,
+  origins: null,
 });
 
 /** Notices kept on screen; the oldest go first (each has a distinct key, so this only bounds bursts). */

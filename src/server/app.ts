@@ -1,13 +1,18 @@
 /**
- * The production server: one http or https server on one port that serves the built app and the
- * signaling socket. Upgrades on other paths are refused (nothing else here speaks WebSocket).
+ * The production server: one http or https server on one port that serves the built app, the
+ * signaling socket, and `GET /api/origins` (where other devices can reach it, for the room view's
+ * link and QR code). Upgrades on other paths are refused (nothing else here speaks WebSocket).
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SignalingOptions } from './config.ts';
+import type { NetworkInterfaceInfo } from 'node:os';
+import { isSelfSigned } from './certs.ts';
 import { attachSignaling, type SignalingHandle } from './signaling.ts';
 import { createStaticHandler } from './static.ts';
+import { createOriginsHandler } from './urls.ts';
+import { ORIGINS_PATH } from '../signaling/origins.ts';
 import { SIGNAL_PATH } from '../signaling/protocol.ts';
 
 export interface AppServerOptions {
@@ -18,6 +23,8 @@ export interface AppServerOptions {
   /** PEM certificate and key; with them the server speaks https. */
   tls?: { cert: string; key: string };
   signaling?: Partial<SignalingOptions>;
+  /** This machine's interfaces as os.networkInterfaces() lists them; injectable for tests. */
+  networkInterfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
 export interface AppServer {
@@ -26,12 +33,27 @@ export interface AppServer {
   /** The port actually bound (useful with port 0). */
   port: number;
   protocol: 'http' | 'https';
+  /** True when it speaks https with a self-signed certificate (other devices warn once). */
+  selfSigned: boolean;
   close(): Promise<void>;
 }
 
 /** Starts listening; rejects with code ERR_PORT_IN_USE / ERR_PORT_ACCESS and a readable message. */
 export async function startAppServer(options: AppServerOptions): Promise<AppServer> {
-  const handler = createStaticHandler({ root: options.distDir });
+  const staticHandler = createStaticHandler({ root: options.distDir });
+  let boundPort = options.port;
+  const selfSigned = options.tls ? isSelfSigned(options.tls.cert) : false;
+  const originsHandler = createOriginsHandler({
+    protocol: options.tls ? 'https' : 'http',
+    host: options.host,
+    port: () => boundPort,
+    selfSigned,
+    ...(options.networkInterfaces ? { interfaces: options.networkInterfaces } : {}),
+  });
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if ((req.url ?? '/').split('?', 1)[0] === ORIGINS_PATH) originsHandler(req, res);
+    else staticHandler(req, res);
+  };
   const server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
   const signaling = attachSignaling(server, options.signaling);
   server.on('upgrade', (req, socket) => {
@@ -56,6 +78,7 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     server.once('error', onError);
     server.listen(options.port, options.host, () => {
       server.off('error', onError);
+      boundPort = (server.address() as AddressInfo).port;
       resolve();
     });
   });
@@ -63,8 +86,9 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
   return {
     server,
     signaling,
-    port: (server.address() as AddressInfo).port,
+    port: boundPort,
     protocol: options.tls ? 'https' : 'http',
+    selfSigned,
     close: () =>
       new Promise<void>((resolve) => {
         signaling.close();

@@ -35,7 +35,9 @@ export const USAGE = `Usage: npm start -- [options]
   --host H              address to bind (env HOST, default ${DEFAULT_HOST}: every interface)
   --https               serve over TLS (env HTTPS=1); needed for WebGPU on other devices
   --cert F --key F      PEM certificate and key (env TLS_CERT, TLS_KEY); default: a self-signed
-                        certificate generated once into .certs/
+                        certificate generated once into .certs/ (naming every LAN address and
+                        this machine's name; remade when an address changes)
+  --cert-dir DIR        where the self-signed certificate is kept (default .certs)
   --ice-servers JSON    STUN/TURN servers for WebRTC, e.g. '[{"urls":"stun:stun.example.org"}]'
                         (env ICE_SERVERS; default none: peers on one LAN need none)
   --allowed-origins L   comma-separated origins allowed to open the signaling socket (env ALLOWED_ORIGINS)
@@ -94,6 +96,7 @@ export function parseServerArgs(argv: readonly string[], env: Readonly<Record<st
       case '--key': config.keyFile = value(); config.https = true; break;
       case '--ice-servers': config.iceServers = parseIceServers(value()); break;
       case '--allowed-origins': config.allowedOrigins = value().split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--cert-dir': config.certDir = value(); break;
       case '--dist': config.distDir = value(); break;
       case '--help': case '-h': config.help = true; break;
       default: throw argError(`unknown option ${arg} (see --help)`);

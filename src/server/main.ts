@@ -8,7 +8,8 @@ import { startAppServer } from './app.ts';
 import { loadOrCreateCertificate } from './certs.ts';
 import { parseServerArgs, USAGE, type ServerConfig } from './cli.ts';
 import { roomLink } from '../signaling/links.ts';
-import { lanAddresses, serverUrls } from './urls.ts';
+import { CERTIFICATE_STEPS, HTTPS_COMMAND } from '../signaling/origins.ts';
+import { lanAddresses, serverOrigins } from './urls.ts';
 
 async function tlsFor(config: ServerConfig): Promise<{ cert: string; key: string; note: string } | undefined> {
   if (!config.https) return undefined;
@@ -16,7 +17,8 @@ async function tlsFor(config: ServerConfig): Promise<{ cert: string; key: string
     return { cert: readFileSync(config.certFile, 'utf8'), key: readFileSync(config.keyFile, 'utf8'), note: `certificate ${config.certFile}` };
   }
   const files = await loadOrCreateCertificate(config.certDir, lanAddresses());
-  return { cert: files.cert, key: files.key, note: `${files.created ? 'generated a' : 'using the'} self-signed certificate ${files.certPath}` };
+  const how = files.replaced ? `replaced the self-signed certificate (the old one ${files.replaced}):` : files.created ? 'generated a self-signed certificate' : 'using the self-signed certificate';
+  return { cert: files.cert, key: files.key, note: `${how} ${files.certPath}` };
 }
 
 async function main(): Promise<void> {
@@ -37,21 +39,29 @@ async function main(): Promise<void> {
     tls,
     signaling: { iceServers: config.iceServers, allowedOrigins: config.allowedOrigins, log: (line) => console.log(`[signal] ${line}`) },
   });
-  const urls = serverUrls(app.protocol, config.host, app.port);
+  const origins = serverOrigins(app.protocol, config.host, app.port, { selfSigned: app.selfSigned });
   console.log('ShuffleBN Mesh is running.');
-  console.log(`  Local:   ${urls.local}`);
-  for (const url of urls.lan) console.log(`  Network: ${url}`);
-  if (tls) {
-    console.log(`  TLS:     ${tls.note}`);
-    console.log('Phones and other devices must accept the self-signed certificate once (Advanced → Proceed) before the app loads.');
-  } else if (urls.lan.length > 0) {
-    console.log('WebGPU needs a secure context: other devices can only use it over https (npm start -- --https).');
-  }
+  console.log(`  Local:   ${origins.local}/`);
+  for (const lan of origins.lan) console.log(`  Network: ${lan.origin}/${lan.interface ? `  (${lan.interface})` : ''}`);
+  if (tls) console.log(`  TLS:     ${tls.note}`);
   if (config.iceServers.length > 0) console.log(`  ICE:     ${config.iceServers.length} STUN/TURN server(s) configured`);
   const roomId = app.signaling.openRoom();
-  console.log(`Room link (open it in every tab or device that should train together):`);
-  console.log(`  ${roomLink(urls.local, roomId)}`);
-  for (const url of urls.lan) console.log(`  ${roomLink(url, roomId)}`);
+  console.log(`Room link for this machine's tabs:`);
+  console.log(`  ${roomLink(`${origins.local}/`, roomId)}`);
+  if (origins.lan.length > 0) {
+    console.log('Room link for other devices on this network (the room view shows it as a QR code):');
+    for (const lan of origins.lan) console.log(`  ${roomLink(`${lan.origin}/`, roomId)}`);
+    if (!origins.tls) {
+      console.log(`Other devices will train on the CPU backend: over plain http a LAN address is not a secure context, so browsers give it no WebGPU. For WebGPU on them, restart with: ${HTTPS_COMMAND}`);
+    } else if (origins.selfSigned) {
+      console.log('The certificate is self-signed: each other device shows a certificate warning once. To go on:');
+      for (const c of CERTIFICATE_STEPS) console.log(`  ${c.browser}: ${c.steps}`);
+    }
+  } else if (['127.0.0.1', '::1', 'localhost'].includes(config.host)) {
+    console.log(`Other devices cannot reach this server: it listens on ${config.host} only (HOST=0.0.0.0 listens on every interface).`);
+  } else {
+    console.log('Other devices cannot reach this server yet: this machine has no network address (join the network the other devices are on, then restart).');
+  }
   console.log('Or open a URL above and create a room there. Ctrl-C stops.');
 
   let stopping = false;

@@ -144,7 +144,7 @@ export class SbnApp extends LitElement {
 
   private _room(s: AppState) {
     return html`<main class="room">
-      ${s.view === 'room' && s.link ? html`<section class="panel wide" aria-label="Room link"><sbn-room-link .link=${s.link}></sbn-room-link></section>` : nothing}
+      ${s.view === 'room' && s.link ? html`<section class="panel wide" aria-label="Room link"><sbn-room-link .link=${s.link} .origins=${s.origins}></sbn-room-link></section>` : nothing}
       <section class="panel" aria-label="Peers"><sbn-peers .peers=${s.peers}></sbn-peers></section>
       <section class="panel" aria-label="Controls">
         <sbn-controls
