@@ -55,10 +55,13 @@ export function landingUrl(href: string): string {
  */
 export function linkOnOrigin(link: string, origin: string): string {
   const from = new URL(link);
-  const to = new URL(origin);
-  from.protocol = to.protocol;
-  from.host = to.host;
-  return from.toString();
+  // Built on the origin and given the parts one by one: setting only `host` would keep the old port
+  // where the new origin has none, and a path like //other.host must stay a path.
+  const to = new URL(new URL(origin).origin);
+  to.pathname = from.pathname;
+  to.search = from.search;
+  to.hash = from.hash;
+  return to.toString();
 }
 
 /** True for hosts only this machine can open: localhost (and *.localhost), 127.0.0.0/8, ::1. */
