@@ -78,6 +78,7 @@ export class SbnRoomLink extends LitElement {
         padding: 0.1em 0.35em;
         border-radius: 4px;
         user-select: all;
+        white-space: nowrap;
       }
       .status {
         min-height: 1.3em;
