@@ -1,7 +1,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property, query, state } from 'lit/decorators.js';
 import { toCanvas } from 'qrcode';
-import { linksForOtherDevices, reachNote, type ReachNote } from '../app/links.ts';
+import { isLoopbackHost, linksForOtherDevices, reachNote, type ReachNote } from '../app/links.ts';
 import { CERTIFICATE_STEPS, HTTPS_COMMAND, type ServerOrigins } from '../signaling/origins.ts';
 import { base } from './theme.ts';
 
@@ -122,7 +122,7 @@ export class SbnRoomLink extends LitElement {
     const note = this.link ? reachNote(deviceLink, this.origins) : null;
     return html`<div class="text">
         ${separate
-          ? html`${this._linkRow('room-link', 'This machine: open it in more tabs here', this.link)}
+          ? html`${this._linkRow('room-link', this._onLoopback() ? 'This machine: open it in more tabs here' : 'This page: open it in more tabs here', this.link)}
             ${choices.length > 1
               ? html`<label for="device-origin">Network address (the one on the other device's network)</label>
                   <div class="row">
@@ -137,6 +137,10 @@ export class SbnRoomLink extends LitElement {
         <div class="status muted" role="status" aria-live="polite">${this._status}</div>
       </div>
       <canvas role="img" aria-label=${separate ? 'QR code of the link for other devices' : 'QR code of the room link, for phones'} width=${QR_SIZE_PX} height=${QR_SIZE_PX}></canvas>`;
+  }
+
+  private _onLoopback(): boolean {
+    return isLoopbackHost(new URL(this.link).hostname);
   }
 
   private _linkRow(id: string, label: string, link: string) {
