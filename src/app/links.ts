@@ -79,12 +79,14 @@ export interface DeviceLink {
 
 /**
  * The links for other devices: `link` moved to each origin the server says other devices can reach.
- * When the server did not say (`origins` null), the page's own link, unless that names this machine only.
+ * A page opened on a name the server does not list (`<hostname>.local`, a reverse proxy's domain)
+ * already has a link that works elsewhere: it comes first. A page on localhost has none of its own.
  */
 export function linksForOtherDevices(link: string, origins: ServerOrigins | null): DeviceLink[] {
-  if (origins) return origins.lan.map((o) => ({ link: linkOnOrigin(link, o.origin), label: o.interface ? `${o.address} (${o.interface})` : o.address }));
-  const url = new URL(link);
-  return isLoopbackHost(url.hostname) ? [] : [{ link, label: url.host }];
+  const page = new URL(link);
+  const lan = (origins?.lan ?? []).map((o) => ({ link: linkOnOrigin(link, o.origin), label: o.interface ? `${o.address} (${o.interface})` : o.address }));
+  const listed = origins?.lan.some((o) => o.origin === page.origin) ?? false;
+  return isLoopbackHost(page.hostname) || listed ? lan : [{ link, label: page.host }, ...lan];
 }
 
 /**

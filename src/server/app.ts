@@ -7,7 +7,6 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SignalingOptions } from './config.ts';
-import type { NetworkInterfaceInfo } from 'node:os';
 import { isSelfSigned } from './certs.ts';
 import { attachSignaling, type SignalingHandle } from './signaling.ts';
 import { createStaticHandler } from './static.ts';
@@ -23,8 +22,6 @@ export interface AppServerOptions {
   /** PEM certificate and key; with them the server speaks https. */
   tls?: { cert: string; key: string };
   signaling?: Partial<SignalingOptions>;
-  /** This machine's interfaces as os.networkInterfaces() lists them; injectable for tests. */
-  networkInterfaces?: () => NodeJS.Dict<NetworkInterfaceInfo[]>;
 }
 
 export interface AppServer {
@@ -48,7 +45,6 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     host: options.host,
     port: () => boundPort,
     selfSigned,
-    ...(options.networkInterfaces ? { interfaces: options.networkInterfaces } : {}),
   });
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if ((req.url ?? '/').split('?', 1)[0] === ORIGINS_PATH) originsHandler(req, res);

@@ -103,7 +103,7 @@ export class SbnRoomLink extends LitElement {
     if (changed.has('origins') || changed.has('link')) {
       // Prefer the address this page was opened on (it is known to work from here), else the first.
       const own = this.link ? new URL(this.link).origin : '';
-      const at = this.origins?.lan.findIndex((o) => o.origin === own) ?? -1;
+      const at = this.link ? linksForOtherDevices(this.link, this.origins).findIndex((c) => new URL(c.link).origin === own) : -1;
       this._choice = at >= 0 ? at : 0;
     }
   }

@@ -116,6 +116,17 @@ describe('links for other devices', () => {
     expect(linksForOtherDevices(link, null)).toEqual([]);
     expect(linksForOtherDevices(`http://127.0.0.1:8080/?room=${ROOM}`, null)).toEqual([]);
     expect(linksForOtherDevices(`https://10.0.0.7:8443/?room=${ROOM}`, null)).toEqual([{ link: `https://10.0.0.7:8443/?room=${ROOM}`, label: '10.0.0.7:8443' }]);
+    // Opened on a name the server does not list (mDNS, a proxy's domain): that link first, then the addresses.
+    expect(linksForOtherDevices(`http://vm.local:8080/?room=${ROOM}`, origins(['192.168.1.5'])).map((l) => l.link)).toEqual([
+      `http://vm.local:8080/?room=${ROOM}`,
+      `http://192.168.1.5:8080/?room=${ROOM}`,
+    ]);
+    expect(linksForOtherDevices(`https://mesh.example.org/?room=${ROOM}`, origins([])).map((l) => l.link)).toEqual([`https://mesh.example.org/?room=${ROOM}`]);
+    // Opened on a listed address: that address once, not twice.
+    expect(linksForOtherDevices(`http://192.168.1.5:8080/?room=${ROOM}`, origins(['192.168.1.5', '10.0.0.7'])).map((l) => l.link)).toEqual([
+      `http://192.168.1.5:8080/?room=${ROOM}`,
+      `http://10.0.0.7:8080/?room=${ROOM}`,
+    ]);
   });
 
   it('says what the other device will meet: CPU over http, a certificate warning, or no reachable address', () => {
