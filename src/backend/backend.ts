@@ -192,15 +192,8 @@ export class BackendError extends Error {
   }
 }
 
-/** Throws the PyTorch-style error for a BatchNorm in training with one value per channel. */
-export function assertBnTrainable(layout: BnLayout): void {
-  if (layout.n * layout.hw <= 1) {
-    throw new BackendError(
-      'ERR_BN_SINGLE_SAMPLE',
-      `Expected more than 1 value per channel when training, got input of ${layout.n} sample(s) × ${layout.hw} position(s) per worker; use a per-worker batch of at least 2`,
-    );
-  }
-}
+/** Re-exported for callers that predate src/backend/checks.ts, where every argument check lives. */
+export { assertBnTrainable } from './checks.ts';
 
 export function shapeSize(shape: Shape): number {
   let n = 1;

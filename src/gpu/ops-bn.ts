@@ -1,10 +1,8 @@
-/** BatchNorm ops of the WebGPU backend (argument checks as the CPU backend's, then passes). */
-import {
-  assertBnTrainable,
-  type BnBackwardResult, type BnBorrowedBackwardResult, type BnLayout, type BnPartial, type BnStats, type Tensor,
+/** BatchNorm ops of the WebGPU backend (the argument checks both backends share, then passes). */
+import type {
+  BnBackwardResult, BnBorrowedBackwardResult, BnLayout, BnPartial, BnStats, Tensor,
 } from '../backend/backend.ts';
-import { assertRunningCount, checkBnArgs } from '../backend/cpu/checks.ts';
-import { assertSameShape, assertSize, fmt } from '../backend/cpu/tensor.ts';
+import { assertBnTrainable, checkBnArgs, checkBnBackward, checkRunningUpdate } from '../backend/checks.ts';
 import {
   BnApplyPass, BnColumnPartialPass, BnColumnPartialVec4Pass, BnColumnSumsPass, BnDxBorrowedPass, BnDxLocalPass, BnMergeStatsPass,
   BnMergeSumsPass, BnParamGradsPass, BnPilotPass, BnPlanePartialPass, BnRunningUpdatePass, BnStatsBackwardPass, columnGrid, statsGrid,
@@ -102,9 +100,7 @@ interface BackwardInputs {
 
 function checkBackward(rt: GpuRuntime, op: string, dy: Tensor, x: Tensor, layout: BnLayout, mean: Tensor, variance: Tensor, gamma: Tensor | null): BackwardInputs {
   const inputs = { dyb: rt.buf(op, dy), xb: rt.buf(op, x), meanb: rt.buf(op, mean), varb: rt.buf(op, variance), gammab: gamma ? rt.buf(op, gamma) : rt.dummy(2) };
-  assertSameShape(op, dy, x, ['dy', 'x']);
-  checkBnArgs(op, layout, x, { mean, variance }, { gamma });
-  assertBnTrainable(layout);
+  checkBnBackward(op, dy, x, layout, mean, variance, gamma);
   return inputs;
 }
 
@@ -159,8 +155,6 @@ export function bnStatsBackward(rt: GpuRuntime, x: Tensor, layout: BnLayout, mea
 export function bnRunningUpdate(rt: GpuRuntime, runningMean: Tensor, runningVar: Tensor, mean: Tensor, variance: Tensor, count: number, momentum: number): void {
   const op = 'bnRunningUpdate';
   const bufs = [rt.buf(op, runningMean), rt.buf(op, runningVar), rt.buf(op, mean), rt.buf(op, variance)] as const;
-  const c = runningMean.size;
-  for (const [name, t] of Object.entries({ runningVar, mean, variance })) assertSize(op, t, c, name, `[c] like runningMean ${fmt(runningMean.shape)}`);
-  assertRunningCount(count);
-  rt.pass(BnRunningUpdatePass).run(bufs[0], bufs[1], bufs[2], bufs[3], c, momentum, count / (count - 1));
+  checkRunningUpdate(runningMean, runningVar, mean, variance, count);
+  rt.pass(BnRunningUpdatePass).run(bufs[0], bufs[1], bufs[2], bufs[3], runningMean.size, momentum, count / (count - 1));
 }

@@ -1,6 +1,6 @@
 /** Dense, normalisation and InfoNCE ops of the WebGPU backend. */
 import type { InfoNceResult, LinearBackwardResult, Tensor } from '../backend/backend.ts';
-import { assert2d, assertSameShape, assertSize, fmt, shapeError } from '../backend/cpu/tensor.ts';
+import { assert2d, checkInfoNce, checkInfoNceBackward, checkL2NormalizeBackward, checkLinear, checkLinearBackward, checkMatmulNT } from '../backend/checks.ts';
 import { ColumnSumPass } from './passes/dense.ts';
 import { InfoNceGradPass, InfoNcePosGradPass, InfoNceReducePass, InfoNceRowsPass, L2NormalizeBackwardPass, L2NormalizePass } from './passes/loss.ts';
 import type { GpuRuntime } from './runtime.ts';
@@ -11,10 +11,7 @@ export function linear(rt: GpuRuntime, x: Tensor, w: Tensor, b: Tensor | null): 
   const xb = rt.buf(op, x);
   const wb = rt.buf(op, w);
   const bb = b ? rt.buf(op, b) : null;
-  const [rows, inDim] = assert2d(op, x, 'x');
-  const [outDim, wIn] = assert2d(op, w, 'w');
-  if (wIn !== inDim) throw shapeError(op, `x ${fmt(x.shape)} and w ${fmt(w.shape)}: w must be [out, ${inDim}]`);
-  if (b) assertSize(op, b, outDim, 'b', `[out] for w ${fmt(w.shape)}`);
+  const { rows, inDim, outDim } = checkLinear(x, w, b);
   const y = rt.alloc(op, [rows, outDim]);
   rt.runMatmul(false, true, { a: xb, b: wb, bias: bb, c: y.buffer, m: rows, n: outDim, k: inDim, lda: inDim, ldb: inDim, ldc: outDim });
   return y;
@@ -26,12 +23,7 @@ export function linearBackward(rt: GpuRuntime, dy: Tensor, x: Tensor, w: Tensor,
   const dyb = rt.buf(op, dy);
   const xb = rt.buf(op, x);
   const wb = rt.buf(op, w);
-  const [rows, inDim] = assert2d(op, x, 'x');
-  const [outDim, wIn] = assert2d(op, w, 'w');
-  const [dyRows, dyCols] = assert2d(op, dy, 'dy');
-  if (wIn !== inDim || dyRows !== rows || dyCols !== outDim) {
-    throw shapeError(op, `dy ${fmt(dy.shape)}, x ${fmt(x.shape)}, w ${fmt(w.shape)} do not fit dy [N, out], x [N, in], w [out, in]`);
-  }
+  const { rows, inDim, outDim } = checkLinearBackward(dy, x, w);
   let dx = null;
   if (opts.needDx) {
     dx = rt.alloc(op, [rows, inDim]);
@@ -52,9 +44,7 @@ export function matmulNT(rt: GpuRuntime, a: Tensor, b: Tensor): Tensor {
   const op = 'matmulNT';
   const ab = rt.buf(op, a);
   const bb = rt.buf(op, b);
-  const [rows, depth] = assert2d(op, a, 'a');
-  const [cols, bDepth] = assert2d(op, b, 'b');
-  if (bDepth !== depth) throw shapeError(op, `a ${fmt(a.shape)} and b ${fmt(b.shape)} must share the last dimension`);
+  const { rows, cols, depth } = checkMatmulNT(a, b);
   const c = rt.alloc(op, [rows, cols]);
   rt.runMatmul(false, true, { a: ab, b: bb, bias: null, c: c.buffer, m: rows, n: cols, k: depth, lda: depth, ldb: depth, ldc: cols });
   return c;
@@ -73,19 +63,10 @@ export function l2NormalizeBackward(rt: GpuRuntime, dy: Tensor, x: Tensor): Tens
   const op = 'l2NormalizeBackward';
   const dyb = rt.buf(op, dy);
   const xb = rt.buf(op, x);
-  const [rows, dim] = assert2d(op, x, 'x');
-  assertSameShape(op, dy, x, ['dy', 'x']);
+  const [rows, dim] = checkL2NormalizeBackward(dy, x);
   const dx = rt.alloc(op, x.shape);
   rt.pass(L2NormalizeBackwardPass).run(dyb, xb, dx.buffer, rows, dim);
   return dx;
-}
-
-function checkInfoNce(op: string, q: Tensor, kPos: Tensor, queue: Tensor): { rows: number; dim: number; queueRows: number } {
-  const [rows, dim] = assert2d(op, q, 'q');
-  assertSameShape(op, q, kPos, ['q', 'kPos']);
-  const [queueRows, queueDim] = assert2d(op, queue, 'queue');
-  if (queueDim !== dim) throw shapeError(op, `queue ${fmt(queue.shape)} must be [K, ${dim}] for q ${fmt(q.shape)}`);
-  return { rows, dim, queueRows };
 }
 
 /** Logits by the tiled matmul (columns 1..K, scaled by 1/T), then per-row log-sum-exp and one reduction. */
@@ -113,11 +94,7 @@ export function infoNce(rt: GpuRuntime, q: Tensor, kPos: Tensor, queue: Tensor, 
 export function infoNceBackward(rt: GpuRuntime, logits: Tensor, kPos: Tensor, queue: Tensor, temperature: number): Tensor {
   const op = 'infoNceBackward';
   const [lb, kb, queueb] = [rt.buf(op, logits), rt.buf(op, kPos), rt.buf(op, queue)];
-  const { rows, dim, queueRows } = checkInfoNce(op, kPos, kPos, queue);
-  const [lRows, lCols] = assert2d(op, logits, 'logits');
-  if (lRows !== rows || lCols !== 1 + queueRows) {
-    throw shapeError(op, `logits ${fmt(logits.shape)} must be [${rows}, ${1 + queueRows}] for kPos ${fmt(kPos.shape)}, queue ${fmt(queue.shape)}`);
-  }
+  const { rows, dim, queueRows } = checkInfoNceBackward(logits, kPos, queue);
   const width = 1 + queueRows;
   const grad = rt.temp(rows * width);
   rt.pass(InfoNceGradPass).run(lb, grad, rows, width, 1 / (rows * temperature));

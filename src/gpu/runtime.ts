@@ -3,7 +3,7 @@
  * tensor allocation. `WebGpuBackend` (the public facade) and the op modules (ops-*.ts) share it.
  */
 import { BackendError, shapeSize, type Shape, type Tensor } from '../backend/backend.ts';
-import { checkShape } from '../backend/cpu/tensor.ts';
+import { checkShape } from '../backend/checks.ts';
 import { BufferPool, storageUsage } from './buffer-pool.ts';
 import type { PassContext } from './compute-pass.ts';
 import { FillPass } from './passes/elementwise.ts';
@@ -12,7 +12,7 @@ import { Recorder } from './recorder.ts';
 import { GpuTensor, asGpu } from './tensor.ts';
 
 /** Largest tensor, in elements (1 GiB of float32; also bounded by the device's maxBufferSize). */
-export const MAX_TENSOR_ELEMENTS = 256 * 1024 * 1024;
+export { MAX_TENSOR_ELEMENTS } from '../backend/checks.ts';
 
 export interface RuntimeOptions {
   /** Fill every op output with this bit pattern before the op runs (tests: 0xbaadf00d catches unwritten elements). */

@@ -8,7 +8,7 @@ import {
   type Backend, type BnBackwardResult, type BnBorrowedBackwardResult, type BnLayout, type BnPartial, type BnStats,
   type InfoNceResult, type LinearBackwardResult, type SgdOptions, type Shape, type Tensor,
 } from '../backend/backend.ts';
-import { assert2d, assertSameShape, checkShape, fmt, shapeError } from '../backend/cpu/tensor.ts';
+import { assertSameShape, checkClone, checkConcatRows, checkEnqueue, checkFill, checkShape, checkSliceRows, checkWrite } from '../backend/checks.ts';
 import { requestGpuDevice, watchDevice, type GpuDevice, type GpuErrorListener, type RequestGpuOptions } from './device.ts';
 import * as bn from './ops-bn.ts';
 import * as dense from './ops-dense.ts';
@@ -52,11 +52,8 @@ export class WebGpuBackend implements Backend {
   // ---- memory ----
   fromArray(data: Float32Array | readonly number[], shape: Shape): Tensor {
     const s = checkShape('fromArray', shape);
+    checkFill('fromArray', data.length, s);
     const t = this.runtime.allocRaw('fromArray', s);
-    if (data.length !== t.size) {
-      this.runtime.dispose(t);
-      throw shapeError('fromArray', `${data.length} values do not fill shape ${fmt(s)} (${t.size} elements)`);
-    }
     this.upload(t, data instanceof Float32Array ? data : Float32Array.from(data));
     return t;
   }
@@ -89,48 +86,29 @@ export class WebGpuBackend implements Backend {
 
   write(t: Tensor, data: Float32Array): void {
     this.runtime.buf('write', t);
-    if (data.length !== t.size) throw shapeError('write', `${data.length} values for tensor ${fmt(t.shape)}`);
+    checkWrite(t, data.length);
     this.upload(asGpu(t), data);
   }
 
   clone(t: Tensor, shape?: Shape): Tensor {
     const src = this.runtime.buf('clone', t);
-    const s = checkShape('clone', shape ?? t.shape);
+    const s = checkClone(t, shape);
     const out = this.runtime.allocRaw('clone', s);
-    if (out.size !== t.size) {
-      this.runtime.dispose(out);
-      throw shapeError('clone', `cannot view ${fmt(t.shape)} as ${fmt(s)}`);
-    }
     if (out.size > 0) this.runtime.recorder.copyEncoder().copyBufferToBuffer(src, 0, out.buffer, 0, out.byteLength);
     return out;
   }
 
   sliceRows(t: Tensor, start: number, count: number): Tensor {
     const src = this.runtime.buf('sliceRows', t);
-    const rows = t.shape[0];
-    if (rows === undefined) throw shapeError('sliceRows', `tensor ${fmt(t.shape)} has no rows`);
-    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > rows) {
-      throw shapeError('sliceRows', `rows [${start}, ${start + count}) out of range for ${fmt(t.shape)}`);
-    }
-    const rowSize = rows === 0 ? 0 : t.size / rows;
+    const rowSize = checkSliceRows(t, start, count);
     const out = this.runtime.allocRaw('sliceRows', [count, ...t.shape.slice(1)]);
     if (out.size > 0) this.runtime.recorder.copyEncoder().copyBufferToBuffer(src, start * rowSize * 4, out.buffer, 0, out.byteLength);
     return out;
   }
 
   concatRows(ts: readonly Tensor[]): Tensor {
-    const first = ts[0];
-    if (!first) throw shapeError('concatRows', 'needs at least one tensor');
-    if (first.shape.length === 0) throw shapeError('concatRows', 'cannot concatenate scalars');
-    let rows = 0;
-    for (const t of ts) {
-      this.runtime.buf('concatRows', t);
-      if (t.shape.length !== first.shape.length || t.shape.some((d, i) => i > 0 && d !== first.shape[i])) {
-        throw shapeError('concatRows', `${fmt(t.shape)} does not match ${fmt(first.shape)} beyond the first axis`);
-      }
-      rows += t.shape[0]!;
-    }
-    const out = this.runtime.allocRaw('concatRows', [rows, ...first.shape.slice(1)]);
+    for (const t of ts) this.runtime.buf('concatRows', t);
+    const out = this.runtime.allocRaw('concatRows', checkConcatRows(ts));
     let offset = 0;
     for (const t of ts) {
       const g = asGpu(t);
@@ -269,11 +247,7 @@ export class WebGpuBackend implements Backend {
   /** Ring-buffer write as one or two row-range copies (no kernel). */
   enqueue(queue: Tensor, keys: Tensor, ptr: number): void {
     const [qb, kb] = [this.runtime.buf('enqueue', queue), this.runtime.buf('enqueue', keys)];
-    const [queueRows, dim] = assert2d('enqueue', queue, 'queue');
-    const [batch, keyDim] = assert2d('enqueue', keys, 'keys');
-    if (keyDim !== dim || batch > queueRows || !Number.isInteger(ptr)) {
-      throw shapeError('enqueue', `keys ${fmt(keys.shape)} into queue ${fmt(queue.shape)} at ptr ${ptr}: need keys [B ≤ K, D] and an integer ptr`);
-    }
+    const [queueRows, dim, batch] = checkEnqueue(queue, keys, ptr);
     if (batch === 0 || dim === 0) return;
     const start = ((ptr % queueRows) + queueRows) % queueRows;
     const first = Math.min(batch, queueRows - start);

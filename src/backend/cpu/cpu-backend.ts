@@ -5,17 +5,18 @@
  * folder (kernels work on plain arrays, so tests can also run them in float64).
  */
 import {
-  assertBnTrainable,
   type Backend, type BnBackwardResult, type BnBorrowedBackwardResult, type BnLayout, type BnPartial,
   type BnStats, type InfoNceResult, type LinearBackwardResult, type SgdOptions, type Tensor,
 } from '../backend.ts';
 import { bnApplyKernel, bnBackwardBorrowedKernel, bnBackwardKernel, bnPartialKernel, bnRunningUpdateKernel, bnStatsBackwardKernel } from './batchnorm.ts';
-import { assertRunningCount, checkBnArgs } from './checks.ts';
+import {
+  assertBnTrainable, assertSameShape, assert2d, checkBnArgs, checkBnBackward, checkEnqueue, checkInfoNce, checkInfoNceBackward,
+  checkL2NormalizeBackward, checkLinear, checkLinearBackward, checkMatmulNT, checkRunningUpdate,
+} from '../checks.ts';
 import { linearDwKernel, linearDxKernel, matmulNTKernel } from './dense.ts';
 import { addKernel, addScaledKernel, reluBackwardKernel, reluKernel, scaleKernel } from './elementwise.ts';
 import { infoNceBackwardKernel, infoNceKernel, l2NormalizeBackwardKernel, l2NormalizeKernel } from './loss.ts';
 import { emaKernel, enqueueKernel, sgdKernel } from './optim.ts';
-import { assert2d, assertSameShape, assertSize, fmt, shapeError } from './tensor.ts';
 import { MemoryOps } from './memory.ts';
 
 export class CpuBackend extends MemoryOps implements Backend {
@@ -97,9 +98,7 @@ export class CpuBackend extends MemoryOps implements Backend {
   bnBackward(dy: Tensor, x: Tensor, layout: BnLayout, mean: Tensor, variance: Tensor, gamma: Tensor | null, eps: number): BnBackwardResult {
     this.inputs('bnBackward', dy, x, mean, variance, gamma);
     const op = 'bnBackward';
-    assertSameShape(op, dy, x, ['dy', 'x']);
-    checkBnArgs(op, layout, x, { mean, variance }, { gamma });
-    assertBnTrainable(layout);
+    checkBnBackward(op, dy, x, layout, mean, variance, gamma);
     const dx = this.alloc(op, x.shape);
     const dgamma = gamma ? this.alloc(op, [layout.c]) : null;
     const dbeta = gamma ? this.alloc(op, [layout.c]) : null;
@@ -115,9 +114,7 @@ export class CpuBackend extends MemoryOps implements Backend {
   ): BnBorrowedBackwardResult {
     this.inputs('bnBackwardBorrowed', dy, x, mean, variance, gamma);
     const op = 'bnBackwardBorrowed';
-    assertSameShape(op, dy, x, ['dy', 'x']);
-    checkBnArgs(op, layout, x, { mean, variance }, { gamma });
-    assertBnTrainable(layout);
+    checkBnBackward(op, dy, x, layout, mean, variance, gamma);
     const dx = this.alloc(op, x.shape);
     const dgamma = gamma ? this.alloc(op, [layout.c]) : null;
     const dbeta = gamma ? this.alloc(op, [layout.c]) : null;
@@ -143,19 +140,14 @@ export class CpuBackend extends MemoryOps implements Backend {
   bnRunningUpdate(runningMean: Tensor, runningVar: Tensor, mean: Tensor, variance: Tensor, count: number, momentum: number): void {
     this.inputs('bnRunningUpdate', runningMean, runningVar, mean, variance);
     const op = 'bnRunningUpdate';
-    const c = runningMean.size;
-    for (const [name, t] of Object.entries({ runningVar, mean, variance })) assertSize(op, t, c, name, `[c] like runningMean ${fmt(runningMean.shape)}`);
-    assertRunningCount(count);
+    checkRunningUpdate(runningMean, runningVar, mean, variance, count);
     bnRunningUpdateKernel(this.d(op, runningMean), this.d(op, runningVar), this.d(op, mean), this.d(op, variance), count, momentum);
   }
 
   // ---- dense ----
   linear(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
     this.inputs('linear', x, w, b);
-    const [rows, inDim] = assert2d('linear', x, 'x');
-    const [outDim, wIn] = assert2d('linear', w, 'w');
-    if (wIn !== inDim) throw shapeError('linear', `x ${fmt(x.shape)} and w ${fmt(w.shape)}: w must be [out, ${inDim}]`);
-    if (b) assertSize('linear', b, outDim, 'b', `[out] for w ${fmt(w.shape)}`);
+    const { rows, inDim, outDim } = checkLinear(x, w, b);
     const out = this.alloc('linear', [rows, outDim]);
     matmulNTKernel(this.d('linear', x), this.d('linear', w), rows, outDim, inDim, this.opt('linear', b), out.data);
     return out;
@@ -164,12 +156,7 @@ export class CpuBackend extends MemoryOps implements Backend {
   linearBackward(dy: Tensor, x: Tensor, w: Tensor, opts: { needDx: boolean; hasBias: boolean }): LinearBackwardResult {
     this.inputs('linearBackward', dy, x, w);
     const op = 'linearBackward';
-    const [rows, inDim] = assert2d(op, x, 'x');
-    const [outDim, wIn] = assert2d(op, w, 'w');
-    const [dyRows, dyCols] = assert2d(op, dy, 'dy');
-    if (wIn !== inDim || dyRows !== rows || dyCols !== outDim) {
-      throw shapeError(op, `dy ${fmt(dy.shape)}, x ${fmt(x.shape)}, w ${fmt(w.shape)} do not fit dy [N, out], x [N, in], w [out, in]`);
-    }
+    const { rows, inDim, outDim } = checkLinearBackward(dy, x, w);
     const dyData = this.d(op, dy);
     const dx = opts.needDx ? this.alloc(op, [rows, inDim]) : null;
     if (dx) linearDxKernel(dyData, this.d(op, w), rows, outDim, inDim, dx.data);
@@ -181,9 +168,7 @@ export class CpuBackend extends MemoryOps implements Backend {
 
   matmulNT(a: Tensor, b: Tensor): Tensor {
     this.inputs('matmulNT', a, b);
-    const [rows, depth] = assert2d('matmulNT', a, 'a');
-    const [cols, bDepth] = assert2d('matmulNT', b, 'b');
-    if (bDepth !== depth) throw shapeError('matmulNT', `a ${fmt(a.shape)} and b ${fmt(b.shape)} must share the last dimension`);
+    const { rows, cols, depth } = checkMatmulNT(a, b);
     const out = this.alloc('matmulNT', [rows, cols]);
     matmulNTKernel(this.d('matmulNT', a), this.d('matmulNT', b), rows, cols, depth, null, out.data);
     return out;
@@ -200,8 +185,7 @@ export class CpuBackend extends MemoryOps implements Backend {
 
   l2NormalizeBackward(dy: Tensor, x: Tensor): Tensor {
     this.inputs('l2NormalizeBackward', dy, x);
-    const [rows, dim] = assert2d('l2NormalizeBackward', x, 'x');
-    assertSameShape('l2NormalizeBackward', dy, x, ['dy', 'x']);
+    const [rows, dim] = checkL2NormalizeBackward(dy, x);
     const out = this.alloc('l2NormalizeBackward', x.shape);
     l2NormalizeBackwardKernel(this.d('l2NormalizeBackward', dy), this.d('l2NormalizeBackward', x), rows, dim, out.data);
     return out;
@@ -219,11 +203,7 @@ export class CpuBackend extends MemoryOps implements Backend {
   infoNceBackward(logits: Tensor, kPos: Tensor, queue: Tensor, temperature: number): Tensor {
     this.inputs('infoNceBackward', logits, kPos, queue);
     const op = 'infoNceBackward';
-    const { rows, dim, queueRows } = checkInfoNce(op, kPos, kPos, queue);
-    const [lRows, lCols] = assert2d(op, logits, 'logits');
-    if (lRows !== rows || lCols !== 1 + queueRows) {
-      throw shapeError(op, `logits ${fmt(logits.shape)} must be [${rows}, ${1 + queueRows}] for kPos ${fmt(kPos.shape)}, queue ${fmt(queue.shape)}`);
-    }
+    const { rows, dim, queueRows } = checkInfoNceBackward(logits, kPos, queue);
     const dq = this.alloc(op, [rows, dim]);
     infoNceBackwardKernel(this.d(op, logits), this.d(op, kPos), this.d(op, queue), rows, dim, queueRows, temperature, dq.data);
     return dq;
@@ -245,19 +225,7 @@ export class CpuBackend extends MemoryOps implements Backend {
 
   enqueue(queue: Tensor, keys: Tensor, ptr: number): void {
     this.inputs('enqueue', queue, keys);
-    const [queueRows, dim] = assert2d('enqueue', queue, 'queue');
-    const [batch, keyDim] = assert2d('enqueue', keys, 'keys');
-    if (keyDim !== dim || batch > queueRows || !Number.isInteger(ptr)) {
-      throw shapeError('enqueue', `keys ${fmt(keys.shape)} into queue ${fmt(queue.shape)} at ptr ${ptr}: need keys [B ≤ K, D] and an integer ptr`);
-    }
+    const [queueRows, dim] = checkEnqueue(queue, keys, ptr);
     enqueueKernel(this.d('enqueue', queue), this.d('enqueue', keys), queueRows, dim, ptr);
   }
-}
-
-function checkInfoNce(op: string, q: Tensor, kPos: Tensor, queue: Tensor): { rows: number; dim: number; queueRows: number } {
-  const [rows, dim] = assert2d(op, q, 'q');
-  assertSameShape(op, q, kPos, ['q', 'kPos']);
-  const [queueRows, queueDim] = assert2d(op, queue, 'queue');
-  if (queueDim !== dim) throw shapeError(op, `queue ${fmt(queue.shape)} must be [K, ${dim}] for q ${fmt(q.shape)}`);
-  return { rows, dim, queueRows };
 }

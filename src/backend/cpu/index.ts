@@ -2,7 +2,8 @@
 import { CpuBackend } from './cpu-backend.ts';
 
 export { CpuBackend } from './cpu-backend.ts';
-export { CpuTensor, MAX_TENSOR_ELEMENTS, type Real } from './tensor.ts';
+export { CpuTensor, type Real } from './tensor.ts';
+export { MAX_TENSOR_ELEMENTS } from '../checks.ts';
 export * as cpuKernels from './kernels.ts';
 
 /** Creates a CPU backend (no setup needed; synchronous). */

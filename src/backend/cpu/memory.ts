@@ -3,8 +3,8 @@
  * Live tensors are tracked so `destroy()` can release them all and tests can check for leaks.
  */
 import { BackendError, shapeSize, type Shape, type Tensor } from '../backend.ts';
-import { dataOf } from './checks.ts';
-import { CpuTensor, checkShape, fmt, shapeError } from './tensor.ts';
+import { checkClone, checkConcatRows, checkFill, checkShape, checkSliceRows, checkWrite, shapeError } from '../checks.ts';
+import { CpuTensor, dataOf } from './tensor.ts';
 
 export class MemoryOps {
   private readonly live = new Set<CpuTensor>();
@@ -17,9 +17,7 @@ export class MemoryOps {
 
   fromArray(data: Float32Array | readonly number[], shape: Shape): Tensor {
     const s = checkShape('fromArray', shape);
-    if (data.length !== shapeSize(s)) {
-      throw shapeError('fromArray', `${data.length} values do not fill shape ${fmt(s)} (${shapeSize(s)} elements)`);
-    }
+    checkFill('fromArray', data.length, s);
     return this.track(new CpuTensor(s, Float32Array.from(data)));
   }
 
@@ -33,43 +31,27 @@ export class MemoryOps {
 
   write(t: Tensor, data: Float32Array): void {
     const dst = this.d('write', t);
-    if (data.length !== dst.length) throw shapeError('write', `${data.length} values for tensor ${fmt(t.shape)}`);
+    checkWrite(t, data.length);
     dst.set(data);
   }
 
   clone(t: Tensor, shape?: Shape): Tensor {
     const src = this.d('clone', t);
-    const s = checkShape('clone', shape ?? t.shape);
-    if (shapeSize(s) !== src.length) throw shapeError('clone', `cannot view ${fmt(t.shape)} as ${fmt(s)}`);
+    const s = checkClone(t, shape);
     return this.track(new CpuTensor(s, src.slice()));
   }
 
   sliceRows(t: Tensor, start: number, count: number): Tensor {
     const src = this.d('sliceRows', t);
-    const rows = t.shape[0];
-    if (rows === undefined) throw shapeError('sliceRows', `tensor ${fmt(t.shape)} has no rows`);
-    if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > rows) {
-      throw shapeError('sliceRows', `rows [${start}, ${start + count}) out of range for ${fmt(t.shape)}`);
-    }
-    const rowSize = rows === 0 ? 0 : src.length / rows;
+    const rowSize = checkSliceRows(t, start, count);
     const out = this.alloc('sliceRows', [count, ...t.shape.slice(1)]);
     out.data.set(src.subarray(start * rowSize, (start + count) * rowSize));
     return out;
   }
 
   concatRows(ts: readonly Tensor[]): Tensor {
-    const first = ts[0];
-    if (!first) throw shapeError('concatRows', 'needs at least one tensor');
-    if (first.shape.length === 0) throw shapeError('concatRows', 'cannot concatenate scalars');
-    const rest = first.shape.slice(1);
-    let rows = 0;
-    for (const t of ts) {
-      if (t.shape.length !== first.shape.length || t.shape.some((d, i) => i > 0 && d !== first.shape[i])) {
-        throw shapeError('concatRows', `${fmt(t.shape)} does not match ${fmt(first.shape)} beyond the first axis`);
-      }
-      rows += t.shape[0]!;
-    }
-    const out = this.alloc('concatRows', [rows, ...rest]);
+    const shape = checkConcatRows(ts);
+    const out = this.alloc('concatRows', shape);
     let offset = 0;
     for (const t of ts) {
       const src = this.d('concatRows', t);
