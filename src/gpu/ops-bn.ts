@@ -19,7 +19,7 @@ function statistics(rt: GpuRuntime, op: string, x: Tensor, layout: BnLayout, wan
   checkBnArgs(op, layout, x, {});
   assertBnTrainable(layout);
   const grid = statsGrid(layout);
-  const pilot = rt.temp(layout.groups * layout.c);
+  const pilot = rt.temp(2 * layout.groups * layout.c); // [pilot·s | s] per (group, channel)
   rt.pass(BnPilotPass).run(xb, pilot, layout);
   const partMean = rt.temp(grid.partialSize);
   const partM2 = rt.temp(grid.partialSize);

@@ -7,7 +7,7 @@ import { openHarness, pageModuleCaller, type Harness } from '../helpers/browser.
 import type { CaseResult } from './kernels.page.ts';
 
 type PageModule = typeof import('./kernels.page.ts');
-type Entry = 'batchNormCases' | 'denseCases' | 'otherAdapterShapeCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
+type Entry = 'batchNormCases' | 'edgeCases' | 'denseCases' | 'otherAdapterShapeCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
 
 /** Served by Vite to the page. */
 const PAGE_MODULE = '/tests/gpu/kernels.page.ts';
@@ -62,6 +62,10 @@ describe('WebGPU backend vs CPU backend', () => {
     const results = await run('batchNormCases');
     for (const r of results) for (const c of r.comparisons) if (c.what.startsWith('max relative variance')) console.log(`${r.name}: ${c.what}`);
     expectAllPass(results, 13);
+  });
+
+  it('edges against float64: NaN/Inf give NaN, magnitudes to 3e38 stay right, constant channels have variance 0', async () => {
+    expectAllPass(await run('edgeCases'), 12);
   });
 
   it('dense, L2 normalisation and InfoNCE', async () => {

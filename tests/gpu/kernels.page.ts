@@ -4,6 +4,7 @@
  */
 import type { BnLayout } from '../../src/backend/backend.ts';
 import { bnCase, bnPrecisionCase, singleSampleCase, type DataKind } from './page/cases-bn.ts';
+import { bnEdgeApplyCase, bnEdgeStatsCase, l2EdgeCase } from './page/cases-edges.ts';
 import { infoNceCase, l2Case, linearCase, matmulNTCase } from './page/cases-dense.ts';
 import { elementwiseCase, memoryCase } from './page/cases-misc.ts';
 import { KernelHarness, runAll, type CaseFn, type CaseResult } from './page/harness.ts';
@@ -41,6 +42,30 @@ export async function batchNormCases(): Promise<CaseResult[]> {
   cases.push(['BN variance precision [64, 4, 16, 16] 1000+N(0,0.1)', bnPrecisionCase({ groups: 1, n: 64, c: 4, hw: 256 }, 0.1, 8)]);
   cases.push(['BN variance precision groups=4 1000+N(0,10)', bnPrecisionCase({ groups: 4, n: 1000, c: 33, hw: 1 }, 10, 9)]);
   cases.push(['BN one value per channel', singleSampleCase]);
+  return runAll(await main(), cases);
+}
+
+/**
+ * Non-finite values, magnitudes to 3e38 and constant channels against float64 (cases-edges.ts), in
+ * every statistics kernel: column (≤ 64 and > 64 rows per worker), vec4 column, plane.
+ */
+export const EDGE_BN_LAYOUTS: [string, BnLayout][] = [
+  ['[N, C] n=16 c=12 groups=2 (vec4 columns, one row chunk)', { groups: 2, n: 16, c: 12, hw: 1 }],
+  ['[N, C] n=40 c=13 (scalar columns, one row chunk)', { groups: 1, n: 40, c: 13, hw: 1 }],
+  ['[N, C] n=150 c=13 groups=2 (scalar columns, 3 row chunks)', { groups: 2, n: 150, c: 13, hw: 1 }],
+  ['[N, C] n=200 c=12 (vec4 columns, 4 row chunks)', { groups: 1, n: 200, c: 12, hw: 1 }],
+  ['[N, C, H, W] n=8 hw=16 c=12 groups=2 (plane, one chunk)', { groups: 2, n: 8, c: 12, hw: 16 }],
+  ['[N, C, H, W] n=100 hw=16 c=12 (plane, 2 chunks)', { groups: 1, n: 100, c: 12, hw: 16 }],
+  ['[N, C, H, W] n=12 hw=9 c=13 (scalar columns over positions)', { groups: 1, n: 12, c: 13, hw: 9 }],
+  ['[N, C, H, W] n=70 hw=9 c=12 (vec4 columns over positions, 2 chunks)', { groups: 1, n: 70, c: 12, hw: 9 }],
+];
+
+export async function edgeCases(): Promise<CaseResult[]> {
+  const cases: [string, CaseFn][] = EDGE_BN_LAYOUTS.map(([name, l], i) => [`BN statistics edges ${name}`, bnEdgeStatsCase(l, 900 + 10 * i)]);
+  cases.push(['bnApply edges [N, C]', bnEdgeApplyCase({ groups: 2, n: 30, c: 12, hw: 1 }, 990)]);
+  cases.push(['bnApply edges [N, C, H, W]', bnEdgeApplyCase({ groups: 1, n: 6, c: 12, hw: 16 }, 995)]);
+  cases.push(['l2Normalize edges d=128', l2EdgeCase(128, 1000)]);
+  cases.push(['l2Normalize edges d=5', l2EdgeCase(5, 1010)]);
   return runAll(await main(), cases);
 }
 

@@ -2,7 +2,8 @@
  * BatchNorm kernels. Input layout [groups, n, c, hw] row-major; statistics per (group, channel) over
  * n and hw; per-channel arrays are [groups, c]. All sums are float64 (JS numbers / Float64Array), and
  * the variance is computed in two passes (mean first, then Σ(x − mean)²), so it is stable for data
- * with a large mean and a small spread.
+ * with a large mean and a small spread. A float64 sum of float32 values cannot overflow, so a
+ * non-finite sum means a NaN or ±Inf in the channel: its mean and variance are then NaN (as on WebGPU).
  *
  * Loops run sample → channel → position so that x is read contiguously; the per-channel sums live in
  * small Float64Array accumulators.
@@ -26,7 +27,7 @@ export function bnPartialKernel(x: Real, layout: BnLayout, mean: Real, m2: Real)
       }
     }
     const means = new Float64Array(c);
-    for (let ch = 0; ch < c; ch++) means[ch] = acc[ch]! / count;
+    for (let ch = 0; ch < c; ch++) means[ch] = Number.isFinite(acc[ch]!) ? acc[ch]! / count : NaN;
     acc.fill(0);
     for (let i = 0; i < n; i++) {
       for (let ch = 0; ch < c; ch++) {

@@ -14,11 +14,15 @@ function rowNorm(x: Real, start: number, len: number): number {
   return Math.sqrt(s);
 }
 
-/** y[r] = x[r] / max(‖x[r]‖₂, 1e-12) for x [rows, dim]. */
+/**
+ * y[r] = x[r] / max(‖x[r]‖₂, 1e-12) for x [rows, dim]. A row holding NaN or ±Inf becomes all NaN (its
+ * norm is not finite; float64 squares of float32 values cannot overflow), as on WebGPU.
+ */
 export function l2NormalizeKernel(x: Real, rows: number, dim: number, out: Real): void {
   for (let r = 0; r < rows; r++) {
     const base = r * dim;
-    const denom = Math.max(rowNorm(x, base, dim), L2_EPS);
+    const norm = rowNorm(x, base, dim);
+    const denom = Number.isFinite(norm) ? Math.max(norm, L2_EPS) : NaN;
     for (let k = 0; k < dim; k++) out[base + k] = x[base + k]! / denom;
   }
 }
@@ -31,6 +35,10 @@ export function l2NormalizeBackwardKernel(dy: Real, x: Real, rows: number, dim: 
   for (let r = 0; r < rows; r++) {
     const base = r * dim;
     const norm = rowNorm(x, base, dim);
+    if (!Number.isFinite(norm)) {
+      for (let k = 0; k < dim; k++) dx[base + k] = NaN;
+      continue;
+    }
     if (norm < L2_EPS) {
       for (let k = 0; k < dim; k++) dx[base + k] = dy[base + k]! / L2_EPS;
       continue;

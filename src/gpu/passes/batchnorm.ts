@@ -1,6 +1,6 @@
 /**
- * BatchNorm passes over x [groups, n, c, hw]. Statistics (after a tiny pilot pass that picks a shift
- * per channel) and backward sums are two-stage column
+ * BatchNorm passes over x [groups, n, c, hw]. Statistics (after a tiny pilot pass that picks a scale
+ * and a shift per channel) and backward sums are two-stage column
  * reductions: stage 1 views x as [groups, n, c·hw] and gives each thread one column and a chunk of
  * BN_ROWS_PER_THREAD rows (contiguous reads across a workgroup, many threads even for few channels);
  * stage 2 merges the partials of each (group, channel) in one thread. For [N, C, H, W] with hw % 4 = 0
@@ -69,7 +69,7 @@ function elementParams(layout: BnLayout): number[] {
   return [layout.groups * groupSize, layout.c, layout.hw, groupSize];
 }
 
-/** Stage 0 of statistics: a shift per (group, channel) near its mean. */
+/** Stage 0 of statistics: per (group, channel) a power-of-two scale and a shift near its scaled mean. */
 export class BnPilotPass extends ComputePass {
   constructor(ctx: PassContext) {
     super(ctx, { label: 'BnPilot', code: pilotWgsl, storage: ['read', 'write'], workgroupSize: 64 });
