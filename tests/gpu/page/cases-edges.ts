@@ -216,11 +216,12 @@ export function bnEdgeApplyCase(l: BnLayout, seed: number): CaseFn {
   };
 }
 
-/** Rows for L2 normalisation: ordinary, huge (1e20 and 3e38 scale), tiny, zero, NaN and ±Inf. */
+/** Rows for L2 normalisation: ordinary, large (‖x‖³ beyond float32), huge (1e20, 3e38), tiny, zero, NaN, ±Inf. */
 function edgeRows(d: number, seed: number): Float32Array {
   const u = rng(seed);
   const rows: ((j: number) => number)[] = [
     () => u() * 2 - 1,
+    () => 1e13 * (u() * 2 - 1),
     () => 1e20 * (u() * 2 - 1),
     (j: number) => (j % 2 ? 3e38 : -2e38) * u(),
     () => 1e-25 * (u() * 2 - 1),
