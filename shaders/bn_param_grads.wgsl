@@ -28,7 +28,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     acc_dbeta += s_dy;
     if (params.borrowed != 0u) {
       dmean[gc] = -g_scale * invstd * s_dy;
-      dvar[gc] = -0.5 * g_scale * invstd * invstd * invstd * s_dyx;
+      // invstd³ alone leaves float32 for var ≳ 1e25 (1e20-scale channels); applied one factor at a
+      // time to the sum, the product stays representable whenever dvar is.
+      dvar[gc] = -0.5 * g_scale * (invstd * (invstd * (invstd * s_dyx)));
     }
   }
   if (params.affine != 0u) {

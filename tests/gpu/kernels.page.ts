@@ -4,7 +4,7 @@
  */
 import type { BnLayout } from '../../src/backend/backend.ts';
 import { bnCase, bnPrecisionCase, singleSampleCase, type DataKind } from './page/cases-bn.ts';
-import { bnEdgeApplyCase, bnEdgeStatsCase, l2EdgeCase } from './page/cases-edges.ts';
+import { bnEdgeApplyCase, bnEdgeBackwardCase, bnEdgeStatsCase, l2EdgeCase } from './page/cases-edges.ts';
 import { infoNceCase, l2Case, linearCase, matmulNTCase } from './page/cases-dense.ts';
 import { elementwiseCase, memoryCase } from './page/cases-misc.ts';
 import { KernelHarness, runAll, type CaseFn, type CaseResult } from './page/harness.ts';
@@ -62,8 +62,11 @@ export const EDGE_BN_LAYOUTS: [string, BnLayout][] = [
 
 export async function edgeCases(): Promise<CaseResult[]> {
   const cases: [string, CaseFn][] = EDGE_BN_LAYOUTS.map(([name, l], i) => [`BN statistics edges ${name}`, bnEdgeStatsCase(l, 900 + 10 * i)]);
-  cases.push(['bnApply edges [N, C]', bnEdgeApplyCase({ groups: 2, n: 30, c: 12, hw: 1 }, 990)]);
-  cases.push(['bnApply edges [N, C, H, W]', bnEdgeApplyCase({ groups: 1, n: 6, c: 12, hw: 16 }, 995)]);
+  cases.push(['bnApply edges [N, C] (vec4 over channels)', bnEdgeApplyCase({ groups: 2, n: 30, c: 12, hw: 1 }, 990)]);
+  cases.push(['bnApply edges [N, C] c=13 (scalar)', bnEdgeApplyCase({ groups: 1, n: 30, c: 13, hw: 1 }, 992)]);
+  cases.push(['bnApply edges [N, C, H, W] (vec4 over positions)', bnEdgeApplyCase({ groups: 1, n: 6, c: 12, hw: 16 }, 995)]);
+  cases.push(['BN backward edges [N, C]', bnEdgeBackwardCase({ groups: 2, n: 30, c: 13, hw: 1 }, 1020)]);
+  cases.push(['BN backward edges [N, C, H, W]', bnEdgeBackwardCase({ groups: 1, n: 6, c: 12, hw: 16 }, 1030)]);
   cases.push(['l2Normalize edges d=128', l2EdgeCase(128, 1000)]);
   cases.push(['l2Normalize edges d=5', l2EdgeCase(5, 1010)]);
   return runAll(await main(), cases);
