@@ -3,21 +3,10 @@
  * interval, so the page re-renders at a rate a person can follow and the DOM work stays cheap. The
  * first item after a quiet period flushes at once; later ones wait for the interval to pass.
  */
+import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 
 /** Minimum time between two renders of live training data: 10 fps. */
 export const RENDER_INTERVAL_MS = 100;
-
-export interface Timers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: Timers = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
-  clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 export class Batcher<T> {
   private pending: T[] = [];
@@ -28,7 +17,7 @@ export class Batcher<T> {
   constructor(
     private readonly flushFn: (items: T[]) => void,
     private readonly intervalMs: number = RENDER_INTERVAL_MS,
-    private readonly timers: Timers = realTimers,
+    private readonly timers: TimeoutTimers = realTimers,
   ) {}
 
   push(item: T): void {

@@ -4,7 +4,7 @@
  * Elements call its methods and render `store.state`; they hold no logic of their own.
  */
 import type { TrainConfig } from '../train/types.ts';
-import { realTimers, type Timers } from './batcher.ts';
+import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { appError, toNotice } from './errors.ts';
 import { exportFileName, runToCsv, runToJson } from './format.ts';
 import { landingUrl, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
@@ -38,7 +38,7 @@ export interface ControllerDeps {
   nav: Navigation;
   /** Where other devices reach the server (for the room view's link and QR code); absent: not asked. */
   origins?: OriginsProvider | null;
-  timers?: Timers;
+  timers?: TimeoutTimers;
 }
 
 export interface ExportFile {

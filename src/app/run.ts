@@ -6,7 +6,8 @@
 import type { Backend } from '../backend/backend.ts';
 import type { GroupSource } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
-import { Batcher, type Timers } from './batcher.ts';
+import type { TimeoutTimers } from '../util/timers.ts';
+import { Batcher } from './batcher.ts';
 import { stepLines } from './format.ts';
 import type { SessionFactory, SessionLike, SessionState } from './ports.ts';
 import { appendStep, newSeries, seriesLabel, type RunSeries } from './series.ts';
@@ -35,7 +36,7 @@ export interface RunOptions {
   groups: GroupSource | null;
   createSession: SessionFactory;
   callbacks: RunCallbacks;
-  timers?: Timers;
+  timers?: TimeoutTimers;
   now?: () => Date;
 }
 

@@ -11,7 +11,7 @@ import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked } from './chunker.ts';
 import { GroupCore } from './group-core.ts';
 import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
 import { FlowControl } from './flow-control.ts';
-import { realTimers, type Timers } from './timers.ts';
+import { realTimers, type Timers } from '../util/timers.ts';
 import type { Channel, Link } from './transport.ts';
 
 /** Heartbeat period on the stats channel. */

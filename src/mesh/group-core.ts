@@ -7,7 +7,7 @@
  */
 import { MeshError } from './types.ts';
 import type { Channel } from './transport.ts';
-import type { Timers } from './timers.ts';
+import type { Timers } from '../util/timers.ts';
 
 /** What the collectives need from the layer below (implemented by GroupCore). */
 export interface PointToPoint {

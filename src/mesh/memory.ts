@@ -11,7 +11,7 @@ import { MeshError, type CollectiveOptions, type ProcessGroup, type ReduceOp } f
 import { MeshEndpoint } from './endpoint.ts';
 import { createMemoryLinkPair } from './memory-link.ts';
 import type { CollectiveConfig, CollectiveGroup } from './collectives.ts';
-import type { Timers } from './timers.ts';
+import type { Timers } from '../util/timers.ts';
 
 export interface MemoryGroupOptions {
   /** Default timeout of every collective (ms); 60 s unless set. */

@@ -5,7 +5,7 @@ import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import { MeshError, type ProcessGroup } from './types.ts';
 import { fnv1a } from './wire.ts';
 import type { SignalingClientOptions } from './signaling-client.ts';
-import type { Timers } from './timers.ts';
+import type { Timers } from '../util/timers.ts';
 import type { CollectiveConfig } from './collectives.ts';
 import type { LinkFactory } from './transport.ts';
 

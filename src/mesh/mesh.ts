@@ -15,7 +15,7 @@ import { SignalingClient, signalingUrl, type Welcome } from './signaling-client.
 import { MeshEndpoint } from './endpoint.ts';
 // The transport: swapping WebRTC for another link type means changing this import (and nothing else).
 import { createSimplePeerLink } from './simple-peer-link.ts';
-import { realTimers, type Timers } from './timers.ts';
+import { realTimers, type Timers } from '../util/timers.ts';
 import type { ConnectingLink, LinkFactory } from './transport.ts';
 import { groupEpoch, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
 

@@ -7,7 +7,7 @@
  */
 import { SIGNAL_PATH, type ClientMessage, type Member, type PeerMeta, type RoomConfig, type RTCIceServerLike, type ServerMessage } from '../signaling/protocol.ts';
 import { MeshError, type MeshErrorCode } from './types.ts';
-import { realTimers, type Timers } from './timers.ts';
+import { realTimers, type Timers } from '../util/timers.ts';
 
 /** First reconnect delay; doubles per failed attempt up to RECONNECT_MAX_MS (with ±25% jitter). */
 export const RECONNECT_INITIAL_MS = 250;

@@ -4,6 +4,7 @@
  * run a 10 s grace period or a heartbeat timeout in milliseconds.
  */
 import type { RTCIceServerLike } from '../signaling/protocol.ts';
+import type { Timers } from '../util/timers.ts';
 
 /** Largest accepted WebSocket message (all fragments together); larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -35,17 +36,8 @@ export const CLOSE_TOO_LARGE = 1009;
 /** Application code: the same peer id resumed on a newer socket. */
 export const CLOSE_REPLACED = 4000;
 
-/** Timers and clock, injectable so that timeout tests take milliseconds and can be stepped by hand. */
-export interface ServerTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
 /** The process's real timers; handles are unref'd so an idle server never keeps Node alive by itself. */
-export const REAL_TIMERS: ServerTimers = {
+export const REAL_TIMERS: Timers = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -75,7 +67,7 @@ export interface SignalingOptions {
   allowedOrigins: readonly string[] | undefined;
   /** STUN/TURN servers handed to every peer in `welcome`. Default none: LAN host candidates only. */
   iceServers: readonly RTCIceServerLike[];
-  timers: ServerTimers;
+  timers: Timers;
   /** Receives one line per notable event (room created/freed, socket closed for abuse). Default: silent. */
   log: (line: string) => void;
 }

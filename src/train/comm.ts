@@ -6,17 +6,14 @@
  */
 import type { ProcessGroup } from '../mesh/types.ts';
 import type { WorkerWorld } from '../nn/world.ts';
-
-/** Milliseconds clock; injectable so tests and benchmarks control time. */
-export type Clock = () => number;
-
-export const defaultClock: Clock = () => performance.now();
+import { realTimers, type Timers } from '../util/timers.ts';
 
 /** Accumulates the milliseconds spent inside communication calls. */
 export class CommTimer {
   /** Milliseconds spent communicating since the last `reset()`. */
   ms = 0;
-  constructor(readonly now: Clock = defaultClock) {}
+  /** `now` is injectable so tests and benchmarks control time. */
+  constructor(readonly now: Timers['now'] = realTimers.now) {}
 
   reset(): void {
     this.ms = 0;

@@ -24,7 +24,8 @@ import { flattenTensors, unflattenInto } from '../nn/serialize.ts';
 import type { WorkerWorld } from '../nn/world.ts';
 import { createRng } from '../util/rng.ts';
 import { drawWorkerBatch, type WorkerBatch } from './augment.ts';
-import { CommTimer, allReduceSum, defaultClock, timedWorld, type Clock } from './comm.ts';
+import type { Timers } from '../util/timers.ts';
+import { CommTimer, allReduceSum, timedWorld } from './comm.ts';
 import type { LabelledImages } from './dataset.ts';
 import { initialQueue, packState, unpackState, type TrainerState } from './moco-state.ts';
 import { dealRows, sampleShuffle, undealRows } from './sample-shuffle.ts';
@@ -42,7 +43,7 @@ export interface MocoTrainerOptions {
   group?: ProcessGroup | null;
   /** Training images (each tab draws the same data set from the seed). */
   train: LabelledImages;
-  now?: Clock;
+  now?: Timers['now'];
   /**
    * Where worker batches come from (default: drawWorkerBatch over `train`); tests inject batches
    * with known structure. Must depend only on (step, worker, n), never on the tab.
@@ -85,7 +86,7 @@ export class MocoTrainer {
     this.group = opts.group ?? null;
     const train = opts.train;
     this.drawBatch = opts.drawBatch ?? ((step, worker, n) => drawWorkerBatch(train, config.seed, step, worker, n));
-    this.timer = new CommTimer(opts.now ?? defaultClock);
+    this.timer = new CommTimer(opts.now);
     this.timed = timedWorld(world, this.timer);
     const spec = { inputDim: config.inputDim, hiddenDims: config.hiddenDims, outputDim: config.outputDim };
     this.query = buildEncoder(backend, { ...spec, bnMode: 'local' }, createRng(config.seed, TAG_INIT));

@@ -8,7 +8,7 @@ import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { encodeFrame, FrameKind } from '../../src/mesh/wire.ts';
 import { MeshError } from '../../src/mesh/types.ts';
 import type { Link } from '../../src/mesh/transport.ts';
-import type { Timers } from '../../src/mesh/timers.ts';
+import type { Timers } from '../../src/util/timers.ts';
 
 const A = 'peer-aaaa';
 const B = 'peer-bbbb';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RECONNECT_INITIAL_MS, SignalingClient, signalingUrl, type WebSocketLike } from '../../src/mesh/signaling-client.ts';
 import { MeshError } from '../../src/mesh/types.ts';
-import type { Timers } from '../../src/mesh/timers.ts';
+import type { Timers } from '../../src/util/timers.ts';
 
 /** A scripted WebSocket: the test plays the server. */
 class FakeSocket implements WebSocketLike {

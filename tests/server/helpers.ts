@@ -5,7 +5,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { type ClientOptions } from 'ws';
-import type { ServerTimers, SignalingOptions } from '../../src/server/config.ts';
+import type { SignalingOptions } from '../../src/server/config.ts';
+import type { Timers } from '../../src/util/timers.ts';
 import type { ServerMessage } from '../../src/signaling/protocol.ts';
 import { SIGNAL_PATH } from '../../src/signaling/protocol.ts';
 import { attachSignaling, type SignalingHandle } from '../../src/server/signaling.ts';
@@ -141,7 +142,7 @@ export class TestClient {
 }
 
 /** Timers stepped by hand: `advance(ms)` moves the clock and runs every timer that fell due. */
-export class ManualTimers implements ServerTimers {
+export class ManualTimers implements Timers {
   private clock = 0;
   private nextId = 1;
   private readonly pending = new Map<number, { at: number; fn: () => void; everyMs?: number }>();

@@ -3,7 +3,8 @@
  * and error wording.
  */
 import { describe, expect, it } from 'vitest';
-import { Batcher, type Timers } from '../../src/app/batcher.ts';
+import { Batcher } from '../../src/app/batcher.ts';
+import type { TimeoutTimers } from '../../src/util/timers.ts';
 import { hasWording, toNotice } from '../../src/app/errors.ts';
 import { formatVector, lossLine, parseRunCsv, runToCsv, runToJson, stepLines } from '../../src/app/format.ts';
 import { parseRoomLink } from '../../src/app/links.ts';
@@ -103,7 +104,7 @@ describe('render batcher', () => {
     let now = 0;
     const pending: { at: number; fn: () => void; id: number }[] = [];
     let nextId = 1;
-    const timers: Timers = {
+    const timers: TimeoutTimers = {
       now: () => now,
       setTimeout: (fn, ms) => {
         const id = nextId++;
