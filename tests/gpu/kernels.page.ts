@@ -107,6 +107,7 @@ export async function otherAdapterShapeCases(): Promise<CaseResult[]> {
       [`${tag}: linear 33×65 → 31`, linearCase(33, 65, 31, 12)],
       [`${tag}: matmulNT 17×40 · 50×40ᵀ`, matmulNTCase(17, 50, 40, 13)],
       [`${tag}: l2Normalize 9×128 with a zero row`, l2Case(9, 128, 14)],
+      [`${tag}: l2Normalize edges d=128`, l2EdgeCase(128, 17)],
       [`${tag}: infoNce N=3 D=5 K=70`, infoNceCase(3, 5, 70, 0.07, 15)],
       [`${tag}: infoNce N=32 D=128 K=1024`, infoNceCase(32, 128, 1024, 0.1, 16)],
     ]);
