@@ -4,7 +4,8 @@
  */
 import type { BnLayout } from '../../src/backend/backend.ts';
 import { bnCase, bnPrecisionCase, singleSampleCase, type DataKind } from './page/cases-bn.ts';
-import { bnEdgeApplyCase, bnEdgeBackwardCase, bnEdgeStatsCase, l2EdgeCase } from './page/cases-edges.ts';
+import { bnEdgeBackwardCase } from './page/cases-edges-backward.ts';
+import { bnEdgeApplyCase, bnEdgeStatsCase, l2EdgeCase } from './page/cases-edges.ts';
 import { infoNceCase, l2Case, linearCase, matmulNTCase } from './page/cases-dense.ts';
 import { elementwiseCase, memoryCase } from './page/cases-misc.ts';
 import { KernelHarness, runAll, type CaseFn, type CaseResult } from './page/harness.ts';
