@@ -23,7 +23,7 @@ fn chunk_exact(first: u32, rows: u32, s: f32, shift: f32) -> vec2<f32> {
   }
   if (!finite) { return vec2<f32>(f32_nan()); }
   // Still relative to the shift (exact products, so a constant column stays exactly 0).
-  let t = pow2_scale(top);
+  let t = pow2_scale(top, 0);
   let shift_t = shift * t;
   var sum = 0.0;
   for (var r = 0u; r < rows; r++) { sum += x[first + r * params.width] * s * t - shift_t; }
@@ -53,11 +53,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let s = pilot[params.groups * params.c + gc];
   var s1 = 0.0;
   var s2 = 0.0;
-  for (var r = r0; r < r1; r++) {
-    let d = x[at] * s - shift;
-    s1 += d;
-    s2 += d * d;
-    at += w;
+  if (s == 1.0) {
+    // Ordinary magnitudes (bn_pilot): the loop without the multiply.
+    for (var r = r0; r < r1; r++) {
+      let d = x[at] - shift;
+      s1 += d;
+      s2 += d * d;
+      at += w;
+    }
+  } else {
+    for (var r = r0; r < r1; r++) {
+      let d = x[at] * s - shift;
+      s1 += d;
+      s2 += d * d;
+      at += w;
+    }
   }
   let count = f32(r1 - r0);
   let square_of_sum = s1 * s1 / count;

@@ -21,7 +21,7 @@ fn chunk_exact(first: u32, rows: u32, s: vec4<f32>, shift: vec4<f32>) -> Partial
     top = max(top, bitcast<vec4<u32>>(v * s) & vec4<u32>(F32_ABS_MASK));
   }
   // Still relative to the shift (exact products, so a constant lane stays exactly 0).
-  let t = pow2_scale4(top);
+  let t = pow2_scale4(top, 0);
   let shift_t = shift * t;
   var sum = vec4<f32>(0.0);
   for (var r = 0u; r < rows; r++) { sum += x[first + r * params.width4] * s * t - shift_t; }
@@ -58,11 +58,21 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var at = first;
   var s1 = vec4<f32>(0.0);
   var s2 = vec4<f32>(0.0);
-  for (var r = r0; r < r1; r++) {
-    let d = x[at] * s - shift;
-    s1 += d;
-    s2 += d * d;
-    at += w4;
+  if (all(s == vec4<f32>(1.0))) {
+    // Ordinary magnitudes (bn_pilot): the loop without the multiply.
+    for (var r = r0; r < r1; r++) {
+      let d = x[at] - shift;
+      s1 += d;
+      s2 += d * d;
+      at += w4;
+    }
+  } else {
+    for (var r = r0; r < r1; r++) {
+      let d = x[at] * s - shift;
+      s1 += d;
+      s2 += d * d;
+      at += w4;
+    }
   }
   let count = f32(r1 - r0);
   let square_of_sum = s1 * s1 / count;

@@ -2,10 +2,12 @@
 // few values, times s — that stages 1 and 2 work relative to. Partial means are then stored relative
 // to a value near the channel mean, so f32 keeps their digits even on data like 1000 + N(0, 1), and
 // Σd² − (Σd)²/k barely cancels. (One sample as pilot could sit 3σ out; a few averaged cannot.)
-// s is the power of two ≤ 1 that brings the largest pilot value below 4 (pow2_scale): every later
-// stage sums x·s, so channels near the float32 limit (3.4e38) neither overflow their sums nor their
-// squares, and for |x| < 2 (s = 1) nothing changes.
+// s is the power of two ≤ 1 that brings the largest pilot value below 2^(SCALE_TOP_EXP + 1): every
+// later stage sums x·s, so channels near the float32 limit (3.4e38) overflow neither their sums nor
+// their squares (d² < 2^84, summed over ≤ 2^28 values). Ordinary data (below 2^41 ≈ 2.2e12) keeps
+// s = 1: bit-identical sums, and stage 1 skips the multiply.
 const PILOT_VALUES = 8u;
+const SCALE_TOP_EXP = 40;
 struct Params { groups: u32, n: u32, c: u32, hw: u32 }
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -23,7 +25,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var t = 0u; t < count; t++) {
     top = max(top, bitcast<u32>(x[((g * params.n + t / params.hw) * params.c + ch) * params.hw + t % params.hw]) & F32_ABS_MASK);
   }
-  let s = pow2_scale(top);
+  let s = pow2_scale(top, SCALE_TOP_EXP);
   var sum = 0.0;
   for (var t = 0u; t < count; t++) {
     sum += x[((g * params.n + t / params.hw) * params.c + ch) * params.hw + t % params.hw] * s;

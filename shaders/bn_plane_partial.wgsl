@@ -28,7 +28,7 @@ fn chunk_exact(g: u32, ch: u32, r0: u32, r1: u32, s: f32, shift: f32) -> vec2<f3
   }
   if (!all(finite)) { return vec2<f32>(f32_nan()); }
   // Still relative to the shift (exact products, so a constant channel stays exactly 0).
-  let t = pow2_scale(max(max(top.x, top.y), max(top.z, top.w)));
+  let t = pow2_scale(max(max(top.x, top.y), max(top.z, top.w)), 0);
   let shift_t = shift * t;
   let count = f32((r1 - r0) * params.hw4 * 4u);
   var sum = vec4<f32>(0.0);
@@ -68,10 +68,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     let base = row_base(g, r, ch);
     var s1 = vec4<f32>(0.0);
     var s2 = vec4<f32>(0.0);
-    for (var p = 0u; p < params.hw4; p++) {
-      let d = x[base + p] * s - shift;
-      s1 += d;
-      s2 += d * d;
+    if (s == 1.0) {
+      // Ordinary magnitudes (bn_pilot): the loop without the multiply.
+      for (var p = 0u; p < params.hw4; p++) {
+        let d = x[base + p] - shift;
+        s1 += d;
+        s2 += d * d;
+      }
+    } else {
+      for (var p = 0u; p < params.hw4; p++) {
+        let d = x[base + p] * s - shift;
+        s1 += d;
+        s2 += d * d;
+      }
     }
     let row_sum = (s1.x + s1.y) + (s1.z + s1.w);
     let row_mean = row_sum / row_count;

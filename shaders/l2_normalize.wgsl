@@ -47,7 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
     return;
   }
   // The row overflowed, so its norm is far above NORM_EPS: no clamp.
-  let s = pow2_scale(row_top);
+  let s = pow2_scale(row_top, 0);
   var ss_scaled = 0.0;
   for (var j = lid; j < params.d; j += WG) { let v = x[base + j] * s; ss_scaled += v * v; }
   let norm_scaled = sqrt(tree_sum(lid, ss_scaled));

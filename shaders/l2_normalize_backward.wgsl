@@ -53,7 +53,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
       for (var j = lid; j < params.d; j += WG) { dx[base + j] = f32_nan(); }
       return;
     }
-    s = pow2_scale(row_top);
+    s = pow2_scale(row_top, 0);
     sums = row_sums(lid, base, s);
   }
   // In units of s: norm_s = s·‖x‖, y = x·s / norm_s, y·dy = dot_s / norm_s, 1/‖x‖ = s / norm_s.
