@@ -1,8 +1,8 @@
 /**
- * Browser client of the signaling protocol (src/server/protocol.ts): one WebSocket at SIGNAL_PATH on
+ * Browser client of the signaling protocol (src/signaling/protocol.ts): one WebSocket at SIGNAL_PATH on
  * the page's origin. Creates or joins a room, reports members and epochs, relays WebRTC signals and the
  * room's config, maps server errors to MeshError codes, and reconnects with exponential backoff plus
- * `resumePeerId`, so the peer keeps its id and rank. Data channels do not depend on this socket: a
+ * `resumePeerId` and the secret `resumeToken` of its welcome, so the peer keeps its id and rank. Data channels do not depend on this socket: a
  * signaling restart leaves the mesh's links untouched.
  */
 import { SIGNAL_PATH, type ClientMessage, type Member, type PeerMeta, type RoomConfig, type RTCIceServerLike, type ServerMessage } from '../signaling/protocol.ts';
@@ -83,6 +83,8 @@ export class SignalingClient {
   private reconnectTimer: unknown = null;
   private destroyed = false;
   private meta: PeerMeta | undefined;
+  /** The seat's secret from the latest welcome; only the server and this client ever see it. */
+  private resumeToken: string | null = null;
   private readonly timers: Timers;
   private readonly Ctor: WebSocketCtor;
   private firstWelcome: { resolve(w: Welcome): void; reject(e: MeshError): void } | null = null;
@@ -174,7 +176,12 @@ export class SignalingClient {
       const hello: ClientMessage =
         this.roomId === null
           ? { type: 'create', ...(this.meta ? { meta: this.meta } : {}) }
-          : { type: 'join', roomId: this.roomId, ...(this.meta ? { meta: this.meta } : {}), ...(this.peerId ? { resumePeerId: this.peerId } : {}) };
+          : {
+              type: 'join',
+              roomId: this.roomId,
+              ...(this.meta ? { meta: this.meta } : {}),
+              ...(this.peerId && this.resumeToken ? { resumePeerId: this.peerId, resumeToken: this.resumeToken } : {}),
+            };
       socket.send(JSON.stringify(hello));
     };
     socket.onmessage = (ev) => {
@@ -204,6 +211,7 @@ export class SignalingClient {
         const welcome: Welcome = { peerId: message.peerId, roomId: message.roomId, iceServers: message.iceServers ?? [], maxPeersPerRoom: message.limits?.maxPeersPerRoom ?? 0 };
         this.peerId = welcome.peerId;
         this.roomId = welcome.roomId;
+        this.resumeToken = typeof message.resumeToken === 'string' ? message.resumeToken : null;
         this.attempt = 0;
         this.setState('open');
         const queued = this.queue;

@@ -14,6 +14,47 @@ export const MAX_PEERS_PER_ROOM = 16;
 export const MAX_ROOMS = 1_000;
 /** Open signaling sockets per server process (checked at upgrade, refused with 503). */
 export const MAX_CONNECTIONS = 4_000;
+/**
+ * Open signaling sockets per client address (checked at upgrade, refused with 429). A machine running
+ * a full room of 16 tabs, each with a stale socket the heartbeat has not reaped yet, needs 32; twice
+ * that leaves room for a second room. One address can then hold at most 1/62 of MAX_CONNECTIONS.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 64;
+/**
+ * Live rooms created (or recreated after a restart) by one client address. Someone testing on one
+ * machine opens a few rooms at most; 16 keeps one address under 2% of MAX_ROOMS.
+ */
+export const MAX_ROOMS_PER_ADDRESS = 16;
+/**
+ * A socket must be in a room this long after it opened (or after it left one) or it is closed with
+ * 1008: a page sends `create`/`join` in its first round trip, even over a slow phone link, so 10 s is
+ * generous, and an idle socket then costs a slot for 10 s rather than until the heartbeat gives up.
+ */
+export const JOIN_DEADLINE_MS = 10_000;
+/**
+ * Error replies a socket may collect while not in a room before it is closed with 1008. A browser tab
+ * gives up after its first refused join (room full, not found); 10 also covers a few races.
+ */
+export const MAX_ERRORS_BEFORE_JOIN = 10;
+/**
+ * A receiver whose socket holds more than this many bytes not yet sent (ws bufferedAmount, on top of
+ * what the kernel buffers) is terminated and leaves its room: it has stopped reading. The burst of a
+ * full room's join (15 offers of up to 60 KB SDP plus their ICE candidates) fits; a stalled reader then
+ * costs at most this much server memory.
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * A `meta` change waits this long for further changes before it makes a new room epoch: a settings
+ * change that makes every tab send its meta at once becomes one epoch, not one per tab.
+ */
+export const META_SETTLE_MS = 250;
+/**
+ * At most one epoch per room from `meta` messages in this interval (ms). Each epoch makes every peer
+ * re-form its group and abort its running collectives, so this bounds how often one member can do that
+ * to the room (50 `meta` messages made 50 epochs before). The mesh's own recovery (it re-sends its meta
+ * after a link failure, and again once the link is back) waits at most this long.
+ */
+export const META_EPOCH_INTERVAL_MS = 2_000;
 /** Sustained inbound messages per second per socket (token bucket refill rate). */
 export const MESSAGES_PER_SECOND = 100;
 /**
@@ -35,6 +76,8 @@ export const CLOSE_POLICY_VIOLATION = 1008;
 export const CLOSE_TOO_LARGE = 1009;
 /** Application code: the same peer id resumed on a newer socket. */
 export const CLOSE_REPLACED = 4000;
+/** Application code: the socket was not in a room within the join deadline. */
+export const CLOSE_JOIN_TIMEOUT = 4001;
 
 /** The process's real timers; handles are unref'd so an idle server never keeps Node alive by itself. */
 export const REAL_TIMERS: Timers = {
@@ -51,6 +94,14 @@ export interface SignalingOptions {
   maxPeersPerRoom: number;
   maxRooms: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
+  maxRoomsPerAddress: number;
+  joinDeadlineMs: number;
+  maxErrorsBeforeJoin: number;
+  /** Outbound bytes queued for one socket beyond which it is terminated (see MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number;
+  metaSettleMs: number;
+  metaEpochIntervalMs: number;
   /** Token bucket refill rate, messages per second per socket. */
   messagesPerSecond: number;
   /** Token bucket capacity in messages. */
@@ -61,10 +112,21 @@ export interface SignalingOptions {
   heartbeatTimeoutMs: number;
   resumeGraceMs: number;
   /**
-   * If set, only these Origin header values may open a socket (others get HTTP 403 at upgrade).
-   * Entries are full origins such as 'https://example.org:8443'. Undefined means any origin.
+   * Origins allowed to open a socket besides the server's own (its local and LAN URLs, http and https;
+   * see origins.ts). Entries are full origins such as 'https://example.org:8443'. Other Origin headers
+   * get HTTP 403 at upgrade; a request without Origin (not a browser) is admitted.
    */
-  allowedOrigins: readonly string[] | undefined;
+  allowedOrigins: readonly string[];
+  /**
+   * Addresses of reverse proxies whose X-Forwarded-For is believed. From any other peer the header is
+   * ignored, so a client cannot pick the address its limits are counted under. Default none.
+   */
+  trustedProxies: readonly string[];
+  /**
+   * Key of the HMAC that signs resume tokens (≥ 32 bytes). Kept on disk by `npm start` (resume-tokens.ts)
+   * so tokens survive a restart; undefined: a random key for this process only.
+   */
+  resumeKey: Uint8Array | undefined;
   /** STUN/TURN servers handed to every peer in `welcome`. Default none: LAN host candidates only. */
   iceServers: readonly RTCIceServerLike[];
   timers: Timers;
@@ -77,13 +139,22 @@ export const DEFAULT_SIGNALING_OPTIONS: Readonly<SignalingOptions> = Object.free
   maxPeersPerRoom: MAX_PEERS_PER_ROOM,
   maxRooms: MAX_ROOMS,
   maxConnections: MAX_CONNECTIONS,
+  maxConnectionsPerAddress: MAX_CONNECTIONS_PER_ADDRESS,
+  maxRoomsPerAddress: MAX_ROOMS_PER_ADDRESS,
+  joinDeadlineMs: JOIN_DEADLINE_MS,
+  maxErrorsBeforeJoin: MAX_ERRORS_BEFORE_JOIN,
+  maxBufferedBytes: MAX_BUFFERED_BYTES,
+  metaSettleMs: META_SETTLE_MS,
+  metaEpochIntervalMs: META_EPOCH_INTERVAL_MS,
   messagesPerSecond: MESSAGES_PER_SECOND,
   messageBurst: MESSAGE_BURST,
   maxViolations: MAX_VIOLATIONS,
   heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
   heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
   resumeGraceMs: RESUME_GRACE_MS,
-  allowedOrigins: undefined,
+  allowedOrigins: [],
+  trustedProxies: [],
+  resumeKey: undefined,
   iceServers: [],
   timers: REAL_TIMERS,
   log: () => {},

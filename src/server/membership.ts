@@ -1,38 +1,61 @@
 /**
  * Room membership: create, join, resume, leave, and the grace period of a peer whose socket dropped.
- * Every change of a room's member list bumps its epoch and is broadcast to the room's live sockets.
+ * Every change of a room's member list bumps its epoch and is broadcast to the room's live sockets;
+ * `meta` changes are coalesced into at most one epoch per interval (see META_SETTLE_MS).
+ *
+ * Seats belong to whoever holds their resume token (resume-tokens.ts), which only the seat's own
+ * `welcome` carries. The room link admits anyone to a room, but always to a new seat: a fresh id at the
+ * last rank. Only the token takes an id and a rank back.
  */
 import type { SignalingOptions } from './config.ts';
 import { CLOSE_REPLACED } from './config.ts';
+import { AddressCounter } from './addresses.ts';
 import type { Connection } from './connection.ts';
 import { newPeerId, newRoomId } from './ids.ts';
+import { ResumeTokens } from './resume-tokens.ts';
 import type { PeerMeta, ServerMessage } from '../signaling/protocol.ts';
 import { PROTOCOL_VERSION } from '../signaling/protocol.ts';
 import { RoomRegistry, type Room, type Seat } from './rooms.ts';
 
 export type MembershipOptions = Pick<
   SignalingOptions,
-  'maxPeersPerRoom' | 'maxRooms' | 'resumeGraceMs' | 'iceServers' | 'timers' | 'log'
+  'maxPeersPerRoom' | 'maxRooms' | 'maxRoomsPerAddress' | 'resumeGraceMs' | 'metaSettleMs' | 'metaEpochIntervalMs' | 'resumeKey' | 'iceServers' | 'timers' | 'log'
 >;
+
+/** What a `join` asks for. */
+export interface JoinRequest {
+  roomId: string;
+  meta?: PeerMeta | undefined;
+  resumePeerId?: string | undefined;
+  resumeToken?: string | undefined;
+}
+
+function sameMeta(a: PeerMeta, b: PeerMeta): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
 
 export class Membership {
   readonly rooms = new RoomRegistry<Connection>();
-  /** Grace timers currently pending, for stats() and for clearing on close. */
+  /** Live rooms per creating address (MAX_ROOMS_PER_ADDRESS). */
+  readonly roomsByAddress = new AddressCounter();
+  /** Grace and meta timers currently pending, for stats() and for clearing on close. */
   private readonly graceTimers = new Set<unknown>();
+  private readonly metaRooms = new Set<Room<Connection>>();
+  private readonly tokens: ResumeTokens;
 
-  constructor(private readonly opts: MembershipOptions) {}
+  constructor(private readonly opts: MembershipOptions) {
+    this.tokens = new ResumeTokens(opts.resumeKey);
+  }
 
   get pendingTimers(): number {
-    return this.graceTimers.size;
+    return this.graceTimers.size + this.metaRooms.size;
   }
 
   /** `create`: a new room with an unguessable id, joined by the sender as rank 0. */
   create(conn: Connection, meta: PeerMeta | undefined): void {
     if (conn.room) return conn.sendError('ERR_ALREADY_IN_ROOM', 'this connection is already in a room: leave it first');
-    if (this.rooms.size >= this.opts.maxRooms) {
-      return conn.sendError('ERR_TOO_MANY_ROOMS', 'the server has too many rooms open: try again later');
-    }
-    const room = this.rooms.create(newRoomId());
+    if (!this.mayCreateRoom(conn)) return;
+    const room = this.openRoom(newRoomId(), conn);
     this.opts.log(`room ${room.id.slice(0, 6)}… created`);
     this.seatNew(conn, room, newPeerId(), meta ?? {});
   }
@@ -49,40 +72,41 @@ export class Membership {
   }
 
   /**
-   * `join`: enter the room of a link. With `resumePeerId`, a peer that lost its socket takes its old seat
-   * back (same id, same rank) if the seat is still held.
-   *
-   * A rejoin with resumePeerId for a room this server does not know (it restarted and lost its memory)
-   * recreates the room under that id. Trade-off: the server cannot tell a restart from a made-up id, so
-   * anyone who knows a well-formed id can create a room by that name; but knowing a live room's id
-   * already admits one to it, and the alternative would strand every open mesh after a server restart.
-   * Ranks in a recreated room follow the order in which peers come back.
-   *
-   * Resuming a seat whose old socket still looks alive (a phone changed networks before the server
-   * noticed) moves the seat to the new socket and closes the old one. Only room members know peer ids,
-   * and members are trusted with each other's training traffic anyway.
+   * `join`: enter the room of a link. With a valid resume token (`resumePeerId` + `resumeToken`):
+   * - the seat is still held (socket dropped, or a phone changed networks before the server noticed):
+   *   the new socket takes it over, same id and rank; a still-open old socket is closed with 4000;
+   * - the room is unknown (the server restarted): the room is recreated under its id, and for one
+   *   grace period returning members take their old places in their old order;
+   * - the seat has expired in a live room: the id comes back, at the last rank (the others went on
+   *   without it, so it must not become rank 0 again).
+   * Without a valid token a resume is an ordinary join (fresh id, last rank), and an unknown room is
+   * refused: a stranger never picks an id, a rank or a room id.
    */
-  join(conn: Connection, roomId: string, meta: PeerMeta | undefined, resumePeerId: string | undefined): void {
+  join(conn: Connection, request: JoinRequest): void {
     if (conn.room) return conn.sendError('ERR_ALREADY_IN_ROOM', 'this connection is already in a room: leave it first');
+    const { roomId, meta, resumePeerId, resumeToken } = request;
+    const seq = resumePeerId !== undefined && resumeToken !== undefined ? this.tokens.verify(roomId, resumePeerId, resumeToken) : null;
     let room = this.rooms.get(roomId);
     if (!room) {
-      if (resumePeerId === undefined) {
-        return conn.sendError('ERR_ROOM_NOT_FOUND', 'this room link is not known to the server: ask for a new link');
-      }
-      if (this.rooms.size >= this.opts.maxRooms) {
-        return conn.sendError('ERR_TOO_MANY_ROOMS', 'the server has too many rooms open: try again later');
-      }
-      room = this.rooms.create(roomId);
-      this.opts.log(`room ${room.id.slice(0, 6)}… recreated by a resuming peer`);
+      if (seq === null) return conn.sendError('ERR_ROOM_NOT_FOUND', 'this room link is not known to the server: ask for a new link');
+      if (!this.mayCreateRoom(conn)) return;
+      room = this.openRoom(roomId, conn);
+      room.restoreUntil = this.opts.timers.now() + this.opts.resumeGraceMs;
+      this.opts.log(`room ${room.id.slice(0, 6)}… recreated by a returning member`);
     }
-    const held = resumePeerId === undefined ? undefined : room.seat(resumePeerId);
-    if (held) return this.resumeSeat(conn, room, held, meta);
-    if (room.seats.length >= this.opts.maxPeersPerRoom) {
-      this.rooms.freeIfEmpty(room);
-      return conn.sendError('ERR_ROOM_FULL', `this room is full (${this.opts.maxPeersPerRoom} peers): ask for a new link`);
+    if (seq !== null) {
+      const held = room.seat(resumePeerId!);
+      if (held && held.seq === seq) return this.resumeSeat(conn, room, held, meta);
+      if (!held) {
+        if (!this.hasRoomFor(conn, room)) return;
+        const restoring = this.opts.timers.now() < room.restoreUntil;
+        return this.seatNew(conn, room, resumePeerId!, meta ?? {}, restoring ? seq : undefined);
+      }
+    } else if (resumePeerId !== undefined) {
+      this.opts.log(`socket ${conn.connId}: resume without a valid token joins as a new peer`);
     }
-    // A resume id whose seat expired is reused (ids only need to be unique within the room).
-    this.seatNew(conn, room, resumePeerId ?? newPeerId(), meta ?? {});
+    if (!this.hasRoomFor(conn, room)) return;
+    this.seatNew(conn, room, this.freshPeerId(room), meta ?? {});
   }
 
   /** `leave`, or a socket closed on purpose: the seat goes at once. */
@@ -110,27 +134,27 @@ export class Membership {
     this.graceTimers.add(timer);
   }
 
-  /** `meta`: a peer updates what it shows about itself. */
+  /** `meta`: a peer updates what it shows about itself; the others see it at the room's next epoch. */
   setMeta(conn: Connection, meta: PeerMeta): void {
     const seat = this.seatOf(conn);
     if (!seat || !conn.room) return;
-    seat.meta = meta;
-    conn.room.epoch++;
-    this.broadcastMembers(conn.room);
+    this.queueMeta(conn.room, seat, meta);
   }
 
+  /** Sends one serialized message to every live socket of the room (each with its own backpressure check). */
   broadcast(room: Room<Connection>, message: ServerMessage): void {
     const text = JSON.stringify(message);
-    for (const holder of room.holders()) {
-      if (!holder.closed && holder.ws.readyState === holder.ws.OPEN) holder.ws.send(text);
-    }
+    for (const holder of room.holders()) holder.sendText(text);
   }
 
   /** Frees every room and timer (server shutdown). */
   close(): void {
     for (const timer of this.graceTimers) this.opts.timers.clearTimeout(timer);
     this.graceTimers.clear();
+    for (const room of this.metaRooms) this.opts.timers.clearTimeout(room.metaTimer);
+    this.metaRooms.clear();
     this.rooms.clear();
+    this.roomsByAddress.clear();
   }
 
   seatOf(conn: Connection): Seat<Connection> | undefined {
@@ -139,8 +163,39 @@ export class Membership {
     return seat && seat.holder === conn ? seat : undefined;
   }
 
-  private seatNew(conn: Connection, room: Room<Connection>, peerId: string, meta: PeerMeta): void {
-    room.addSeat(peerId, meta, conn);
+  private mayCreateRoom(conn: Connection): boolean {
+    if (this.roomsByAddress.get(conn.address) >= this.opts.maxRoomsPerAddress) {
+      conn.sendError('ERR_TOO_MANY_ROOMS', `this address already has ${this.opts.maxRoomsPerAddress} rooms open: leave one first`);
+      return false;
+    }
+    if (this.rooms.size >= this.opts.maxRooms) {
+      conn.sendError('ERR_TOO_MANY_ROOMS', 'the server has too many rooms open: try again later');
+      return false;
+    }
+    return true;
+  }
+
+  private openRoom(roomId: string, conn: Connection): Room<Connection> {
+    this.roomsByAddress.add(conn.address);
+    return this.rooms.create(roomId, conn.address);
+  }
+
+  private hasRoomFor(conn: Connection, room: Room<Connection>): boolean {
+    if (room.seats.length < this.opts.maxPeersPerRoom) return true;
+    this.freeIfEmpty(room);
+    conn.sendError('ERR_ROOM_FULL', `this room is full (${this.opts.maxPeersPerRoom} peers): ask for a new link`);
+    return false;
+  }
+
+  private freshPeerId(room: Room<Connection>): string {
+    for (;;) {
+      const id = newPeerId();
+      if (!room.seat(id)) return id;
+    }
+  }
+
+  private seatNew(conn: Connection, room: Room<Connection>, peerId: string, meta: PeerMeta, seq?: number): void {
+    room.addSeat(peerId, meta, conn, seq);
     conn.room = room;
     conn.peerId = peerId;
     this.welcome(conn, room);
@@ -159,37 +214,76 @@ export class Membership {
     conn.room = room;
     conn.peerId = seat.id;
     this.welcome(conn, room);
-    if (meta !== undefined && JSON.stringify(meta) !== JSON.stringify(seat.meta)) {
-      seat.meta = meta;
-      room.epoch++;
-      this.broadcastMembers(room);
-    } else {
-      // Nothing changed for the others: only the returning peer needs the list.
-      conn.send({ type: 'members', roomId: room.id, epoch: room.epoch, members: room.members() });
-    }
+    // The list as the others see it at this epoch; a changed meta reaches everyone at the next one.
+    conn.send({ type: 'members', roomId: room.id, epoch: room.epoch, members: room.members() });
+    if (meta !== undefined && !sameMeta(meta, seat.pendingMeta ?? seat.meta)) this.queueMeta(room, seat, meta);
     if (room.config) conn.send({ type: 'config', from: room.config.from, config: room.config.config });
   }
 
   private welcome(conn: Connection, room: Room<Connection>): void {
+    const seat = room.seat(conn.peerId!)!;
     conn.send({
       type: 'welcome',
       version: PROTOCOL_VERSION,
-      peerId: conn.peerId!,
+      peerId: seat.id,
       roomId: room.id,
+      resumeToken: this.tokens.issue(room.id, seat.id, seat.seq),
       iceServers: this.opts.iceServers.map((s) => ({ ...s })),
       limits: { maxPeersPerRoom: this.opts.maxPeersPerRoom },
     });
+  }
+
+  /**
+   * Records a meta and schedules the epoch that shows it: META_SETTLE_MS after the first of a burst
+   * (the rest of the burst joins the same epoch), and not sooner than META_EPOCH_INTERVAL_MS after the
+   * previous meta epoch. A join or leave before then carries it in its own epoch. An unchanged meta
+   * still asks for an epoch: the mesh re-sends its meta to make every peer re-form after a link failure.
+   */
+  private queueMeta(room: Room<Connection>, seat: Seat<Connection>, meta: PeerMeta): void {
+    seat.pendingMeta = meta;
+    if (room.metaTimer !== undefined) return;
+    const now = this.opts.timers.now();
+    const delay = Math.max(this.opts.metaSettleMs, room.lastMetaEpochAt + this.opts.metaEpochIntervalMs - now);
+    room.metaTimer = this.opts.timers.setTimeout(() => {
+      room.metaTimer = undefined;
+      this.metaRooms.delete(room);
+      if (!room.seats.some((s) => s.pendingMeta !== undefined)) return;
+      room.epoch++;
+      this.broadcastMembers(room);
+    }, delay);
+    this.metaRooms.add(room);
+  }
+
+  /** Applies every pending meta (they become part of the current epoch) and cancels the meta timer. */
+  private settleMeta(room: Room<Connection>): void {
+    for (const seat of room.seats) {
+      if (seat.pendingMeta === undefined) continue;
+      seat.meta = seat.pendingMeta;
+      seat.pendingMeta = undefined;
+      room.lastMetaEpochAt = this.opts.timers.now();
+    }
+    if (room.metaTimer === undefined) return;
+    this.opts.timers.clearTimeout(room.metaTimer);
+    room.metaTimer = undefined;
+    this.metaRooms.delete(room);
   }
 
   private removeSeat(room: Room<Connection>, peerId: string): void {
     const seat = room.seat(peerId);
     if (seat) this.clearGrace(seat);
     if (!room.removeSeat(peerId)) return;
-    if (this.rooms.freeIfEmpty(room)) {
+    if (this.freeIfEmpty(room)) {
       this.opts.log(`room ${room.id.slice(0, 6)}… freed`);
       return;
     }
     this.broadcastMembers(room);
+  }
+
+  private freeIfEmpty(room: Room<Connection>): boolean {
+    if (!this.rooms.freeIfEmpty(room)) return false;
+    this.settleMeta(room);
+    if (room.createdBy !== null) this.roomsByAddress.remove(room.createdBy);
+    return true;
   }
 
   private clearGrace(seat: Seat<Connection>): void {
@@ -204,7 +298,9 @@ export class Membership {
     conn.peerId = null;
   }
 
+  /** Broadcasts the member list of a new epoch (the caller bumped it); pending metas join this epoch. */
   private broadcastMembers(room: Room<Connection>): void {
+    this.settleMeta(room);
     this.broadcast(room, { type: 'members', roomId: room.id, epoch: room.epoch, members: room.members() });
   }
 }

@@ -8,11 +8,13 @@ import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { AddressCounter, canonicalAddress, clientAddress } from './addresses.ts';
 import { resolveOptions, type SignalingOptions } from './config.ts';
 import { Connection } from './connection.ts';
 import { MessageHandlers } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Membership } from './membership.ts';
+import { OriginPolicy } from './origins.ts';
 import { SIGNAL_PATH } from '../signaling/protocol.ts';
 
 export type { SignalingOptions } from './config.ts';
@@ -35,6 +37,10 @@ export interface SignalingStats {
   acceptedTotal: number;
   /** Upgrades refused (wrong origin, too many connections) since start. */
   refusedTotal: number;
+  /** Client addresses with at least one open socket. */
+  addresses: number;
+  /** Sockets closed for not reading (bufferedAmount past maxBufferedBytes) since start. */
+  evictedTotal: number;
 }
 
 export interface SignalingHandle {
@@ -60,12 +66,17 @@ export function attachSignaling(
   const opts = resolveOptions(options);
   const wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxFrameBytes, perMessageDeflate: false });
   const connections = new Set<Connection>();
+  const socketsByAddress = new AddressCounter();
+  const trustedProxies = new Set(opts.trustedProxies.map(canonicalAddress));
+  const origins = new OriginPolicy(server, opts.allowedOrigins, opts.timers.now);
   const membership = new Membership(opts);
   const handlers = new MessageHandlers(opts, membership);
   const heartbeat = new Heartbeat(opts, () => connections);
+  const limits = { ...opts, now: opts.timers.now };
   let nextConnId = 1;
   let acceptedTotal = 0;
   let refusedTotal = 0;
+  let evictedTotal = 0;
   let closed = false;
 
   const refuse = (socket: Duplex, status: number, reason: string): void => {
@@ -78,10 +89,12 @@ export function attachSignaling(
     );
   };
 
-  const accept = (ws: WebSocket): void => {
-    const conn = new Connection(nextConnId++, ws, opts.timers.now, opts.messagesPerSecond, opts.messageBurst);
+  const accept = (ws: WebSocket, address: string): void => {
+    const conn = new Connection(nextConnId++, ws, address, limits);
     connections.add(conn);
+    socketsByAddress.add(address);
     acceptedTotal++;
+    handlers.onOpen(conn);
     ws.on('message', (data, isBinary) => handlers.onMessage(conn, data as Uint8Array | Uint8Array[], isBinary));
     ws.on('pong', () => heartbeat.onPong(conn));
     // ws reports oversized or malformed frames as 'error' and then closes; without a listener Node would throw.
@@ -92,12 +105,19 @@ export function attachSignaling(
     ws.once('close', (code) => {
       conn.closed = true;
       connections.delete(conn);
+      socketsByAddress.remove(address);
+      handlers.onClose(conn);
       ws.removeAllListeners();
       ws.on('error', () => {});
       if (closed) return;
+      if (conn.evicted) {
+        evictedTotal++;
+        opts.log(`socket ${conn.connId} closed: it stopped reading (more than ${opts.maxBufferedBytes} bytes queued)`);
+      }
       // A socket that broke the protocol (oversized or malformed frames) may look like an abnormal drop
-      // when its close handshake never completes; it does not get a grace period.
-      if (code === ABNORMAL_CLOSE && !conn.brokeProtocol) membership.dropped(conn);
+      // when its close handshake never completes; it does not get a grace period. Neither does a reader
+      // that stopped reading: its peers must see it leave now.
+      if (code === ABNORMAL_CLOSE && !conn.brokeProtocol && !conn.evicted) membership.dropped(conn);
       else membership.leave(conn);
     });
   };
@@ -111,11 +131,11 @@ export function attachSignaling(
     }
     if (pathname !== SIGNAL_PATH) return;
     if (closed) return refuse(socket, 503, 'Service Unavailable');
-    if (opts.allowedOrigins && !opts.allowedOrigins.includes(req.headers.origin ?? '')) {
-      return refuse(socket, 403, 'Forbidden');
-    }
+    if (!origins.allows(req.headers.origin)) return refuse(socket, 403, 'Forbidden');
+    const address = clientAddress(req, trustedProxies);
+    if (socketsByAddress.get(address) >= opts.maxConnectionsPerAddress) return refuse(socket, 429, 'Too Many Requests');
     if (connections.size >= opts.maxConnections) return refuse(socket, 503, 'Service Unavailable');
-    wss.handleUpgrade(req, socket, head, accept);
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, address));
   };
   server.on('upgrade', onUpgrade);
 
@@ -128,9 +148,11 @@ export function attachSignaling(
       heartbeat.stop();
       for (const conn of connections) {
         conn.closed = true;
+        handlers.onClose(conn);
         conn.ws.terminate();
       }
       connections.clear();
+      socketsByAddress.clear();
       membership.close();
       wss.close();
     },
@@ -150,6 +172,8 @@ export function attachSignaling(
         pendingTimers: membership.pendingTimers,
         acceptedTotal,
         refusedTotal,
+        addresses: socketsByAddress.size,
+        evictedTotal,
       };
     },
     heartbeatNow: () => heartbeat.tick(),

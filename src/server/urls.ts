@@ -115,3 +115,21 @@ export function createOriginsHandler(opts: OriginsHandlerOptions): (req: http.In
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 }
+
+/**
+ * The origins of the pages this server serves: the local and LAN URLs of serverUrls() in both their
+ * http and https forms, plus the loopback literals (127.0.0.1, [::1]) when the server listens on
+ * loopback, since a page opened at http://127.0.0.1:port is as much ours as one at localhost.
+ */
+export function serverOrigins(host: string, port: number, interfaces: Interfaces = os.networkInterfaces()): string[] {
+  const origins = new Set<string>();
+  for (const protocol of ['http', 'https'] as const) {
+    const urls = serverUrls(protocol, host, port, interfaces);
+    // URL.origin drops a default port (80 for http, 443 for https), as browsers do in the Origin header.
+    for (const url of [urls.local, ...urls.lan]) origins.add(new URL(url).origin);
+    if (WILDCARD_HOSTS.has(host) || host === 'localhost' || host === '127.0.0.1' || host === '::1') {
+      for (const loopback of ['127.0.0.1', '[::1]', 'localhost']) origins.add(new URL(`${protocol}://${loopback}:${port}`).origin);
+    }
+  }
+  return [...origins];
+}

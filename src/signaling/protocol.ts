@@ -18,6 +18,8 @@ export const PROTOCOL_VERSION = 1;
 /** Room ids: 22+ chars of base64url = at least 128 random bits. */
 export const RoomId = z.string().regex(/^[A-Za-z0-9_-]{22,64}$/, 'room id must be 22-64 base64url characters');
 export const PeerId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+/** A seat's secret, opaque to clients: `<seq>.<base64url MAC>` (see src/server/resume-tokens.ts). */
+export const ResumeToken = z.string().regex(/^[0-9]{1,15}\.[A-Za-z0-9_-]{16,64}$/, 'resume token is malformed');
 
 /** What a peer tells the room about itself (shown in the peers table). */
 export const PeerMeta = z.object({
@@ -27,6 +29,38 @@ export const PeerMeta = z.object({
   virtualWorkers: z.number().int().min(1).max(64).optional(),
 });
 export type PeerMeta = z.infer<typeof PeerMeta>;
+
+/**
+ * What simple-peer 9.11.1 emits when a non-initiator calls `addTransceiver(kind, init)`: the initiator
+ * hands `kind` and `init` to RTCPeerConnection.addTransceiver, so nothing beyond that shape is relayed
+ * (strict: extra keys are refused, not stripped). A kind is 'audio' or 'video' (a track does not survive
+ * JSON); `init` is RTCRtpTransceiverInit without `streams` (MediaStreams do not survive JSON either).
+ */
+const TransceiverRequest = z
+  .object({
+    kind: z.enum(['audio', 'video']),
+    init: z
+      .object({
+        direction: z.enum(['sendrecv', 'sendonly', 'recvonly', 'inactive']).optional(),
+        sendEncodings: z
+          .array(
+            z
+              .object({
+                rid: z.string().max(16).optional(),
+                active: z.boolean().optional(),
+                maxBitrate: z.number().int().min(0).max(1e9).optional(),
+                maxFramerate: z.number().min(0).max(1000).optional(),
+                scaleResolutionDownBy: z.number().min(1).max(1024).optional(),
+              })
+              .strict(),
+          )
+          .max(4)
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
 
 /** simple-peer / RTCPeerConnection signaling payloads. */
 export const SignalData = z.union([
@@ -41,7 +75,7 @@ export const SignalData = z.union([
     }),
   }),
   z.object({ type: z.literal('renegotiate'), renegotiate: z.literal(true) }),
-  z.object({ type: z.literal('transceiverRequest'), transceiverRequest: z.object({ kind: z.string().max(16) }).passthrough() }),
+  z.object({ type: z.literal('transceiverRequest'), transceiverRequest: TransceiverRequest }),
 ]);
 export type SignalData = z.infer<typeof SignalData>;
 
@@ -57,6 +91,8 @@ export const ClientMessage = z.discriminatedUnion('type', [
     meta: PeerMeta.optional(),
     /** Peer id from an earlier session, to keep one's rank after a signaling reconnect. */
     resumePeerId: PeerId.optional(),
+    /** The `resumeToken` of that session's welcome: without it a resume is an ordinary join. */
+    resumeToken: ResumeToken.optional(),
   }),
   z.object({ type: z.literal('signal'), to: PeerId, data: SignalData }),
   z.object({ type: z.literal('meta'), meta: PeerMeta }),
@@ -84,10 +120,20 @@ export type ErrorCode =
   | 'ERR_ALREADY_IN_ROOM'
   | 'ERR_UNKNOWN_PEER'
   | 'ERR_ORIGIN'
+  | 'ERR_JOIN_TIMEOUT'
   | 'ERR_PROTOCOL_VERSION';
 
 export type ServerMessage =
-  | { type: 'welcome'; version: number; peerId: string; roomId: string; iceServers: RTCIceServerLike[]; limits: { maxPeersPerRoom: number } }
+  | {
+      type: 'welcome';
+      version: number;
+      peerId: string;
+      roomId: string;
+      /** Secret of this seat: present it with `resumePeerId` to take the seat back. Never shared with others. */
+      resumeToken: string;
+      iceServers: RTCIceServerLike[];
+      limits: { maxPeersPerRoom: number };
+    }
   | { type: 'members'; roomId: string; epoch: number; members: Member[] }
   | { type: 'signal'; from: string; data: SignalData }
   | { type: 'config'; from: string | null; config: RoomConfig }

@@ -64,7 +64,7 @@ function manualTimers() {
   };
 }
 
-const WELCOME = { type: 'welcome', version: 1, peerId: 'peer-0001', roomId: 'r'.repeat(22), iceServers: [{ urls: 'stun:example.invalid' }], limits: { maxPeersPerRoom: 16 } };
+const WELCOME = { type: 'welcome', version: 1, peerId: 'peer-0001', roomId: 'r'.repeat(22), resumeToken: `0.${'T'.repeat(43)}`, iceServers: [{ urls: 'stun:example.invalid' }], limits: { maxPeersPerRoom: 16 } };
 
 function client(room: { create: true } | { roomId: string }, timers?: Timers) {
   FakeSocket.all = [];
@@ -139,7 +139,7 @@ describe('SignalingClient', () => {
     await expect(started).rejects.toMatchObject({ code: 'ERR_SIGNALING' });
   });
 
-  it('reconnects with exponential backoff and resumes its peer id; queued signals are flushed', async () => {
+  it('reconnects with exponential backoff and resumes its peer id with the latest token; queued signals are flushed', async () => {
     const clock = manualTimers();
     const c = client({ create: true }, clock.timers);
     const states: string[] = [];
@@ -159,13 +159,17 @@ describe('SignalingClient', () => {
     c.sendSignal('peer-0002', { type: 'candidate', candidate: { candidate: 'c' } }); // while down: queued
     const ws = FakeSocket.all.at(-1)!;
     ws.open();
-    expect(ws.sent[0]).toEqual({ type: 'join', roomId: WELCOME.roomId, resumePeerId: 'peer-0001' });
-    ws.receive(WELCOME);
+    expect(ws.sent[0]).toEqual({ type: 'join', roomId: WELCOME.roomId, resumePeerId: 'peer-0001', resumeToken: WELCOME.resumeToken });
+    const renewed = `7.${'U'.repeat(43)}`;
+    ws.receive({ ...WELCOME, resumeToken: renewed });
     expect(ws.sent[1]).toMatchObject({ type: 'signal', to: 'peer-0002' });
     expect(states).toEqual(['open', 'reconnecting', 'open']);
     // After a successful resume the backoff starts over.
     ws.drop();
     expect(clock.delays()).toEqual([RECONNECT_INITIAL_MS]);
+    clock.advance(RECONNECT_INITIAL_MS);
+    FakeSocket.all.at(-1)!.open();
+    expect(FakeSocket.all.at(-1)!.sent[0]).toMatchObject({ resumePeerId: 'peer-0001', resumeToken: renewed });
     c.destroy();
     expect(clock.delays()).toEqual([]);
   });

@@ -45,18 +45,18 @@ describe('heartbeat', () => {
     const server = await serve({ timers, heartbeatIntervalMs: 100, heartbeatTimeoutMs: 250, resumeGraceMs: 50 });
     const [a, b] = [await connect(server, { autoPong: false }), await connect(server, { autoPong: false })];
     const { roomId } = await a.create();
-    await b.join(roomId);
+    const { peerId: idB } = await b.join(roomId);
     await a.membersWhere((l) => l.members.length === 2);
     timers.advance(200); // two pings, both still within the timeout
-    b.send({ type: 'meta', meta: { name: 'b' } }); // b is active at t=200
-    await a.membersWhere((l) => l.members[1]?.meta.name === 'b');
+    b.send({ type: 'config', config: { active: 'b' } }); // b is active at t=200
+    expect((await a.next('config')).config).toEqual({ active: 'b' });
     timers.advance(100); // t=300: a silent for 300 > 250, b for 100
     expect(await a.closed).toBe(1006);
     await waitFor(() => server.signaling.stats().seatsInGrace === 1, 'a in grace');
     expect(b.closeCode).toBeNull();
     timers.advance(50);
     const after = await b.membersWhere((l) => l.members.length === 1);
-    expect(after.members.map((m) => m.meta)).toEqual([{ name: 'b' }]);
+    expect(after.members.map((m) => m.id)).toEqual([idB]);
     expect(server.signaling.stats()).toMatchObject({ members: 1, pendingTimers: 0 });
   });
 });
@@ -65,16 +65,16 @@ describe('resume', () => {
   async function roomOfThree(server: TestServer) {
     const [a, b, c] = [await connect(server), await connect(server), await connect(server)];
     const { roomId, peerId: idA } = await a.create();
-    const { peerId: idB } = await b.join(roomId);
+    const { peerId: idB, resumeToken: tokenB } = await b.join(roomId);
     const { peerId: idC } = await c.join(roomId);
     for (const x of [a, b, c]) await x.membersWhere((l) => l.members.length === 3);
-    return { a, b, c, roomId, idA, idB, idC };
+    return { a, b, c, roomId, idA, idB, idC, tokenB };
   }
 
   it('keeps id and rank for a peer that rejoins within the grace period, without disturbing the others', async () => {
     const timers = new ManualTimers();
     const server = await serve({ timers, resumeGraceMs: GRACE_MS });
-    const { a, b, c, roomId, idA, idB, idC } = await roomOfThree(server);
+    const { a, b, c, roomId, idA, idB, idC, tokenB } = await roomOfThree(server);
     b.ws.terminate(); // the network vanished: no close frame
     await waitFor(() => server.signaling.stats().seatsInGrace === 1, 'b in grace');
     a.send({ type: 'signal', to: idB, data: { type: 'offer', sdp: 'lost' } });
@@ -82,7 +82,7 @@ describe('resume', () => {
 
     timers.advance(GRACE_MS - 1);
     const b2 = await connect(server);
-    const welcome = await b2.join(roomId, { resumePeerId: idB, meta: {} });
+    const welcome = await b2.join(roomId, { resumePeerId: idB, resumeToken: tokenB, meta: {} });
     expect(welcome.peerId).toBe(idB);
     const list = await b2.next('members');
     expect(list.members.map((m) => [m.id, m.rank])).toEqual([[idA, 0], [idB, 1], [idC, 2]]);
@@ -101,22 +101,22 @@ describe('resume', () => {
   it('drops the seat when the grace period ends; a late resume gets its id back but the last rank', async () => {
     const timers = new ManualTimers();
     const server = await serve({ timers, resumeGraceMs: GRACE_MS });
-    const { a, b, roomId, idA, idB, idC } = await roomOfThree(server);
+    const { a, b, roomId, idA, idB, idC, tokenB } = await roomOfThree(server);
     b.ws.terminate();
     await waitFor(() => server.signaling.stats().seatsInGrace === 1, 'b in grace');
     timers.advance(GRACE_MS);
     const after = await a.next('members');
     expect(after.members.map((m) => [m.id, m.rank])).toEqual([[idA, 0], [idC, 1]]);
     const b2 = await connect(server);
-    expect((await b2.join(roomId, { resumePeerId: idB })).peerId).toBe(idB);
+    expect((await b2.join(roomId, { resumePeerId: idB, resumeToken: tokenB })).peerId).toBe(idB);
     expect((await b2.next('members')).members.map((m) => m.id)).toEqual([idA, idC, idB]);
   });
 
   it('moves a live seat to a newer socket and closes the old one with 4000', async () => {
     const server = await serve();
-    const { b, roomId, idB } = await roomOfThree(server);
+    const { b, roomId, idB, tokenB } = await roomOfThree(server);
     const b2 = await connect(server);
-    expect((await b2.join(roomId, { resumePeerId: idB })).peerId).toBe(idB);
+    expect((await b2.join(roomId, { resumePeerId: idB, resumeToken: tokenB })).peerId).toBe(idB);
     expect(await b.closed).toBe(4000);
     await waitFor(() => server.signaling.stats().connections === 3, 'old socket gone');
     expect(server.signaling.stats()).toMatchObject({ members: 3, seatsInGrace: 0, connections: 3 });
@@ -130,27 +130,38 @@ describe('resume', () => {
     expect(server.signaling.stats().pendingTimers).toBe(0);
   });
 
-  it('recreates a room after a server restart for peers that resume, in the order they come back', async () => {
-    const first = await serve();
-    const [a, b] = [await connect(first), await connect(first)];
-    const { roomId, peerId: idA } = await a.create();
-    const { peerId: idB } = await b.join(roomId);
+  it('recreates a room after a server restart (same key) for members with tokens, in their old rank order', async () => {
+    const resumeKey = new Uint8Array(32).fill(7);
+    const first = await serve({ resumeKey });
+    const [a, b, c] = [await connect(first), await connect(first), await connect(first)];
+    const { roomId, peerId: idA, resumeToken: tokenA } = await a.create();
+    const { peerId: idB, resumeToken: tokenB } = await b.join(roomId);
+    const { peerId: idC, resumeToken: tokenC } = await c.join(roomId);
     await first.close();
-    const second = await serve();
+    const second = await serve({ resumeKey });
     const stranger = await connect(second);
-    stranger.send({ type: 'join', roomId });
+    stranger.send({ type: 'join', roomId, resumePeerId: idA }); // an id without its token proves nothing
     expect((await stranger.next('error')).code).toBe('ERR_ROOM_NOT_FOUND');
-    const [b2, a2] = [await connect(second), await connect(second)];
-    expect(await b2.join(roomId, { resumePeerId: idB })).toMatchObject({ roomId, peerId: idB });
-    expect(await a2.join(roomId, { resumePeerId: idA })).toMatchObject({ roomId, peerId: idA });
-    expect((await a2.next('members')).members.map((m) => [m.id, m.rank])).toEqual([[idB, 0], [idA, 1]]);
+    const [c2, a2, b2] = [await connect(second), await connect(second), await connect(second)];
+    expect(await c2.join(roomId, { resumePeerId: idC, resumeToken: tokenC })).toMatchObject({ roomId, peerId: idC });
+    expect(await a2.join(roomId, { resumePeerId: idA, resumeToken: tokenA })).toMatchObject({ roomId, peerId: idA });
+    expect(await b2.join(roomId, { resumePeerId: idB, resumeToken: tokenB })).toMatchObject({ roomId, peerId: idB });
+    // They came back as c, a, b; the ranks are the old ones.
+    const list = await c2.membersWhere((l) => l.members.length === 3);
+    expect(list.members.map((m) => [m.id, m.rank])).toEqual([[idA, 0], [idB, 1], [idC, 2]]);
+    // A server with another key (the key file was deleted) does not honour the old tokens.
+    const third = await serve();
+    const late = await connect(third);
+    late.send({ type: 'join', roomId, resumePeerId: idA, resumeToken: tokenA });
+    expect((await late.next('error')).code).toBe('ERR_ROOM_NOT_FOUND');
   });
 });
 
 describe('no leaks', () => {
   it('returns to its baseline after 1000 join/leave cycles of every kind', async () => {
     const timers = new ManualTimers();
-    const server = await serve({ timers, resumeGraceMs: GRACE_MS });
+    // The join deadline outlasts the 13 s this test's clock runs: the reuser idles outside a room meanwhile.
+    const server = await serve({ timers, resumeGraceMs: GRACE_MS, joinDeadlineMs: 60_000 });
     const httpServer = server.http;
     const upgradeListeners = httpServer.listenerCount('upgrade');
     const listenerCounts = () => Object.fromEntries(httpServer.eventNames().map((e) => [String(e), httpServer.listenerCount(e)]));
