@@ -2,6 +2,7 @@
  * Command line and environment of `npm start`, parsed into one typed config. Pure: no I/O, so the
  * parsing is unit-tested directly.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { RTCIceServerLike } from '../signaling/protocol.ts';
 
@@ -17,8 +18,12 @@ export interface ServerConfig {
   keyFile?: string;
   certDir: string;
   distDir: string;
+  /** Where the server keeps state that must survive a restart (the resume-token key). */
+  dataDir: string;
   iceServers: RTCIceServerLike[];
   allowedOrigins?: string[];
+  /** Reverse proxies whose X-Forwarded-For names the client address. */
+  trustedProxies?: string[];
   help: boolean;
 }
 
@@ -40,7 +45,12 @@ export const USAGE = `Usage: npm start -- [options]
   --cert-dir DIR        where the self-signed certificate is kept (default .certs)
   --ice-servers JSON    STUN/TURN servers for WebRTC, e.g. '[{"urls":"stun:stun.example.org"}]'
                         (env ICE_SERVERS; default none: peers on one LAN need none)
-  --allowed-origins L   comma-separated origins allowed to open the signaling socket (env ALLOWED_ORIGINS)
+  --allowed-origins L   comma-separated origins allowed to open the signaling socket besides the
+                        server's own local and LAN URLs (env ALLOWED_ORIGINS)
+  --trusted-proxies L   comma-separated addresses of reverse proxies whose X-Forwarded-For header
+                        gives the client address for per-client limits (env TRUSTED_PROXIES)
+  --data-dir DIR        keeps the key of the room-seat resume tokens, so members keep their seats
+                        across a restart (env DATA_DIR, default .data)
   --dist DIR            built app to serve (default dist)
   --help                this text`;
 
@@ -52,6 +62,10 @@ function parsePort(text: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw argError(`port must be an integer 0-65535, got "${text}"`);
   return port;
+}
+
+function commaList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
 function parseIceServers(text: string): RTCIceServerLike[] {
@@ -76,8 +90,10 @@ export function parseServerArgs(argv: readonly string[], env: Readonly<Record<st
     keyFile: env.TLS_KEY || undefined,
     certDir: '.certs',
     distDir: 'dist',
+    dataDir: env.DATA_DIR || '.data',
     iceServers: env.ICE_SERVERS ? parseIceServers(env.ICE_SERVERS) : [],
-    allowedOrigins: env.ALLOWED_ORIGINS ? env.ALLOWED_ORIGINS.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+    allowedOrigins: env.ALLOWED_ORIGINS ? commaList(env.ALLOWED_ORIGINS) : undefined,
+    trustedProxies: env.TRUSTED_PROXIES ? commaList(env.TRUSTED_PROXIES) : undefined,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -95,8 +111,10 @@ export function parseServerArgs(argv: readonly string[], env: Readonly<Record<st
       case '--cert': config.certFile = value(); config.https = true; break;
       case '--key': config.keyFile = value(); config.https = true; break;
       case '--ice-servers': config.iceServers = parseIceServers(value()); break;
-      case '--allowed-origins': config.allowedOrigins = value().split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--allowed-origins': config.allowedOrigins = commaList(value()); break;
       case '--cert-dir': config.certDir = value(); break;
+      case '--trusted-proxies': config.trustedProxies = commaList(value()); break;
+      case '--data-dir': config.dataDir = value(); break;
       case '--dist': config.distDir = value(); break;
       case '--help': case '-h': config.help = true; break;
       default: throw argError(`unknown option ${arg} (see --help)`);
@@ -104,6 +122,12 @@ export function parseServerArgs(argv: readonly string[], env: Readonly<Record<st
   }
   if ((config.certFile === undefined) !== (config.keyFile === undefined)) {
     throw argError('--cert and --key go together');
+  }
+  for (const origin of config.allowedOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s]+$/.test(origin.replace(/\/$/, ''))) throw argError(`allowed origin must look like https://host[:port], got "${origin}"`);
+  }
+  for (const proxy of config.trustedProxies ?? []) {
+    if (isIP(proxy) === 0) throw argError(`trusted proxy must be an IP address, got "${proxy}"`);
   }
   return config;
 }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { startAppServer } from './app.ts';
 import { loadOrCreateCertificate } from './certs.ts';
 import { parseServerArgs, USAGE, type ServerConfig } from './cli.ts';
+import { loadOrCreateResumeKey } from './resume-tokens.ts';
 import { roomLink } from '../signaling/links.ts';
 import { CERTIFICATE_STEPS, HTTPS_COMMAND } from '../signaling/origins.ts';
 import { lanAddresses, serverOrigins } from './urls.ts';
@@ -37,7 +38,13 @@ async function main(): Promise<void> {
     host: config.host,
     distDir,
     tls,
-    signaling: { iceServers: config.iceServers, allowedOrigins: config.allowedOrigins, log: (line) => console.log(`[signal] ${line}`) },
+    signaling: {
+      iceServers: config.iceServers,
+      allowedOrigins: config.allowedOrigins,
+      trustedProxies: config.trustedProxies,
+      resumeKey: loadOrCreateResumeKey(config.dataDir),
+      log: (line) => console.log(`[signal] ${line}`),
+    },
   });
   const origins = serverOrigins(app.protocol, config.host, app.port, { selfSigned: app.selfSigned });
   console.log('ShuffleBN Mesh is running.');

@@ -68,7 +68,12 @@ export function loadOrCreateResumeKey(dir: string): Uint8Array {
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const key = randomBytes(RESUME_KEY_BYTES);
-  // 'wx': never overwrite a key another server process wrote in the meantime.
-  writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    // 'wx': never overwrite a key another server process wrote in the meantime; use that one instead.
+    writeFileSync(file, `${key.toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateResumeKey(dir);
+    throw err;
+  }
   return key;
 }
