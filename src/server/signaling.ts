@@ -41,6 +41,9 @@ export interface SignalingStats {
   addresses: number;
   /** Sockets closed for not reading (bufferedAmount past maxBufferedBytes) since start. */
   evictedTotal: number;
+  /** Bytes queued for sending over all sockets now, and the largest queue of one socket. */
+  queuedBytes: number;
+  maxQueuedBytes: number;
 }
 
 export interface SignalingHandle {
@@ -159,6 +162,12 @@ export function attachSignaling(
     stats(): SignalingStats {
       let members = 0;
       let seatsInGrace = 0;
+      let queuedBytes = 0;
+      let maxQueuedBytes = 0;
+      for (const conn of connections) {
+        queuedBytes += conn.ws.bufferedAmount;
+        maxQueuedBytes = Math.max(maxQueuedBytes, conn.ws.bufferedAmount);
+      }
       for (const room of membership.rooms.all()) {
         members += room.seats.length;
         for (const seat of room.seats) if (!seat.holder) seatsInGrace++;
@@ -174,6 +183,8 @@ export function attachSignaling(
         refusedTotal,
         addresses: socketsByAddress.size,
         evictedTotal,
+        queuedBytes,
+        maxQueuedBytes,
       };
     },
     heartbeatNow: () => heartbeat.tick(),
