@@ -68,8 +68,16 @@ export const MAX_VIOLATIONS = 20;
 export const HEARTBEAT_INTERVAL_MS = 15_000;
 /** A socket silent (no pong, no message) for this long is terminated and its peer leaves (ms). */
 export const HEARTBEAT_TIMEOUT_MS = 45_000;
-/** How long a peer whose socket dropped keeps its id and rank, waiting for a `join` with resumePeerId (ms). */
+/** How long a peer whose socket dropped keeps its id and rank, waiting for a `join` with its resume token (ms). */
 export const RESUME_GRACE_MS = 10_000;
+/**
+ * After a restart, for this long after a room is recreated, members returning with a valid token take
+ * their old places in the old order instead of the last rank (ms). A client's reconnect backoff tops
+ * out at 8 s ± 25% (src/mesh/signaling-client.ts), so every member gets at least three attempts.
+ */
+export const ROOM_RESTORE_MS = 30_000;
+/** How long the list of the server's own origins is reused before the network interfaces are read again (ms). */
+export const ORIGINS_REFRESH_MS = 5_000;
 
 /** WebSocket close codes the server uses. */
 export const CLOSE_POLICY_VIOLATION = 1008;
@@ -111,6 +119,7 @@ export interface SignalingOptions {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   resumeGraceMs: number;
+  roomRestoreMs: number;
   /**
    * Origins allowed to open a socket besides the server's own (its local and LAN URLs, http and https;
    * see origins.ts). Entries are full origins such as 'https://example.org:8443'. Other Origin headers
@@ -152,6 +161,7 @@ export const DEFAULT_SIGNALING_OPTIONS: Readonly<SignalingOptions> = Object.free
   heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
   heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
   resumeGraceMs: RESUME_GRACE_MS,
+  roomRestoreMs: ROOM_RESTORE_MS,
   allowedOrigins: [],
   trustedProxies: [],
   resumeKey: undefined,

@@ -19,7 +19,7 @@ import { RoomRegistry, type Room, type Seat } from './rooms.ts';
 
 export type MembershipOptions = Pick<
   SignalingOptions,
-  'maxPeersPerRoom' | 'maxRooms' | 'maxRoomsPerAddress' | 'resumeGraceMs' | 'metaSettleMs' | 'metaEpochIntervalMs' | 'resumeKey' | 'iceServers' | 'timers' | 'log'
+  'maxPeersPerRoom' | 'maxRooms' | 'maxRoomsPerAddress' | 'resumeGraceMs' | 'roomRestoreMs' | 'metaSettleMs' | 'metaEpochIntervalMs' | 'resumeKey' | 'iceServers' | 'timers' | 'log'
 >;
 
 /** What a `join` asks for. */
@@ -75,8 +75,8 @@ export class Membership {
    * `join`: enter the room of a link. With a valid resume token (`resumePeerId` + `resumeToken`):
    * - the seat is still held (socket dropped, or a phone changed networks before the server noticed):
    *   the new socket takes it over, same id and rank; a still-open old socket is closed with 4000;
-   * - the room is unknown (the server restarted): the room is recreated under its id, and for one
-   *   grace period returning members take their old places in their old order;
+   * - the room is unknown (the server restarted): the room is recreated under its id, and for
+   *   ROOM_RESTORE_MS returning members take their old places in their old order;
    * - the seat has expired in a live room: the id comes back, at the last rank (the others went on
    *   without it, so it must not become rank 0 again).
    * Without a valid token a resume is an ordinary join (fresh id, last rank), and an unknown room is
@@ -91,7 +91,7 @@ export class Membership {
       if (seq === null) return conn.sendError('ERR_ROOM_NOT_FOUND', 'this room link is not known to the server: ask for a new link');
       if (!this.mayCreateRoom(conn)) return;
       room = this.openRoom(roomId, conn);
-      room.restoreUntil = this.opts.timers.now() + this.opts.resumeGraceMs;
+      room.restoreUntil = this.opts.timers.now() + this.opts.roomRestoreMs;
       this.opts.log(`room ${room.id.slice(0, 6)}… recreated by a returning member`);
     }
     if (seq !== null) {

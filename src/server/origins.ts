@@ -13,10 +13,8 @@
 import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { ORIGINS_REFRESH_MS } from './config.ts';
 import { serverOrigins } from './urls.ts';
-
-/** How long the list of own origins is reused before the network interfaces are read again (ms). */
-export const ORIGINS_REFRESH_MS = 5_000;
 
 /** Browsers lower-case scheme and host and drop default ports; entries given by people may not. */
 function normalizeOrigin(origin: string): string {

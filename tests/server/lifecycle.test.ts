@@ -155,6 +155,22 @@ describe('resume', () => {
     late.send({ type: 'join', roomId, resumePeerId: idA, resumeToken: tokenA });
     expect((await late.next('error')).code).toBe('ERR_ROOM_NOT_FOUND');
   });
+  it('after the restore window a returning member takes the last rank (the others went on without it)', async () => {
+    const resumeKey = new Uint8Array(32).fill(9);
+    const first = await serve({ resumeKey });
+    const [a, c] = [await connect(first), await connect(first)];
+    const { roomId, peerId: idA, resumeToken: tokenA } = await a.create();
+    const { peerId: idC, resumeToken: tokenC } = await c.join(roomId);
+    await first.close();
+    const timers = new ManualTimers();
+    const second = await serve({ resumeKey, timers, roomRestoreMs: 30_000, joinDeadlineMs: 60_000 });
+    const c2 = await connect(second);
+    await c2.join(roomId, { resumePeerId: idC, resumeToken: tokenC });
+    timers.advance(30_000);
+    const a2 = await connect(second);
+    expect((await a2.join(roomId, { resumePeerId: idA, resumeToken: tokenA })).peerId).toBe(idA);
+    expect((await c2.membersWhere((l) => l.members.length === 2)).members.map((m) => m.id)).toEqual([idC, idA]);
+  });
 });
 
 describe('no leaks', () => {
