@@ -27,8 +27,9 @@ export const MAX_CONNECTIONS_PER_ADDRESS = 64;
 export const MAX_ROOMS_PER_ADDRESS = 16;
 /**
  * A socket must be in a room this long after it opened (or after it left one) or it is closed with
- * 1008: a page sends `create`/`join` in its first round trip, even over a slow phone link, so 10 s is
- * generous, and an idle socket then costs a slot for 10 s rather than until the heartbeat gives up.
+ * CLOSE_JOIN_TIMEOUT: a page sends `create`/`join` as soon as the socket opens, so 10 s is generous even
+ * over a slow phone link, and an idle socket costs a slot for 10 s instead of for as long as it answers
+ * pings (a `ws` client answers them by itself).
  */
 export const JOIN_DEADLINE_MS = 10_000;
 /**
@@ -38,9 +39,9 @@ export const JOIN_DEADLINE_MS = 10_000;
 export const MAX_ERRORS_BEFORE_JOIN = 10;
 /**
  * A receiver whose socket holds more than this many bytes not yet sent (ws bufferedAmount, on top of
- * what the kernel buffers) is terminated and leaves its room: it has stopped reading. The burst of a
- * full room's join (15 offers of up to 60 KB SDP plus their ICE candidates) fits; a stalled reader then
- * costs at most this much server memory.
+ * what the kernel buffers) is terminated and leaves its room: it has stopped reading. A data-channel
+ * SDP is about 1 KB; even a full room's burst at the schema's maximum (15 offers of 60 KB plus their
+ * ICE candidates) fits. A stalled reader then costs at most this much server memory.
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 /**
