@@ -2,7 +2,8 @@
  * Browser client of the signaling protocol (src/signaling/protocol.ts): one WebSocket at SIGNAL_PATH on
  * the page's origin. Creates or joins a room, reports members and epochs, relays WebRTC signals and the
  * room's config, maps server errors to MeshError codes, and reconnects with exponential backoff plus
- * `resumePeerId` and the secret `resumeToken` of its welcome, so the peer keeps its id and rank. Data channels do not depend on this socket: a
+ * `resumePeerId` and the secret `resumeToken` of its latest welcome, so the peer keeps its id and rank
+ * (the server gives the seat back only with the token). Data channels do not depend on this socket: a
  * signaling restart leaves the mesh's links untouched.
  */
 import { SIGNAL_PATH, type ClientMessage, type Member, type PeerMeta, type RoomConfig, type RTCIceServerLike, type ServerMessage } from '../signaling/protocol.ts';
