@@ -2,13 +2,13 @@
  * Signaling protocol shared by the Node server (src/server/) and the browser client (src/mesh/); like
  * everything in src/signaling/, it imports nothing from Node, so browser code never reaches into src/server/.
  * JSON text frames over one WebSocket at path `/signal`. Every inbound message is validated with these
- * schemas; unknown fields are dropped (zod's default strip), unknown kinds are refused.
+ * schemas; unknown fields are dropped (zod's default strip; `transceiverRequest` refuses them),
+ * unknown kinds are refused.
  *
  * Flow: a client sends `create` (the server makes a room with an unguessable id) or `join` with the id
  * from the room link, gets `welcome` with its own peer id and the seat's secret resume token, then
- * `members` on every change. Offers,
- * answers and ICE candidates travel as `signal {to, data}` and arrive as `signal {from, data}` with
- * `from` stamped by the server. `config` carries the room's shared training configuration: the server
+ * `members` on every change. Offers, answers and ICE candidates travel as `signal {to, data}` and
+ * arrive as `signal {from, data}` with `from` stamped by the server. `config` carries the room's shared training configuration: the server
  * keeps the latest one per room and sends it to each peer that joins.
  */
 import { z } from 'zod';
