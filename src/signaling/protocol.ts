@@ -8,8 +8,9 @@
  * Flow: a client sends `create` (the server makes a room with an unguessable id) or `join` with the id
  * from the room link, gets `welcome` with its own peer id and the seat's secret resume token, then
  * `members` on every change. Offers, answers and ICE candidates travel as `signal {to, data}` and
- * arrive as `signal {from, data}` with `from` stamped by the server. `config` carries the room's shared training configuration: the server
- * keeps the latest one per room and sends it to each peer that joins.
+ * arrive as `signal {from, data}` with `from` stamped by the server. `config` carries the room's
+ * shared training configuration: the server keeps the latest one per room and sends it to each peer
+ * that joins.
  */
 import { z } from 'zod';
 
