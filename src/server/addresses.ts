@@ -50,6 +50,14 @@ export function addressKey(address: string): AddressKey {
   return `${canonical.slice(0, 19)}::/64`;
 }
 
+/** A forwarded hop without the port some proxies append: `1.2.3.4:5678`, `[2001:db8::1]:5678`. */
+function withoutPort(hop: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(hop);
+  if (bracketed) return bracketed[1]!;
+  const v4 = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(hop);
+  return v4 ? v4[1]! : hop;
+}
+
 /**
  * The client address of an upgrade request. X-Forwarded-For is read only when the TCP peer is a trusted
  * proxy (`trustedProxies` holds canonical addresses): then the rightmost entry that is not itself a
@@ -61,7 +69,7 @@ export function clientAddress(req: http.IncomingMessage, trustedProxies: Readonl
   const header = req.headers['x-forwarded-for'];
   const hops = (Array.isArray(header) ? header.join(',') : header ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = canonicalAddress(hops[i]!);
+    const hop = canonicalAddress(withoutPort(hops[i]!));
     if (!isIPv4(hop) && !isIPv6(hop)) break; // not an address: the chain is broken here
     if (!trustedProxies.has(hop)) return addressKey(hop);
   }

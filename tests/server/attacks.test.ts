@@ -71,6 +71,9 @@ describe('idle sockets (issue: 4000 sockets that never join lock everyone out)',
     await connect(proxied, `2.2.2.2, ${ATTACKER}`);
     await expect(TestClient.connect(proxied.url, from(`3.3.3.3, ${ATTACKER}`))).rejects.toMatchObject({ status: 429 });
     await connect(proxied, `${ATTACKER}, ${LEGIT}`);
+    // Some proxies append the client's port; it is not part of the address.
+    await connect(proxied, `${LEGIT}:50123`);
+    await expect(TestClient.connect(proxied.url, from(`[::ffff:${LEGIT}]:443`))).rejects.toMatchObject({ status: 429 });
     expect(proxied.signaling.stats().addresses).toBe(2);
   });
 });
