@@ -1,6 +1,6 @@
 /**
  * Which web pages may open a signaling socket. By default only the server's own pages: the origins of
- * its local and LAN URLs (serverOrigins in urls.ts, http and https forms), read from the address the
+ * its local and LAN URLs (pageOrigins in urls.ts, http and https forms), read from the address the
  * http server actually listens on, so port 0 and the Vite dev server's port need no configuration.
  * `allowedOrigins` adds more (a reverse proxy's public name, a hostname the machine is reached by).
  *
@@ -14,7 +14,7 @@ import type * as http from 'node:http';
 import type * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { ORIGINS_REFRESH_MS } from './config.ts';
-import { serverOrigins } from './urls.ts';
+import { pageOrigins } from './urls.ts';
 
 /** Browsers lower-case scheme and host and drop default ports; entries given by people may not. */
 function normalizeOrigin(origin: string): string {
@@ -48,7 +48,7 @@ export class OriginPolicy {
     const at = this.now();
     if (this.own && at - this.own.at < ORIGINS_REFRESH_MS) return this.own.origins;
     const address = this.server.address() as AddressInfo | string | null;
-    const origins = address && typeof address === 'object' ? new Set(serverOrigins(address.address, address.port)) : new Set<string>();
+    const origins = address && typeof address === 'object' ? new Set(pageOrigins(address.address, address.port)) : new Set<string>();
     this.own = { at, origins };
     return origins;
   }

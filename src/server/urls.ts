@@ -117,18 +117,21 @@ export function createOriginsHandler(opts: OriginsHandlerOptions): (req: http.In
 }
 
 /**
- * The origins of the pages this server serves: the local and LAN URLs of serverUrls() in both their
- * http and https forms, plus the loopback literals (127.0.0.1, [::1]) when the server listens on
- * loopback, since a page opened at http://127.0.0.1:port is as much ours as one at localhost.
+ * The origins of the pages this server serves, for the signaling socket's Origin check: the local and
+ * LAN URLs of serverUrls() in both their http and https forms, plus the loopback literals (127.0.0.1,
+ * [::1]) and this machine's name (bare and `.local`, as mDNS announces it) when the server listens on
+ * loopback or every interface: a page opened at http://127.0.0.1:port is as much ours as one at
+ * localhost. `hostname` and `interfaces` are injectable for tests.
  */
-export function serverOrigins(host: string, port: number, interfaces: Interfaces = os.networkInterfaces()): string[] {
+export function pageOrigins(host: string, port: number, interfaces: Interfaces = os.networkInterfaces(), hostname = os.hostname()): string[] {
   const origins = new Set<string>();
+  const names = hostname && /^[a-z0-9-]+$/i.test(hostname) ? [hostname, `${hostname}.local`] : [];
   for (const protocol of ['http', 'https'] as const) {
     const urls = serverUrls(protocol, host, port, interfaces);
-    // URL.origin drops a default port (80 for http, 443 for https), as browsers do in the Origin header.
+    // URL.origin drops a default port (80 for http, 443 for https) and lower-cases, as browsers do.
     for (const url of [urls.local, ...urls.lan]) origins.add(new URL(url).origin);
-    if (WILDCARD_HOSTS.has(host) || host === 'localhost' || host === '127.0.0.1' || host === '::1') {
-      for (const loopback of ['127.0.0.1', '[::1]', 'localhost']) origins.add(new URL(`${protocol}://${loopback}:${port}`).origin);
+    if (WILDCARD_HOSTS.has(host) || LOOPBACK_HOSTS.has(host)) {
+      for (const name of ['127.0.0.1', '[::1]', 'localhost', ...names]) origins.add(new URL(`${protocol}://${name}:${port}`).origin);
     }
   }
   return [...origins];

@@ -1,4 +1,4 @@
-/** The pieces behind the per-client limits: address keys, the server's own origins, resume tokens and their key file, flags. */
+/** The pieces behind the per-client limits: address keys, the server's own page origins, resume tokens and their key file, flags. */
 import { mkdtempSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { addressKey, canonicalAddress } from '../../src/server/addresses.ts';
 import { parseServerArgs } from '../../src/server/cli.ts';
 import { loadOrCreateResumeKey, RESUME_KEY_FILE, ResumeTokens } from '../../src/server/resume-tokens.ts';
-import { serverOrigins } from '../../src/server/urls.ts';
+import { pageOrigins } from '../../src/server/urls.ts';
 import { ResumeToken } from '../../src/signaling/protocol.ts';
 
 describe('address keys', () => {
@@ -25,19 +25,21 @@ describe('own origins', () => {
   const interfaces = {
     lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }],
     eth0: [{ address: '192.168.1.5', family: 'IPv4', internal: false }, { address: 'fe80::1', family: 'IPv6', internal: false }],
-  } as unknown as Parameters<typeof serverOrigins>[2];
+  } as unknown as Parameters<typeof pageOrigins>[2];
 
   it('lists the printed local and LAN URLs as origins, in http and https forms, plus loopback literals', () => {
-    expect(new Set(serverOrigins('0.0.0.0', 8080, interfaces))).toEqual(new Set([
+    expect(new Set(pageOrigins('0.0.0.0', 8080, interfaces, 'Laptop'))).toEqual(new Set([
       'http://localhost:8080', 'http://127.0.0.1:8080', 'http://[::1]:8080', 'http://192.168.1.5:8080',
+      'http://laptop:8080', 'http://laptop.local:8080',
       'https://localhost:8080', 'https://127.0.0.1:8080', 'https://[::1]:8080', 'https://192.168.1.5:8080',
+      'https://laptop:8080', 'https://laptop.local:8080',
     ]));
   });
 
   it('drops default ports as browsers do, and lists only the bound address for a specific host', () => {
-    expect(serverOrigins('127.0.0.1', 443, interfaces)).toContain('https://localhost');
-    expect(serverOrigins('127.0.0.1', 80, interfaces)).toContain('http://127.0.0.1');
-    expect(new Set(serverOrigins('192.168.1.5', 8443, interfaces))).toEqual(new Set(['http://192.168.1.5:8443', 'https://192.168.1.5:8443']));
+    expect(pageOrigins('127.0.0.1', 443, interfaces)).toContain('https://localhost');
+    expect(pageOrigins('127.0.0.1', 80, interfaces)).toContain('http://127.0.0.1');
+    expect(new Set(pageOrigins('192.168.1.5', 8443, interfaces, 'laptop'))).toEqual(new Set(['http://192.168.1.5:8443', 'https://192.168.1.5:8443']));
   });
 });
 
