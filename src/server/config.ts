@@ -123,7 +123,7 @@ export interface SignalingOptions {
   roomRestoreMs: number;
   /**
    * Origins allowed to open a socket besides the server's own (its local and LAN URLs, http and https;
-   * see origins.ts). Entries are full origins such as 'https://example.org:8443'. Other Origin headers
+   * see origin-check.ts). Entries are full origins such as 'https://example.org:8443'. Other Origin headers
    * get HTTP 403 at upgrade; a request without Origin (not a browser) is admitted.
    */
   allowedOrigins: readonly string[];

@@ -14,7 +14,7 @@ import { Connection } from './connection.ts';
 import { MessageHandlers } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Membership } from './membership.ts';
-import { OriginPolicy } from './origins.ts';
+import { OriginPolicy } from './origin-check.ts';
 import { SIGNAL_PATH } from '../signaling/protocol.ts';
 
 export type { SignalingOptions } from './config.ts';
