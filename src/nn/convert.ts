@@ -1,9 +1,10 @@
 /** Switches the BatchNorm mode of a built model, like PyTorch's convert_sync_batchnorm. */
-import { BatchNorm, type BatchNormMode } from './layers/batchnorm.ts';
+import type { BnMode } from './batchnorm/types.ts';
+import { BatchNorm } from './layers/batchnorm.ts';
 import type { Layer } from './layers/types.ts';
 
 export interface ConvertOptions {
-  mode: BatchNormMode;
+  mode: BnMode;
   /** Test-only, see BatchNormOptions.routeStatGradients. */
   routeStatGradients?: boolean;
 }

@@ -5,7 +5,8 @@
 import type { Backend, Tensor } from '../backend/backend.ts';
 import type { Rng } from '../util/rng.ts';
 import { NnError } from './errors.ts';
-import { BatchNorm, type BatchNormMode } from './layers/batchnorm.ts';
+import type { BnMode } from './batchnorm/types.ts';
+import { BatchNorm } from './layers/batchnorm.ts';
 import { Linear } from './layers/linear.ts';
 import { ReLU } from './layers/relu.ts';
 import { Sequential } from './layers/sequential.ts';
@@ -15,7 +16,7 @@ export interface EncoderSpec {
   inputDim: number;
   hiddenDims: readonly number[];
   outputDim: number;
-  bnMode: BatchNormMode;
+  bnMode: BnMode;
 }
 
 /** Builds the encoder; weights are drawn from `rng` layer by layer (same rng state → same weights). */

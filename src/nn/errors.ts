@@ -12,15 +12,42 @@ export type NnErrorCode =
   /** Too many forwards without `syncRunningStats`: the running statistics would fall behind. */
   | 'ERR_RUNNING_STATS_UNSYNCED'
   /** A layer used after `dispose()` or after the converter replaced it. */
-  | 'ERR_LAYER_RELEASED';
+  | 'ERR_LAYER_RELEASED'
+  /**
+   * BatchNorm rows received from another tab are malformed (non-finite, negative variance, wrong
+   * count): `worker` and, where known, `rank` name the sender so the session can drop it.
+   */
+  | 'ERR_BAD_PEER_ROWS'
+  /** A statistic this tab computed in training is NaN or ±Inf: `layer` and `step` say where. */
+  | 'ERR_NONFINITE_STATS'
+  /** A tab declared more workers than a world may hold (see MAX_WORKERS_PER_TAB in world.ts). */
+  | 'ERR_WORLD_TOO_LARGE';
+
+/** Where an error happened, for the errors that can name it. */
+export interface NnErrorDetails {
+  /** Global worker index whose rows were bad. */
+  worker?: number;
+  /** Tab rank that sent them, when the world knows it. */
+  rank?: number;
+  /** BatchNorm layer index in forward order. */
+  layer?: number;
+  /** Trainer step. */
+  step?: number;
+}
 
 export class NnError extends Error {
+  readonly worker?: number;
+  readonly rank?: number;
+  readonly layer?: number;
+  readonly step?: number;
   constructor(
     readonly code: NnErrorCode,
     message: string,
+    details: NnErrorDetails = {},
   ) {
     super(message);
     this.name = 'NnError';
+    Object.assign(this, details);
   }
 }
 

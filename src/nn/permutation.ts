@@ -5,7 +5,7 @@
  */
 import { createRng } from '../util/rng.ts';
 import { NnError, assertWorldAtLeastTwo } from './errors.ts';
-import type { PermutationKind } from '../train/types.ts';
+import type { PermutationKind } from './batchnorm/types.ts';
 
 /** Stream tag for permutations, distinct from every data stream tag. */
 const PERMUTATION_STREAM = 0x7065726d; // 'perm'

@@ -35,6 +35,7 @@ export function timedWorld(world: WorkerWorld, timer: CommTimer): WorkerWorld {
     worldSize: world.worldSize,
     firstWorker: world.firstWorker,
     localWorkers: world.localWorkers,
+    tabOf: (worker) => world.tabOf(worker),
     gatherRows: (local, rowLen) => timer.time(() => world.gatherRows(local, rowLen)),
   };
 }

@@ -7,7 +7,8 @@
 import { createBackend, type BackendPreference } from '../backend/index.ts';
 import { Mesh } from '../mesh/mesh.ts';
 import { meshGroups, TrainingSession, type WorldInfo } from './session.ts';
-import type { BnLayerTrace, StepLog, TrainConfig } from './types.ts';
+import { truncateBnTrace } from '../nn/batchnorm/trace.ts';
+import type { StepLog, TrainConfig } from './types.ts';
 
 export interface HeadlessRunOptions {
   config: TrainConfig;
@@ -46,11 +47,6 @@ export async function joinRoom(room: { create: true } | { roomId: string }): Pro
   return { roomId: mesh.roomId, selfId: mesh.selfId };
 }
 
-function truncateTrace(bn: BnLayerTrace[], channels: number): BnLayerTrace[] {
-  const cut = (rows: number[][]) => rows.map((r) => r.slice(0, channels));
-  return bn.map((l) => ({ layer: l.layer, meanBefore: cut(l.meanBefore), meanAfter: cut(l.meanAfter), varBefore: cut(l.varBefore), varAfter: cut(l.varAfter) }));
-}
-
 /** Trains to the end; resolves with this tab's adapter/backend label. */
 export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; steps: number }> {
   if (!mesh) throw new Error('joinRoom() first');
@@ -70,7 +66,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
   s.addEventListener('step', (e) => {
     const log = (e as CustomEvent<StepLog>).detail;
     const out: ReportedStep = { ...log, rank: m.group.rank, selfId: m.selfId };
-    if (log.bn) out.bn = truncateTrace(log.bn, opts.traceChannels);
+    if (log.bn) out.bn = truncateBnTrace(log.bn, opts.traceChannels);
     report('step', out);
   });
   s.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, selfId: m.selfId }));

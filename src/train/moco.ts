@@ -19,7 +19,7 @@ import type { Sequential } from '../nn/layers/sequential.ts';
 import type { ForwardContext, Parameter } from '../nn/layers/types.ts';
 import { SGD, copyParams, emaParams } from '../nn/optim.ts';
 import { stepPermutation } from '../nn/permutation.ts';
-import { syncRunningStats } from '../nn/running-stats.ts';
+import { syncRunningStats } from '../nn/batchnorm/running-stats.ts';
 import { flattenTensors, unflattenInto } from '../nn/serialize.ts';
 import type { WorkerWorld } from '../nn/world.ts';
 import { createRng } from '../util/rng.ts';
@@ -138,13 +138,13 @@ export class MocoTrainer {
     const scope = new TensorScope(backend);
     try {
       // Query encoder: local BN, kept for backward.
-      const queryCtx: ForwardContext = { backend, training: true, world, sourceOf: null };
+      const queryCtx: ForwardContext = { backend, training: true, world, sourceOf: null, step };
       const xq = scope.keep(backend.fromArray(queryIn, [L * n, inDim]));
       const q = scope.keep(await this.query.forward(xq, queryCtx));
       const qn = scope.keep(backend.l2Normalize(q));
 
       const trace: BnLayerTrace[] | undefined = opts.trace ? [] : undefined;
-      const { keys, allKeys } = await this.encodeKeys(keyIn, step, sourceOf, trace, scope);
+      const { keys, allKeys, order } = await this.encodeKeys(keyIn, step, sourceOf, trace, scope);
 
       const { loss, logits, correct } = backend.infoNce(qn, keys, this.queue, config.temperature);
       scope.keep(loss);
@@ -168,7 +168,7 @@ export class MocoTrainer {
       const summed = await allReduceSum(this.group, local, this.timer);
       // The step's last collective. Nothing above changed the trainer's state, so a step that fails on
       // a membership change leaves this tab at its last completed step (the session relies on it).
-      await syncRunningStats([this.query, this.key], { backend, world });
+      await syncRunningStats([this.query, this.key], { backend, world, step });
 
       unflattenInto(backend, grads, summed.subarray(0, packed.length).map((v) => v / W));
       this.optimizer.step();
@@ -188,6 +188,7 @@ export class MocoTrainer {
         commMs: this.timer.ms,
       };
       if (trace) log.bn = trace;
+      if (trace && order) log.sampleOrder = order;
       return log;
     } finally {
       this.optimizer.zeroGrad();
@@ -205,7 +206,7 @@ export class MocoTrainer {
     sourceOf: number[],
     trace: BnLayerTrace[] | undefined,
     scope: TensorScope,
-  ): Promise<{ keys: Tensor; allKeys: Float32Array }> {
+  ): Promise<{ keys: Tensor; allKeys: Float32Array; order: number[] | null }> {
     const { backend, config } = this;
     const world = this.timed;
     const n = config.batchPerWorker;
@@ -214,7 +215,7 @@ export class MocoTrainer {
     const inDim = config.inputDim;
     const first = world.firstWorker;
     const samples = config.mode === 'samples';
-    const ctx: ForwardContext = { backend, training: true, noGrad: true, world, sourceOf: config.mode === 'shuffle' ? sourceOf : null };
+    const ctx: ForwardContext = { backend, training: true, noGrad: true, world, sourceOf: config.mode === 'shuffle' ? sourceOf : null, step };
     if (trace) ctx.trace = trace;
 
     let input = keyIn;
@@ -230,12 +231,12 @@ export class MocoTrainer {
     const k = scope.keep(await this.key.forward(xk, ctx));
     const kn = scope.keep(backend.l2Normalize(k));
     const computed = await world.gatherRows(await backend.read(kn), n * D);
-    if (!order) return { keys: kn, allKeys: computed };
+    if (!order) return { keys: kn, allKeys: computed, order };
 
     // Unshuffle: every key goes back to the row of the sample it encodes.
     const allKeys = undealRows(computed, D, order);
     const keys = scope.keep(backend.fromArray(allKeys.slice(first * n * D, (first + L) * n * D), [L * n, D]));
-    return { keys, allKeys };
+    return { keys, allKeys, order };
   }
 
   /** The full state (for a joining tab, or a checkpoint). */

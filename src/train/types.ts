@@ -3,11 +3,10 @@
  * runner (scripts/experiment.ts) and the UI (src/ui/). The run log is what `--out run.json` writes and
  * what the UI exports as JSON/CSV.
  */
+import type { BnLayerTrace, BnMode, PermutationKind } from '../nn/batchnorm/types.ts';
 
-/** How the key encoder's BatchNorm gets its statistics. */
-export type BnMode = 'local' | 'shuffle' | 'sync' | 'samples';
-/** Who lends to whom in `shuffle`/`samples`: a fresh seeded derangement per step, or r ← r+1 (the seed project). */
-export type PermutationKind = 'random' | 'cyclic';
+/** The BatchNorm vocabulary lives in nn (src/nn/batchnorm/types.ts); re-exported for train, app and UI. */
+export type { BnLayerTrace, BnMode, PermutationKind };
 
 export interface TrainConfig {
   mode: BnMode;
@@ -53,27 +52,25 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   outputDim: 128,
 });
 
-/** Channel statistics of one key-encoder BN layer at one step, for every worker of the world. */
-export interface BnLayerTrace {
-  layer: number;
-  /** before[w]: worker w's own batch means, [C]; after[w]: the means worker w normalised with. */
-  meanBefore: number[][];
-  meanAfter: number[][];
-  varBefore: number[][];
-  varAfter: number[][];
-}
-
 export interface StepLog {
   step: number;
   loss: number;
   /** Fraction of queries whose positive key ranks first among [k⁺, queue]. */
   pretextAcc: number;
-  /** sourceOf[w] = the worker whose statistics (or samples) worker w used; identity for local/sync. */
+  /** sourceOf[w] = the worker whose statistics worker w used; identity for local, sync and samples (see sampleOrder). */
   sourceOf: number[];
   computeMs: number;
   commMs: number;
-  /** Present on steps where statistics are traced (every step by default in the runner). */
+  /**
+   * Present on steps where statistics are traced (every step by default in the runner): the key
+   * encoder's BN layers, measured (see BnLayerTrace).
+   */
   bn?: BnLayerTrace[];
+  /**
+   * `samples` mode, traced steps: the step's deal of the world's key samples; slot j (worker ⌊j/n⌋,
+   * row j mod n) was given global sample sampleOrder[j] (sample i = row i mod n of worker ⌊i/n⌋).
+   */
+  sampleOrder?: number[];
   /** Present on kNN evaluation steps. */
   knnAcc?: number;
 }

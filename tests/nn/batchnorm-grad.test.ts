@@ -13,7 +13,7 @@ import { stepPermutation } from '../../src/nn/permutation.ts';
 import { localWorld } from '../../src/nn/world.ts';
 import { createRng } from '../../src/util/rng.ts';
 import type { Sequential } from '../../src/nn/layers/sequential.ts';
-import { discardRunningStats } from '../../src/nn/running-stats.ts';
+import { discardRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import { backend, centralDiff, concat, forwardBackward, lossOf, makeCtx, workerRows, worstError } from './helpers.ts';
 
 const WORKERS = 4;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { buildEncoder } from '../../src/nn/encoder.ts';
 import { BatchNorm } from '../../src/nn/layers/batchnorm.ts';
 import { stepPermutation } from '../../src/nn/permutation.ts';
-import { syncRunningStats } from '../../src/nn/running-stats.ts';
+import { syncRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import { localWorld } from '../../src/nn/world.ts';
 import { createRng } from '../../src/util/rng.ts';
 import type { BnLayerTrace } from '../../src/train/types.ts';

@@ -6,7 +6,7 @@ import { BatchNorm } from '../../src/nn/layers/batchnorm.ts';
 import { Linear } from '../../src/nn/layers/linear.ts';
 import { ReLU } from '../../src/nn/layers/relu.ts';
 import { SGD, copyParams, emaParams } from '../../src/nn/optim.ts';
-import { findBatchNorms, syncRunningStats } from '../../src/nn/running-stats.ts';
+import { findBatchNorms, syncRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import { flattenTensors, unflattenInto } from '../../src/nn/serialize.ts';
 import { stepPermutation } from '../../src/nn/permutation.ts';
 import { localWorld } from '../../src/nn/world.ts';

@@ -5,7 +5,7 @@ import { createMemoryGroups } from '../../src/mesh/memory.ts';
 import { createRng } from '../../src/util/rng.ts';
 import { localWorld, processGroupWorld, type WorkerWorld } from '../../src/nn/world.ts';
 import type { ForwardContext, Layer, Parameter } from '../../src/nn/layers/types.ts';
-import { discardRunningStats } from '../../src/nn/running-stats.ts';
+import { discardRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 
 export const backend: Backend = createCpuBackend();
 

@@ -10,7 +10,7 @@ import { buildEncoder } from '../../src/nn/encoder.ts';
 import type { ForwardContext } from '../../src/nn/layers/types.ts';
 import { SGD } from '../../src/nn/optim.ts';
 import { stepPermutation } from '../../src/nn/permutation.ts';
-import { syncRunningStats } from '../../src/nn/running-stats.ts';
+import { syncRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import { flattenTensors } from '../../src/nn/serialize.ts';
 import { localWorld } from '../../src/nn/world.ts';
 import { createRng } from '../../src/util/rng.ts';

@@ -8,7 +8,7 @@ import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import { buildEncoder } from '../../src/nn/encoder.ts';
 import { SGD } from '../../src/nn/optim.ts';
 import { stepPermutation } from '../../src/nn/permutation.ts';
-import { syncRunningStats } from '../../src/nn/running-stats.ts';
+import { syncRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import type { ForwardContext } from '../../src/nn/layers/types.ts';
 import { createRng } from '../../src/util/rng.ts';
 import type { BnLayerTrace } from '../../src/train/types.ts';

@@ -1,6 +1,7 @@
 /** Chan merging of partial statistics, and worker worlds over process groups. */
 import { describe, expect, it } from 'vitest';
-import { mergeStats, partialsFromRows } from '../../src/nn/merge-stats.ts';
+import { mergeStats } from '../../src/nn/batchnorm/merge.ts';
+import { decodeSyncRows } from '../../src/nn/batchnorm/rows.ts';
 import { localWorld } from '../../src/nn/world.ts';
 import { createRng } from '../../src/util/rng.ts';
 import { makeWorlds } from './helpers.ts';
@@ -33,12 +34,12 @@ describe('mergeStats', () => {
 
   it('skips empty partials and reads gathered [count, mean, m2] rows', () => {
     const rows = Float32Array.of(2, 1, 10, 0.5, 8, /* worker 1 */ 0, 0, 0, 0, 0, /* worker 2 */ 2, 3, 20, 0.5, 8);
-    const merged = mergeStats(partialsFromRows(rows, 3, 2), 2);
+    const merged = mergeStats(decodeSyncRows(rows, 3, 2), 2);
     expect(merged.count).toBe(4);
     expect(Array.from(merged.mean)).toEqual([2, 15]);
     // M2 = 0.5 + 0.5 + δ²·2·2/4 with δ = (2, 10).
     expect(Array.from(merged.m2)).toEqual([0.5 + 0.5 + 4, 8 + 8 + 100]);
-    expect(() => partialsFromRows(rows, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
+    expect(() => decodeSyncRows(rows, 2, 2)).toThrow(expect.objectContaining({ code: 'ERR_SHAPE' }));
   });
 });
 

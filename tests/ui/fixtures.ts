@@ -19,13 +19,12 @@ export function values(seed: number, n: number): number[] {
 export function shuffledLayer(layer: number, sourceOf: readonly number[], channels: number, seed = 1): BnLayerTrace {
   const meanBefore = sourceOf.map((_, w) => values(seed * 1000 + layer * 100 + w, channels));
   const varBefore = sourceOf.map((_, w) => values(seed * 7000 + layer * 100 + w, channels).map((v) => v * v + 0.1));
-  return {
-    layer,
-    meanBefore,
-    meanAfter: sourceOf.map((s) => [...meanBefore[s]!]),
-    varBefore,
-    varAfter: sourceOf.map((s) => [...varBefore[s]!]),
-  };
+  const meanAfter = sourceOf.map((s) => [...meanBefore[s]!]);
+  const varAfter = sourceOf.map((s) => [...varBefore[s]!]);
+  const eps = 1e-5;
+  // The normalised output's means a correct layer produces with these statistics.
+  const meanOut = meanBefore.map((row, w) => row.map((m, ch) => (m - meanAfter[w]![ch]!) / Math.sqrt(varAfter[w]![ch]! + eps)));
+  return { layer, kind: 'shuffle', sourceOf: [...sourceOf], count: 8, eps, meanBefore, varBefore, meanAfter, varAfter, meanOut };
 }
 
 /** A step log with a BN trace of `layers` layers. */

@@ -15,16 +15,28 @@
  * borrowed ones, or the global ones), averaged over ALL workers of the world, so they are identical
  * on every tab and do not depend on how workers are placed. To avoid one more collective per layer,
  * forward only records this tab's rows; `syncRunningStats(model, ctx)` gathers every layer's
- * records in one call and applies the update once per step (see running-stats.ts).
+ * records in one call and applies the update once per step (see batchnorm/running-stats.ts).
+ *
+ * The exchange itself (both directions) is batchnorm/exchange.ts, the row layouts batchnorm/rows.ts,
+ * the measured trace batchnorm/trace.ts; this class calls them in order.
  */
 import { type Backend, type BnBackwardResult, type BnLayout, type Tensor } from '../../backend/backend.ts';
 import { NnError } from '../errors.ts';
-import { packPairRows, routeToProducers, sumForAllGroups } from '../bn-rows.ts';
-import { batchStatistics } from '../bn-stats.ts';
+import { exchangeStatistics, returnStatGradients } from '../batchnorm/exchange.ts';
+import { measureTrace } from '../batchnorm/trace.ts';
+import type { BnMode, BnStatsKind } from '../batchnorm/types.ts';
 import { accumulateGrad, createParameter, disposeParameter, keepsForBackward, type ForwardContext, type Layer, type Parameter } from './types.ts';
 
-/** Where a worker's normalisation statistics come from (`samples` behaves as `local` in the layer). */
-export type BatchNormMode = 'local' | 'shuffle' | 'sync' | 'samples';
+/**
+ * BatchNorm forwards seen per context: a layer's index in forward order (traces and errors name it).
+ * A context is one forward pass of one model (the trainer builds a fresh one per step and model).
+ */
+const forwardsSeen = new WeakMap<ForwardContext, number>();
+function nextLayerIndex(ctx: ForwardContext): number {
+  const index = forwardsSeen.get(ctx) ?? 0;
+  forwardsSeen.set(ctx, index + 1);
+  return index;
+}
 
 /** Added to the variance before the square root (PyTorch's default). */
 export const BN_DEFAULT_EPS = 1e-5;
@@ -34,7 +46,7 @@ export const BN_DEFAULT_MOMENTUM = 0.1;
 export const MAX_UNSYNCED_FORWARDS = 64;
 
 export interface BatchNormOptions {
-  mode?: BatchNormMode;
+  mode?: BnMode;
   /** Learnable γ, β (default true). The MoCo output BN has none. */
   affine?: boolean;
   eps?: number;
@@ -75,6 +87,8 @@ interface BnCache {
   sourceOf: readonly number[] | null;
   /** sync: local values per statistic over global ones (n·hw / N·hw). */
   countRatio: number;
+  /** Index in forward order, for errors of the backward exchange. */
+  layer: number;
 }
 
 /**
@@ -82,7 +96,7 @@ interface BnCache {
  * (`ctx.world.localWorkers` equal groups), with the statistics mode chosen at construction.
  */
 export class BatchNorm implements Layer {
-  readonly mode: BatchNormMode;
+  readonly mode: BnMode;
   readonly affine: boolean;
   readonly eps: number;
   readonly momentum: number;
@@ -141,8 +155,20 @@ export class BatchNorm implements Layer {
       return y;
     }
     const layout = this.layoutOf(x, ctx.world.localWorkers);
-    const used = await batchStatistics(this.kind, x, layout, ctx);
+    const layer = nextLayerIndex(ctx);
+    const used = await exchangeStatistics(this.kind, x, layout, ctx, layer);
     const y = backend.bnApply(x, layout, used.mean, used.variance, gamma, beta, this.eps);
+    if (ctx.trace) {
+      const { world, sourceOf, step } = ctx;
+      const { mean, variance, own } = used;
+      const traced = { backend, world, layout, kind: this.kind, layer, eps: this.eps, mean, variance, own, y, gamma, beta, sourceOf };
+      try {
+        ctx.trace.push(await measureTrace(step !== undefined ? { ...traced, step } : traced));
+      } catch (err) {
+        for (const t of [y, used.mean, used.variance, used.ownMean]) if (t) backend.dispose(t);
+        throw err;
+      }
+    }
     if (this.trackRunningStats) this.record(backend, used.mean, used.variance, used.recordCount);
     if (keepsForBackward(ctx)) {
       this.cache = {
@@ -153,6 +179,7 @@ export class BatchNorm implements Layer {
         ownMean: used.ownMean,
         sourceOf: ctx.sourceOf ? [...ctx.sourceOf] : null,
         countRatio: used.countRatio,
+        layer,
       };
     } else {
       for (const t of [used.mean, used.variance, used.ownMean]) if (t) backend.dispose(t);
@@ -163,7 +190,7 @@ export class BatchNorm implements Layer {
   async backward(dy: Tensor, ctx: ForwardContext): Promise<Tensor> {
     const cache = this.cache;
     if (!cache) throw new NnError('ERR_NO_FORWARD', 'BatchNorm.backward without a training forward');
-    const { backend, world } = ctx;
+    const { backend } = ctx;
     const { x, layout } = cache;
     const gamma = this.weight?.value ?? null;
     if (this.kind === 'local') {
@@ -174,29 +201,13 @@ export class BatchNorm implements Layer {
     }
     const result = backend.bnBackwardBorrowed(dy, x, layout, cache.mean, cache.variance, gamma, this.eps);
     this.accumulateAffine(result);
-    const [dmean, dvar] = await Promise.all([backend.read(result.dmean), backend.read(result.dvar)]);
-    backend.dispose(result.dmean);
-    backend.dispose(result.dvar);
-    const { groups, c } = layout;
-    const gathered = await world.gatherRows(packPairRows(dmean, dvar, groups, c), 2 * c);
-    if (this.routeStatGradients) {
-      const statGrads =
-        this.kind === 'shuffle'
-          ? routeToProducers(gathered, cache.sourceOf!, world.firstWorker, groups, c)
-          : sumForAllGroups(gathered, world.worldSize, groups, c, cache.countRatio);
-      const dmeanT = backend.fromArray(statGrads.dmean, [groups, c]);
-      const dvarT = backend.fromArray(statGrads.dvar, [groups, c]);
-      // Producer side: shuffle uses this tab's own means; sync the global mean (which it used too).
-      const statDx = backend.bnStatsBackward(x, layout, cache.ownMean ?? cache.mean, dmeanT, dvarT);
-      backend.addScaledInPlace(result.dx, statDx, 1);
-      for (const t of [dmeanT, dvarT, statDx]) backend.dispose(t);
-    }
+    await returnStatGradients(this.kind, result, x, layout, cache, ctx, cache.layer, this.routeStatGradients);
     this.clearCache();
     return result.dx;
   }
 
   /** The statistics mode that applies to the layer itself (`samples` is local BN). */
-  get kind(): 'local' | 'shuffle' | 'sync' {
+  get kind(): BnStatsKind {
     return this.mode === 'samples' ? 'local' : this.mode;
   }
 

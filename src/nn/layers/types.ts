@@ -8,7 +8,7 @@
  * forward), so callers may dispose their tensors at any time.
  */
 import type { Backend, Tensor } from '../../backend/backend.ts';
-import type { BnLayerTrace } from '../../train/types.ts';
+import type { BnLayerTrace } from '../batchnorm/types.ts';
 import type { WorkerWorld } from '../world.ts';
 
 /** A trainable tensor (or a buffer such as BatchNorm running statistics, which has no gradient). */
@@ -29,11 +29,14 @@ export interface ForwardContext {
   /** This step's lending map (global worker → worker whose BN statistics it uses); shuffle mode only. */
   sourceOf: number[] | null;
   /**
-   * When given, every BatchNorm appends one entry (all world workers' channel statistics before and
-   * after the shuffle). In `local` mode this costs one extra gather per layer, so set it on every
-   * tab or on none (collectives must match).
+   * When given, every BatchNorm appends one measured entry (all world workers' channel statistics
+   * before and after the exchange, and their normalised output's means; see batchnorm/trace.ts). It
+   * costs readbacks and one extra gather per layer, so set it on every tab or on none (collectives
+   * must match).
    */
   trace?: BnLayerTrace[];
+  /** The trainer's step, named by errors (e.g. a non-finite statistic). */
+  step?: number;
   /** Forward only: keep nothing for backward (key encoder, evaluation). Eval forwards never keep. */
   noGrad?: boolean;
 }

@@ -3,7 +3,7 @@
  * global ones with Chan et al.'s pairwise update, in float64. Used by `sync` BatchNorm: every tab
  * merges the same gathered rows in global worker order, so every tab gets bit-identical results.
  */
-import { NnError } from './errors.ts';
+import { NnError } from '../errors.ts';
 
 /** One worker's per-channel partial statistics. */
 export interface StatsPartial {
@@ -44,23 +44,4 @@ export function mergeStats(parts: readonly StatsPartial[], channels: number): Me
   const variance = new Float64Array(channels);
   if (count > 0) for (let ch = 0; ch < channels; ch++) variance[ch] = m2[ch]! / count;
   return { count, mean, m2, variance };
-}
-
-/**
- * Reads gathered rows laid out as `[count, mean[0..c), m2[0..c)]` per worker (row length 2c + 1)
- * into partials, in worker order.
- */
-export function partialsFromRows(rows: Float32Array, workers: number, channels: number): StatsPartial[] {
-  const rowLen = 2 * channels + 1;
-  if (rows.length !== workers * rowLen) {
-    throw new NnError('ERR_SHAPE', `expected ${workers} statistics rows of ${rowLen} values, got ${rows.length} values`);
-  }
-  return Array.from({ length: workers }, (_, w) => {
-    const base = w * rowLen;
-    return {
-      count: rows[base]!,
-      mean: rows.subarray(base + 1, base + 1 + channels),
-      m2: rows.subarray(base + 1 + channels, base + rowLen),
-    };
-  });
 }
