@@ -10,7 +10,8 @@ import { stepPermutation } from '../../src/nn/permutation.ts';
 import { syncRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import { localWorld } from '../../src/nn/world.ts';
 import { createRng } from '../../src/util/rng.ts';
-import type { BnLayerTrace } from '../../src/train/types.ts';
+import { checkBnTrace } from '../../src/nn/batchnorm/check-trace.ts';
+import type { BnLayerTrace } from '../../src/nn/batchnorm/types.ts';
 import { backend, concat, forwardBackward, makeCtx, makeWorlds, workerRows, worstError } from './helpers.ts';
 
 const WORKERS = 4;
@@ -88,20 +89,25 @@ describe('placement independence of BatchNorm modes', () => {
     });
   }
 
-  it('shuffle trace: after[w] is exactly before[sourceOf[w]] for every layer and worker', async () => {
-    const run = await runWorld([2, 2], 'shuffle');
-    const sourceOf = stepPermutation(3, 7, WORKERS, 'random');
-    const trace = run.traces[0]!;
-    expect(trace.map((t) => t.layer)).toEqual([0, 1]);
-    for (const layer of trace) {
-      expect(layer.meanBefore).toHaveLength(WORKERS);
-      for (let w = 0; w < WORKERS; w++) {
-        expect(layer.meanAfter[w]).toEqual(layer.meanBefore[sourceOf[w]!]);
-        expect(layer.varAfter[w]).toEqual(layer.varBefore[sourceOf[w]!]);
-        expect(layer.meanAfter[w]).not.toEqual(layer.meanBefore[w]);
+  for (const mode of ['shuffle', 'sync', 'local'] as const) {
+    it(`${mode} trace over 2 tabs: every layer's measured statistics and output means pass checkBnTrace`, async () => {
+      const run = await runWorld([2, 2], mode);
+      const trace = run.traces[0]!;
+      expect(trace.map((t) => [t.layer, t.kind])).toEqual([
+        [0, mode],
+        [1, mode],
+      ]);
+      for (const layer of trace) {
+        expect(layer.meanBefore).toHaveLength(WORKERS);
+        expect(layer.sourceOf).toEqual(mode === 'shuffle' ? stepPermutation(3, 7, WORKERS, 'random') : [0, 1, 2, 3]);
+        // meanAfter is read back from the tensors bnApply consumed and meanOut from the output, so a
+        // worker normalised with the wrong statistics fails here (see bn-trace.test.ts for each kind).
+        expect(checkBnTrace(layer).problems).toEqual([]);
+        // A worker that borrowed another's statistics has normalised means away from 0.
+        if (mode === 'shuffle') for (let w = 0; w < WORKERS; w++) expect(Math.max(...layer.meanOut[w]!.map(Math.abs))).toBeGreaterThan(0.05);
       }
-    }
-  });
+    });
+  }
 });
 
 /** Host float64 statistics of worker w's rows of x [W·n, c]. */
