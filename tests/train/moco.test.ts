@@ -12,6 +12,9 @@ import { initialQueue, packState, unpackState } from '../../src/train/moco-state
 import { drawWorkerBatch } from '../../src/train/augment.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
 import { maxRelDiff, place, SMALL_CONFIG, smallTrain } from './harness.ts';
+import { checkBnTrace, checkBnTraces } from '../../src/nn/batchnorm/check-trace.ts';
+import { MISROUTE_VARIANTS, setBnMisrouteForTests } from '../../src/nn/batchnorm/exchange.ts';
+import type { Linear } from '../../src/nn/layers/linear.ts';
 
 /** Identity stand-in for BatchNorm (a world where BN is disabled). */
 class Identity implements Layer {
@@ -81,22 +84,112 @@ describe('MocoTrainer', () => {
     t.destroy();
   });
 
-  it('traces the key encoder BN: every layer, worker w normalised with its source’s means', async () => {
-    const p = await place({ ...SMALL_CONFIG, mode: 'shuffle' }, [2, 2]);
-    const logs = await p.step({ trace: true });
-    for (const log of logs) {
-      expect(log.bn?.length).toBe(2); // hidden BN + output BN
-      for (const layer of log.bn!) {
-        expect(layer.meanBefore.length).toBe(4);
-        log.sourceOf.forEach((src, w) => expect(layer.meanAfter[w]).toEqual(layer.meanBefore[src]));
+  for (const mode of ['shuffle', 'sync', 'local', 'samples'] as const) {
+    it(`${mode}: traces every key-encoder BN layer with measured statistics that pass checkBnTrace, on 2 tabs`, async () => {
+      const p = await place({ ...SMALL_CONFIG, mode }, [2, 2]);
+      for (let s = 0; s < 2; s++) {
+        const logs = await p.step({ trace: true });
+        for (const log of logs) {
+          expect(log.bn?.length).toBe(2); // hidden BN + output BN
+          expect(log.bn).toEqual(logs[0].bn); // both tabs log the same world
+          for (const layer of log.bn!) {
+            expect(layer.meanBefore.length).toBe(4);
+            expect(layer.sourceOf).toEqual(log.sourceOf);
+            expect(checkBnTrace(layer).problems).toEqual([]);
+          }
+          expect(log.sourceOf).toEqual(logs[0].sourceOf);
+          expect(log.commMs).toBeGreaterThanOrEqual(0);
+          expect(log.computeMs).toBeGreaterThanOrEqual(0);
+        }
       }
-      expect(log.sourceOf).toEqual(logs[0].sourceOf);
-      expect(log.commMs).toBeGreaterThanOrEqual(0);
-      expect(log.computeMs).toBeGreaterThanOrEqual(0);
+      const untraced = (await p.step())[0];
+      expect(untraced.bn).toBeUndefined();
+      expect(untraced.sampleOrder).toBeUndefined();
+      p.destroy();
+    });
+  }
+
+  for (const variant of MISROUTE_VARIANTS) {
+    it(`shuffle with statistics mis-routed on purpose ('${variant}'): the step's measured trace fails checkBnTrace`, async () => {
+      setBnMisrouteForTests(variant);
+      try {
+        const p = await place({ ...SMALL_CONFIG, mode: 'shuffle' }, [2, 2]);
+        let caught = 0;
+        for (let s = 0; s < 4; s++) {
+          const [log] = await p.step({ trace: true });
+          // For a permutation that is its own inverse, 'borrower' and 'inverse' route correctly.
+          const involution = log.sourceOf.every((src, w) => log.sourceOf[src] === w);
+          if (involution && (variant === 'borrower' || variant === 'inverse')) continue;
+          expect(checkBnTraces(log.bn!).ok).toBe(false);
+          caught++;
+        }
+        expect(caught).toBeGreaterThan(0);
+        p.destroy();
+      } finally {
+        setBnMisrouteForTests(undefined);
+      }
+    });
+  }
+
+  it('samples: the logged deal is the one used (each worker\'s first BN means = its dealt key samples through the first Linear)', async () => {
+    const config = { ...SMALL_CONFIG, mode: 'samples' as const };
+    const draw: BatchSource = (step, worker, n) => drawWorkerBatch(smallTrain(), config.seed, step, worker, n);
+    const t = trainer(config, 4, draw);
+    const linear = t.key.children[0] as Linear;
+    const weight = await t.backend.read(linear.weight.value);
+    const bias = await t.backend.read(linear.bias!.value);
+    const log = await t.runStep({ trace: true });
+    const n = config.batchPerWorker;
+    const W = 4;
+    const order = log.sampleOrder!;
+    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: W * n }, (_, i) => i));
+    expect(log.sourceOf).toEqual([0, 1, 2, 3]); // no statistics are lent in this mode
+    // Host reference: mean over worker w's slots of W1·x + b, x = key view of the dealt sample.
+    const keyOf = (sample: number) => draw(0, Math.floor(sample / n), n).key.subarray((sample % n) * config.inputDim, (sample % n + 1) * config.inputDim);
+    const hidden = config.hiddenDims[0]!;
+    const layer0 = log.bn![0]!;
+    let mixed = 0;
+    for (let w = 0; w < W; w++) {
+      const slots = order.slice(w * n, (w + 1) * n);
+      if (new Set(slots.map((i) => Math.floor(i / n))).size > 1) mixed++;
+      const expected = Array.from({ length: hidden }, (_, o) => {
+        let sum = 0;
+        for (const sample of slots) {
+          const x = keyOf(sample);
+          for (let i = 0; i < config.inputDim; i++) sum += weight[o * config.inputDim + i]! * x[i]!;
+        }
+        return sum / n + bias[o]!;
+      });
+      expect(maxRelDiff(layer0.meanBefore[w]!, expected)).toBeLessThan(1e-4);
+      expect(checkBnTrace(layer0).problems).toEqual([]);
     }
-    expect((await p.step())[0].bn).toBeUndefined();
-    p.destroy();
+    expect(mixed).toBeGreaterThan(0);
+    t.destroy();
   });
+
+  for (const mode of ['shuffle', 'local'] as const) {
+    it(`${mode}: a non-finite statistic stops the step with ERR_NONFINITE_STATS naming layer and step, before the model changes`, async () => {
+      const poisoned: BatchSource = (step, worker, n) => {
+        const batch = drawWorkerBatch(smallTrain(), 1, step, worker, n);
+        if (step === 1 && worker === 2) {
+          batch.query[5] = NaN;
+          batch.key[5] = NaN;
+        }
+        return batch;
+      };
+      const t = trainer({ ...SMALL_CONFIG, mode }, 4, poisoned);
+      await t.runStep();
+      const before = packState(await t.state());
+      const err = await t.runStep().then(
+        () => null,
+        (e: unknown) => e as { code: string; layer: number; step: number; message: string },
+      );
+      expect(err).toMatchObject({ code: 'ERR_NONFINITE_STATS', layer: 0, step: 1 });
+      expect(err!.message).toMatch(/BatchNorm layer 0 at step 1/);
+      expect(packState(await t.state())).toEqual(before);
+      t.destroy();
+    });
+  }
 
   it('state()/loadState() continue a run exactly; packState round-trips', async () => {
     const a = trainer({ ...SMALL_CONFIG, mode: 'sync' });
