@@ -3,6 +3,9 @@
  * Chromium that join one room over real WebRTC, trains on the real backend (WebGPU, SwiftShader here)
  * and writes the JSON run log. Prints the seed project's check lines:
  *   [r]mean before shuffle: [...]   [r]mean after shuffle: [...]   [step/steps] Loss x
+ * where "after" is what each worker's normalisation consumed, read back (see src/nn/batchnorm/trace.ts).
+ * Every traced record of the log is then verified with checkBnTrace (the measured output means agree
+ * with the statistics used, and those are the ones the mode promises); a failure exits with code 1.
  * As root on Linux it re-runs itself inside a private network namespace (no traffic leaves the machine);
  * elsewhere it runs on the host network with a notice.
  *
@@ -14,12 +17,33 @@ import { fileURLToPath } from 'node:url';
 import { parseExperimentArgs, UsageError, USAGE, type ExperimentArgs } from './lib/args.ts';
 import { runHeadless } from './lib/headless-run.ts';
 import { stepLines } from '../src/app/format.ts';
-import type { RunLog } from '../src/train/types.ts';
+import { checkBnTrace } from '../src/nn/batchnorm/check-trace.ts';
+import type { RunLog, StepLog } from '../src/train/types.ts';
 
 function reexecInNetns(): never {
   const script = fileURLToPath(new URL('./in-netns.sh', import.meta.url));
   const res = spawnSync('bash', [script, process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(res.status ?? 1);
+}
+
+/** Checks every traced record of the run; returns one summary line and whether all held. */
+function verifyTraces(steps: readonly StepLog[]): { ok: boolean; lines: string[] } {
+  let records = 0;
+  let worstRelation = 0;
+  let worstRouting = 0;
+  const problems: string[] = [];
+  for (const step of steps) {
+    for (const record of step.bn ?? []) {
+      const check = checkBnTrace(record);
+      records++;
+      worstRelation = Math.max(worstRelation, check.worstRelation);
+      worstRouting = Math.max(worstRouting, check.worstRouting);
+      for (const p of check.problems) if (problems.length < 10) problems.push(`step ${step.step}, ${p}`);
+    }
+  }
+  const ok = problems.length === 0;
+  const summary = `trace check: ${records} measured BN records on ${steps.filter((s) => s.bn).length} traced steps, worst relation error ${worstRelation.toExponential(2)}, worst routing error ${worstRouting.toExponential(2)}: ${ok ? 'ok' : 'FAILED'}`;
+  return { ok, lines: [summary, ...problems.map((p) => `  ${p}`)] };
 }
 
 async function main(args: ExperimentArgs): Promise<void> {
@@ -52,6 +76,9 @@ async function main(args: ExperimentArgs): Promise<void> {
     writeFileSync(args.out, JSON.stringify(run));
     console.log(`run log written to ${args.out}`);
   }
+  const verified = verifyTraces(result.steps);
+  for (const line of verified.lines) (verified.ok ? console.log : console.error)(line);
+  if (!verified.ok) throw new Error('the run log\'s measured BatchNorm traces do not check out (see above)');
 }
 
 let args: ExperimentArgs;

@@ -68,9 +68,15 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> 
   });
 }
 
-/** Opens a page and forwards page errors and console errors to the test output. */
+/**
+ * Opens a page and forwards page errors and console errors to the test output. A test-only
+ * SBN_TEST_MISROUTE in the environment reaches the page as `globalThis.__SBN_TEST_MISROUTE__` (see
+ * src/nn/batchnorm/exchange.ts), so a whole browser suite can run with the mis-routing on.
+ */
 export async function openPage(target: Browser | BrowserContext, url: string): Promise<Page> {
   const page = await target.newPage();
+  const misroute = process.env.SBN_TEST_MISROUTE;
+  if (misroute) await page.addInitScript(`globalThis.__SBN_TEST_MISROUTE__ = ${JSON.stringify(misroute)};`);
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() === 'error') console.error(`[page console] ${msg.text()}`);

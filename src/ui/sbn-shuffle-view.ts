@@ -1,6 +1,7 @@
 import { LitElement, css, html, nothing, svg } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { ShuffleFrame } from '../app/store.ts';
+import { checkBnTrace } from '../nn/batchnorm/check-trace.ts';
 import type { BnLayerTrace } from '../train/types.ts';
 import { base } from './theme.ts';
 import {
@@ -21,9 +22,11 @@ import {
 
 /**
  * The shuffle, live: for every BatchNorm layer of the key encoder, each worker's channel means before
- * the shuffle (its own batch) and after (the statistics it normalised with), as heat strips of the
- * first channels, with an arrow from source to receiver for this step's permutation. Re-renders only
- * when handed a new frame (the controller hands at most ~10 per second).
+ * the shuffle (its own batch) and after (the statistics it normalised with, as read back from what the
+ * layer consumed), as heat strips of the first channels, with an arrow from source to receiver for
+ * this step's permutation. Each layer's caption says whether the measured values check out
+ * (checkBnTrace: the output means agree with the statistics used, and those are the promised ones).
+ * Re-renders only when handed a new frame (the controller hands at most ~10 per second).
  */
 @customElement('sbn-shuffle-view')
 export class SbnShuffleView extends LitElement {
@@ -53,6 +56,12 @@ export class SbnShuffleView extends LitElement {
       text {
         fill: var(--sbn-muted);
         font: 10px system-ui, sans-serif;
+      }
+      .check[data-ok='true'] {
+        color: var(--sbn-ok);
+      }
+      .check[data-ok='false'] {
+        color: var(--sbn-error);
       }
       .pairs {
         font: 12px ui-monospace, Menlo, Consolas, monospace;
@@ -88,8 +97,11 @@ export class SbnShuffleView extends LitElement {
     const after = trace.meanAfter.slice(0, workers);
     const scale = colourScale([...before, ...after], channels);
     const label = `BatchNorm layer ${trace.layer}: channel means of ${workers} workers before and after the shuffle, first ${channels} channels, colour scale ±${scale.toPrecision(3)}`;
+    const check = checkBnTrace(trace);
+    const verdict = check.ok ? '✓ measured, checks out' : `✗ ${check.problems[0] ?? 'does not check out'}`;
     return html`<figure data-layer=${trace.layer}>
-      <figcaption>BN layer ${trace.layer} <span class="muted">· first ${channels} channels · scale ±${scale.toPrecision(3)}</span></figcaption>
+      <figcaption>BN layer ${trace.layer} <span class="muted">· first ${channels} channels · scale ±${scale.toPrecision(3)}</span>
+        <span class="check" data-ok=${String(check.ok)} title="output means agree with the statistics used, and those are the ones the mode promises">${verdict}</span></figcaption>
       <svg viewBox="0 0 ${l.width} ${l.height}" role="img" aria-label=${label}>
         <defs>
           <marker id="head-${trace.layer}" viewBox="0 0 6 6" refX="5" refY="3" markerWidth="6" markerHeight="6" orient="auto">
@@ -98,7 +110,7 @@ export class SbnShuffleView extends LitElement {
         </defs>
         <text x=${l.beforeX} y=${HEAD_H - 6}>before (own batch)</text>
         <text x=${l.afterX} y=${HEAD_H - 6}>after (used)</text>
-        ${this._strips(l, 'before', before, scale)} ${this._strips(l, 'after', after, scale)}
+        ${this._strips(l, 'before', before, scale)} ${this._strips(l, 'after', after, scale, trace.meanOut)}
         ${sourceOf.slice(0, workers).map((source, receiver) =>
           source < workers
             ? svg`<path class="arrow" data-from=${source} data-to=${receiver} d=${arrowPath(l, source, receiver)} fill="none"
@@ -109,14 +121,15 @@ export class SbnShuffleView extends LitElement {
     </figure>`;
   }
 
-  private _strips(l: Layout, side: 'before' | 'after', rows: readonly (readonly number[])[], scale: number) {
+  /** `out`: for the after side, each worker's normalised-output means (shown in the tooltips). */
+  private _strips(l: Layout, side: 'before' | 'after', rows: readonly (readonly number[])[], scale: number, out?: readonly (readonly number[])[]) {
     const x0 = side === 'before' ? l.beforeX : l.afterX;
     const labelX = side === 'before' ? 2 : l.afterX + l.stripW + 4;
     return rows.map(
       (row, w) => svg`<g class="strip" data-side=${side} data-worker=${w}>
         <text x=${labelX} y=${rowY(w) + CELL_H - 2}>w${w}</text>
         ${row.slice(0, l.channels).map(
-          (v, c) => svg`<rect data-channel=${c} data-value=${v} x=${x0 + c * CELL_W} y=${rowY(w)} width=${CELL_W - 1} height=${CELL_H} fill=${heatColour(v, scale)}><title>w${w} ch${c} ${side}: ${v.toFixed(4)}</title></rect>`,
+          (v, c) => svg`<rect data-channel=${c} data-value=${v} x=${x0 + c * CELL_W} y=${rowY(w)} width=${CELL_W - 1} height=${CELL_H} fill=${heatColour(v, scale)}><title>w${w} ch${c} ${side === 'after' ? 'used (measured)' : 'own'}: ${v.toFixed(4)}${out?.[w]?.[c] !== undefined ? `, normalised output mean ${out[w][c].toFixed(4)}` : ''}</title></rect>`,
         )}
       </g>`,
     );

@@ -68,6 +68,14 @@ describe('sbn-shuffle-view', () => {
       view.locator(`g.strip[data-side="${side}"][data-worker="${w}"] rect`).evaluateAll((els) => els.map((e) => e.getAttribute('fill')));
     expect(await fills('after', 0)).toEqual(await fills('before', 2));
     expect(await page.locator('sbn-shuffle-view .pairs').textContent()).toBe('w0←w2 w1←w0 w2←w3 w3←w1');
+    expect(await view.locator('.check').getAttribute('data-ok')).toBe('true');
+    // A layer whose worker 1 used its own statistics (what a mis-routed exchange would log) is flagged.
+    const misrouted = { ...layer, meanAfter: layer.meanAfter.map((m, w) => (w === 1 ? [...layer.meanBefore[1]!] : m)) };
+    await mount('sbn-shuffle-view', { frame: { step: 4, sourceOf, layers: [misrouted] }, channels });
+    const flagged = page.locator('sbn-shuffle-view figure[data-layer="0"] .check');
+    expect(await flagged.getAttribute('data-ok')).toBe('false');
+    expect(await flagged.textContent()).toMatch(/✗ layer 0: worker 1 channel 0/);
+    await mount('sbn-shuffle-view', { frame: { step: 4, sourceOf, layers: [layer, shuffledLayer(1, sourceOf, channels, 4)] }, channels });
     await page.locator('sbn-shuffle-view').screenshot({ path: `${ARTIFACTS}shuffle-view.png` });
   });
 
