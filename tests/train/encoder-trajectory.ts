@@ -14,7 +14,7 @@ import type { Sequential } from '../../src/nn/layers/sequential.ts';
 import type { ForwardContext } from '../../src/nn/layers/types.ts';
 import { SGD } from '../../src/nn/optim.ts';
 import { stepPermutation } from '../../src/nn/permutation.ts';
-import { syncRunningStats } from '../../src/nn/running-stats.ts';
+import { syncRunningStats } from '../../src/nn/batchnorm/running-stats.ts';
 import { flattenTensors, unflattenInto } from '../../src/nn/serialize.ts';
 import type { WorkerWorld } from '../../src/nn/world.ts';
 import type { BatchSource } from '../../src/train/moco.ts';
