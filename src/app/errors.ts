@@ -115,6 +115,21 @@ const WORDING: Record<string, Wording> = {
     title: 'Batch too small for BatchNorm',
     detail: 'Each worker needs at least 2 samples per step. Raise the per-worker batch.',
   },
+  ERR_NONFINITE_STATS: {
+    level: 'error',
+    title: 'Training diverged',
+    detail: 'A BatchNorm statistic became NaN or infinite, so training stopped before the model took it in (the details name the layer and step). Press Reset, lower the learning rate, then Start.',
+  },
+  ERR_BAD_PEER_ROWS: {
+    level: 'error',
+    title: 'A peer sent invalid statistics',
+    detail: 'Another tab sent BatchNorm statistics that failed their checks (the details name its worker and tab). Reload that tab, then Reset and Start.',
+  },
+  ERR_WORLD_TOO_LARGE: {
+    level: 'error',
+    title: 'Too many workers',
+    detail: 'A tab asked for more virtual workers than a room allows (64 per tab, 16 tabs). Lower the workers per tab, then Start.',
+  },
   ERR_SESSION: {
     level: 'error',
     title: 'Training stopped',
