@@ -7,6 +7,7 @@ import type { TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { appError, toNotice } from './errors.ts';
 import { exportFileName, runToCsv, runToJson } from './format.ts';
+import { settingsFromLink } from './link-settings.ts';
 import { landingUrl, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
 import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
@@ -23,6 +24,11 @@ export const MAX_LOG_LINES = 400;
  */
 export const PAUSE_LEAD_STEPS = 2;
 export const PAUSE_LEAD_MS = 500;
+/**
+ * How often the status line re-reads what the session is doing (computing, exchanging…): 4 times a
+ * second follows a 2 s step on a software GPU without re-rendering on every collective.
+ */
+export const ACTIVITY_POLL_MS = 250;
 
 export interface Navigation {
   href(): string;
@@ -56,18 +62,31 @@ export class AppController {
   private unechoed = 0;
   private lastSent: RoomState | null = null;
   private offBackendErrors: (() => void) | null = null;
+  private activityTimer: ReturnType<typeof setTimeout> | undefined;
   private destroyed = false;
 
   constructor(private readonly deps: ControllerDeps) {
     this.store = deps.store;
   }
 
-  /** Starts the backend and, when the page was opened from a room link, joins that room. */
+  /**
+   * Starts the backend; when the page was opened from a room link, joins that room, and when the link
+   * carries settings (a preset or fields) without a room, creates a room with them. Parameters that
+   * cannot be used become one notice; the rest of the link still works.
+   */
   async boot(): Promise<void> {
     this.ensureBackend();
     void this.loadOrigins();
-    const id = roomIdFromLocation(this.deps.nav.href());
-    if (id !== null) await this.joinLink(id);
+    const href = this.deps.nav.href();
+    const id = roomIdFromLocation(href);
+    const settings = settingsFromLink(href);
+    if (settings && settings.problems.length > 0) {
+      const notice = toNotice(appError('ERR_LINK_SETTINGS', settings.problems.join('; ')));
+      // Which parameters were not used is what the person needs to fix the link: said in the text itself.
+      this.store.notify({ ...notice, detail: `${notice.detail} Not used: ${settings.problems.join('; ')}.` });
+    }
+    if (id !== null) await this.joinLink(id, settings?.config);
+    else if (settings) await this.enterRoom(null, settings.config);
   }
 
   /** Asks the server where other devices reach it; without an answer the room view offers this page's link. */
@@ -81,8 +100,11 @@ export class AppController {
     await this.enterRoom(null);
   }
 
-  /** Joins the room of a pasted link (or bare id); a malformed link becomes a notice. */
-  async joinLink(text: string): Promise<void> {
+  /**
+   * Joins the room of a pasted link (or bare id); a malformed link becomes a notice. `settings` (from
+   * the link) become the room's settings if the room has none yet.
+   */
+  async joinLink(text: string, settings?: TrainConfig): Promise<void> {
     let roomId: string;
     try {
       roomId = parseRoomLink(text);
@@ -90,7 +112,7 @@ export class AppController {
       this.store.notify(toNotice(err));
       return;
     }
-    await this.enterRoom(roomId);
+    await this.enterRoom(roomId, settings);
   }
 
   /** Trains in this tab alone, without a room (world = this tab's virtual workers). */
@@ -153,6 +175,7 @@ export class AppController {
     this.connection?.destroy();
     this.connection = null;
     this.offBackendErrors?.();
+    clearTimeout(this.activityTimer);
   }
 
   private ensureBackend(): Promise<BackendChoice> | null {
@@ -193,7 +216,7 @@ export class AppController {
     else if (this.store.state.view === 'solo') this.store.update({ peers: [{ id: 'this-tab', rank: 0, meta, link: 'self' }] });
   }
 
-  private async enterRoom(roomId: string | null): Promise<void> {
+  private async enterRoom(roomId: string | null, settings?: TrainConfig): Promise<void> {
     if (!this.deps.connectRoom) {
       this.store.notify(toNotice(appError('ERR_SESSION', 'rooms are not available in this build')));
       return;
@@ -212,6 +235,8 @@ export class AppController {
       const link = roomUrl(this.deps.nav.href(), connection.roomId);
       this.deps.nav.replace(link);
       this.store.update({ view: 'room', roomId: connection.roomId, link, selfId: connection.selfId, connection: 'connected' });
+      // A room that already has settings keeps them: the class follows the room, not each link.
+      if (settings && !connection.hasStoredConfig) this.setConfig(settings);
     } catch (err) {
       if (this.destroyed) return;
       this.store.notify(toNotice(err));
@@ -284,7 +309,7 @@ export class AppController {
       this.run?.pauseAfter(next.pauseAt);
     } else if (next.command === 'reset') {
       this.stopRun();
-      this.store.update({ runState: 'idle', step: -1, shuffle: null, log: [] });
+      this.store.update({ runState: 'idle', step: -1, shuffle: null, log: [], progress: null });
     }
   }
 
@@ -310,7 +335,8 @@ export class AppController {
         onUpdate: (u) => this.onRunUpdate(run, u),
         onState: (runState) => {
           if (this.run !== run) return;
-          this.store.update({ runState, runs: withRun(this.store.state.runs, { ...run.series }) });
+          this.store.update({ runState, runs: withRun(this.store.state.runs, { ...run.series }), progress: run.progress() });
+          if (runState === 'running') this.pollActivity(run);
           if (runState === 'done') this.markRunFinished(run.id);
         },
         onError: (err) => {
@@ -319,8 +345,24 @@ export class AppController {
       },
     });
     this.run = run;
-    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], runs: withRun(this.store.state.runs, { ...run.series }) });
+    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], runs: withRun(this.store.state.runs, { ...run.series }), progress: run.progress() });
     run.start();
+    this.pollActivity(run);
+  }
+
+  /**
+   * Re-reads what the running session is doing (waiting for peers, computing, exchanging) until it
+   * stops. Real timers: this only feeds the status line, never the training or the batching.
+   */
+  private pollActivity(run: Run): void {
+    clearTimeout(this.activityTimer);
+    const poll = () => {
+      if (this.destroyed || this.run !== run || run.state !== 'running') return;
+      const activity = run.progress().activity;
+      if (activity !== this.store.state.progress?.activity) this.store.update({ progress: run.progress() });
+      this.activityTimer = setTimeout(poll, ACTIVITY_POLL_MS);
+    };
+    this.activityTimer = setTimeout(poll, ACTIVITY_POLL_MS);
   }
 
   private onRunUpdate(run: Run, u: RunUpdate): void {
@@ -330,6 +372,7 @@ export class AppController {
       step: u.step,
       log,
       runs: withRun(this.store.state.runs, { ...u.series }),
+      progress: u.progress,
       ...(u.shuffle ? { shuffle: u.shuffle } : {}),
     });
   }

@@ -27,7 +27,7 @@ interface Wording {
 }
 
 /** Codes the app itself raises (the rest come from src/backend, src/mesh and src/server). */
-export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS';
+export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS';
 
 const WORDING: Record<string, Wording> = {
   ERR_NO_WEBGPU: {
@@ -69,6 +69,11 @@ const WORDING: Record<string, Wording> = {
     level: 'error',
     title: 'That is not a room link',
     detail: 'Paste the whole link a room shows (it ends in ?room= followed by 22 or more letters and digits), or create a new room.',
+  },
+  ERR_LINK_SETTINGS: {
+    level: 'warning',
+    title: 'Some settings in the link were not used',
+    detail: 'The link asked for settings this app does not accept. Those keep their usual values and the rest of the link was applied; check the settings before pressing Start, or ask for a corrected link.',
   },
   ERR_PEER_LEFT: {
     level: 'warning',

@@ -14,6 +14,7 @@ export const RTT_REFRESH_MS = 2_000;
 class MeshRoom implements RoomConnection {
   readonly roomId: string;
   readonly selfId: string;
+  readonly hasStoredConfig: boolean;
   private roomMembers: Member[] = [];
   private readonly offs: Array<() => void> = [];
   private rttTimer: ReturnType<typeof setInterval> | undefined;
@@ -26,6 +27,7 @@ class MeshRoom implements RoomConnection {
   ) {
     this.roomId = mesh.roomId;
     this.selfId = mesh.selfId;
+    this.hasStoredConfig = mesh.roomConfig !== null && mesh.roomConfig !== undefined;
     this.roomMembers = joinMembers;
     const state: Record<string, ConnectionState> = { connecting: 'connecting', open: 'connected', reconnecting: 'reconnecting', closed: 'closed' };
     this.offs.push(
@@ -68,15 +70,16 @@ class MeshRoom implements RoomConnection {
 
   reportPeers(): void {
     if (this.destroyed) return;
-    const connected = new Set(this.mesh.members.map((m) => m.id));
+    const groupRank = new Map(this.mesh.members.map((m) => [m.id, m.rank]));
     const peers: PeerInfo[] = this.roomMembers.map((m) => {
       const rtt = m.id === this.selfId ? null : this.mesh.rttMs(m.id);
       return {
         id: m.id,
         rank: m.rank,
         meta: m.meta,
+        groupRank: groupRank.get(m.id) ?? null,
         rttMs: rtt !== null && Number.isFinite(rtt) ? rtt : null,
-        link: m.id === this.selfId ? 'self' : connected.has(m.id) ? 'connected' : 'connecting',
+        link: m.id === this.selfId ? 'self' : groupRank.has(m.id) ? 'connected' : 'connecting',
       };
     });
     this.listener.onPeers(peers, this.mesh.epoch);

@@ -4,7 +4,7 @@
  * session (src/train/session.ts). src/app/wiring.ts adapts the real modules to these; tests pass fakes.
  */
 import type { Backend } from '../backend/backend.ts';
-import type { GroupSource } from '../train/session.ts';
+import type { GroupSource, SessionActivity } from '../train/session.ts';
 import type { ServerOrigins } from '../signaling/origins.ts';
 import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import type { StepLog, TrainConfig } from '../train/types.ts';
@@ -17,6 +17,8 @@ export interface PeerInfo {
   /** Join order in the room, 0-based. */
   rank: number;
   meta: PeerMeta;
+  /** Rank in the current process group (index of StepLog.tabComputeMs); absent: same as `rank`. */
+  groupRank?: number | null;
   /** Round-trip time of the data channel in ms, when measured. */
   rttMs?: number | null;
   /** `self` for this tab; otherwise the state of the WebRTC link to that peer. */
@@ -38,6 +40,8 @@ export interface RoomListener {
 export interface RoomConnection {
   readonly roomId: string;
   readonly selfId: string;
+  /** Whether the room already had a stored configuration when this tab joined (a link's settings then yield to it). */
+  readonly hasStoredConfig?: boolean;
   /** The room's process groups as they change with membership (the session follows them). */
   groups(): GroupSource;
   sendConfig(config: RoomConfig): void;
@@ -71,6 +75,8 @@ export interface SessionLike extends EventTarget {
   destroy(): void;
   readonly step: number;
   readonly state: SessionState;
+  /** What the session is doing right now (src/train/session.ts); absent in stand-ins. */
+  readonly activity?: SessionActivity;
 }
 
 /**

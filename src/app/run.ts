@@ -6,10 +6,11 @@
 import type { Backend } from '../backend/backend.ts';
 import type { GroupSource } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
-import type { TimeoutTimers } from '../util/timers.ts';
+import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { Batcher } from './batcher.ts';
 import { stepLines } from './format.ts';
 import type { SessionFactory, SessionLike, SessionState } from './ports.ts';
+import { ProgressMeter, type RunProgress } from './progress.ts';
 import { appendStep, newSeries, seriesLabel, type RunSeries } from './series.ts';
 import type { ShuffleFrame } from './store.ts';
 
@@ -20,6 +21,7 @@ export interface RunUpdate {
   /** The newest traced step in the batch, if any. */
   shuffle: ShuffleFrame | null;
   lines: string[];
+  progress: RunProgress;
 }
 
 export interface RunCallbacks {
@@ -47,6 +49,9 @@ export class Run {
   private readonly session: SessionLike;
   private readonly batcher: Batcher<StepLog>;
   private pauseAt: number | null = null;
+  private readonly meter = new ProgressMeter();
+  private readonly timers: TimeoutTimers;
+  private latest: StepLog | null = null;
   /** Last completed step (0-based), as received; -1 before the first. */
   lastStep = -1;
   /** Wall time of the last step, in ms (compute + communication), for choosing a pause step. */
@@ -68,7 +73,8 @@ export class Run {
       startedAt: (opts.now?.() ?? new Date()).toISOString(),
       steps: [],
     };
-    this.batcher = new Batcher((logs) => this.flush(logs), undefined, opts.timers);
+    this.timers = opts.timers ?? realTimers;
+    this.batcher = new Batcher((logs) => this.flush(logs), undefined, this.timers);
     this.session = opts.createSession({ backend: opts.backend, groups: opts.groups, config: opts.config, trace: true });
     this.session.addEventListener('step', this.onStep);
     this.session.addEventListener('state', this.onState);
@@ -78,6 +84,25 @@ export class Run {
 
   get state(): SessionState {
     return this.session.state;
+  }
+
+  /** Pace, ETA and what the session is doing now (stand-in sessions without `activity` report their state). */
+  progress(): RunProgress {
+    const state = this.session.state;
+    const activity = this.session.activity ?? (state === 'running' ? 'computing' : state);
+    const done = this.lastStep + 1;
+    const total = this.opts.config.steps;
+    const latest = this.latest;
+    return {
+      activity,
+      done,
+      total,
+      stepsPerSecond: this.meter.stepsPerSecond(),
+      etaSeconds: state === 'running' || state === 'paused' ? this.meter.etaSeconds(total - done) : null,
+      tabComputeMs: latest?.tabComputeMs ?? (latest ? [latest.computeMs] : []),
+      computeMs: latest?.computeMs ?? 0,
+      commMs: latest?.commMs ?? 0,
+    };
   }
 
   /** Starts training; failures arrive through the error callback, never as a rejection. */
@@ -125,6 +150,8 @@ export class Run {
     const log = (ev as CustomEvent<StepLog>).detail;
     this.lastStep = log.step;
     this.lastStepMs = log.computeMs + log.commMs;
+    this.latest = log;
+    this.meter.record(this.timers.now(), this.lastStepMs);
     if (this.pauseAt !== null && log.step >= this.pauseAt) this.pauseAfter(-1);
     this.batcher.push(log);
   };
@@ -133,6 +160,8 @@ export class Run {
     if (this.destroyed) return;
     const state = this.session.state;
     if (state === 'done' || state === 'error' || state === 'paused') this.batcher.flush();
+    // Time spent paused is not a step's duration.
+    if (state === 'paused' || state === 'running') this.meter.restart();
     if (state === 'done') this.series.finished = true;
     this.opts.callbacks.onState(state);
   };
@@ -147,6 +176,8 @@ export class Run {
   private readonly onWorld = (ev: Event): void => {
     if (this.destroyed) return;
     const info = (ev as CustomEvent<{ tabs?: number; worldSize?: number }>).detail;
+    // Forming the new group took time that is not a step's; the pace may change with the tabs.
+    this.meter.restart();
     if (info?.tabs) this.log.tabs = info.tabs;
     if (info?.worldSize) {
       this.log.worldSize = info.worldSize;
@@ -173,6 +204,6 @@ export class Run {
       lines.push(...stepLines(entry, this.opts.config.steps));
     }
     const last = logs[logs.length - 1]!;
-    this.opts.callbacks.onUpdate({ step: last.step, series: this.series, shuffle, lines });
+    this.opts.callbacks.onUpdate({ step: last.step, series: this.series, shuffle, lines, progress: this.progress() });
   }
 }

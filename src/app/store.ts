@@ -7,6 +7,7 @@ import type { BnLayerTrace } from '../train/types.ts';
 import type { Notice } from './errors.ts';
 import { INITIAL_ROOM_STATE, type RoomState } from './room-config.ts';
 import type { BackendBadge, ConnectionState, PeerInfo, SessionState } from './ports.ts';
+import type { RunProgress } from './progress.ts';
 import type { RunSeries } from './series.ts';
 import type { ServerOrigins } from '../signaling/origins.ts';
 
@@ -35,6 +36,8 @@ export interface AppState {
   runState: SessionState;
   /** Last completed step (0-based), -1 before the first. */
   step: number;
+  /** Pace, ETA and activity of the current run (null before the first run). */
+  progress: RunProgress | null;
   backend: BackendSummary | null;
   /** The run in progress or last finished, and earlier runs for overlay (current one last). */
   runs: RunSeries[];
@@ -58,6 +61,7 @@ export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
   room: INITIAL_ROOM_STATE,
   runState: 'idle',
   step: -1,
+  progress: null,
   backend: null,
   runs: [],
   shuffle: null,

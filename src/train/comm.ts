@@ -12,6 +12,8 @@ import { realTimers, type Timers } from '../util/timers.ts';
 export class CommTimer {
   /** Milliseconds spent communicating since the last `reset()`. */
   ms = 0;
+  /** Communication calls in progress (what the status line reads as "exchanging"). */
+  active = 0;
   /** `now` is injectable so tests and benchmarks control time. */
   constructor(readonly now: Timers['now'] = realTimers.now) {}
 
@@ -21,9 +23,11 @@ export class CommTimer {
 
   async time<T>(work: () => Promise<T>): Promise<T> {
     const start = this.now();
+    this.active++;
     try {
       return await work();
     } finally {
+      this.active--;
       this.ms += this.now() - start;
     }
   }

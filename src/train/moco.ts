@@ -101,6 +101,11 @@ export class MocoTrainer {
     return this.stepIndex;
   }
 
+  /** True while this tab waits in a collective (exchanging statistics, keys or gradients). */
+  get communicating(): boolean {
+    return this.timer.active > 0;
+  }
+
   /** Makes every tab start from rank 0's full state (parameters, optimizer, queue, counters). */
   async broadcastParameters(): Promise<void> {
     if (!this.group || this.group.size === 1) return;
@@ -161,10 +166,14 @@ export class MocoTrainer {
       const grads = params.map((p) => p.grad!);
       const packed = await flattenTensors(backend, grads);
       const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
-      const local = new Float32Array(packed.length + 2);
+      // After them, one slot per tab holding that tab's compute time so far (zero elsewhere): the sum
+      // gives every tab every tab's time, measured by that tab, with no extra message.
+      const tabs = this.group?.size ?? 1;
+      const local = new Float32Array(packed.length + 2 + tabs);
       for (let i = 0; i < packed.length; i++) local[i] = packed[i] * L;
       local[packed.length] = lossValue[0] * L * n;
       local[packed.length + 1] = correctValue[0];
+      local[packed.length + 2 + (this.group?.rank ?? 0)] = Math.max(0, this.timer.now() - started - this.timer.ms);
       const summed = await allReduceSum(this.group, local, this.timer);
       // The step's last collective. Nothing above changed the trainer's state, so a step that fails on
       // a membership change leaves this tab at its last completed step (the session relies on it).
@@ -186,6 +195,7 @@ export class MocoTrainer {
         sourceOf,
         computeMs: Math.max(0, totalMs - this.timer.ms),
         commMs: this.timer.ms,
+        tabComputeMs: Array.from(summed.subarray(packed.length + 2, packed.length + 2 + tabs)),
       };
       if (trace) log.bn = trace;
       if (trace && order) log.sampleOrder = order;

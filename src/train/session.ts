@@ -34,6 +34,11 @@ export const MAX_RESYNC_ATTEMPTS = 4;
 export const KNN_WAIT_MS = 10 * 60_000;
 
 export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
+/**
+ * What a running session is doing at this moment (read by the status line): forming the group with
+ * the other tabs, computing, waiting in a collective, or evaluating kNN; otherwise its state.
+ */
+export type SessionActivity = Exclude<SessionState, 'running'> | 'waiting' | 'computing' | 'exchanging' | 'evaluating';
 
 /** Where the session gets its process group; it changes with membership. */
 export interface GroupSource {
@@ -112,6 +117,7 @@ export class TrainingSession extends EventTarget {
   private unsubscribe: () => void;
   private loop: Promise<void> | null = null;
   private destroyed = false;
+  private phase: 'waiting' | 'evaluating' | null = null;
   /** Every completed step's log, in order. */
   readonly logs: StepLog[] = [];
 
@@ -131,6 +137,11 @@ export class TrainingSession extends EventTarget {
 
   get state(): SessionState {
     return this._state;
+  }
+
+  get activity(): SessionActivity {
+    if (this._state !== 'running') return this._state;
+    return this.phase ?? (this.trainer?.communicating ? 'exchanging' : 'computing');
   }
 
   /** Steps completed. */
@@ -200,7 +211,10 @@ export class TrainingSession extends EventTarget {
           await new Promise<void>((wake) => this.resumeWaiters.push(wake));
           continue;
         }
-        if (this.needsWorld || !this.trainer) await this.buildWorld();
+        if (this.needsWorld || !this.trainer) {
+          this.phase = 'waiting';
+          await this.buildWorld().finally(() => (this.phase = null));
+        }
         if (this.destroyed) return;
         const trainer = this.trainer!;
         if (trainer.step >= this.config.steps) {
@@ -219,6 +233,7 @@ export class TrainingSession extends EventTarget {
           continue;
         }
         try {
+          this.phase = 'evaluating';
           await this.evaluate(trainer, log);
         } catch (err) {
           // The step itself completed: keep it, without its kNN figure.
@@ -226,6 +241,8 @@ export class TrainingSession extends EventTarget {
           if (!isMembershipFault(err)) throw err;
           this.emitError(err);
           this.needsWorld = true;
+        } finally {
+          this.phase = null;
         }
         if (this.destroyed) return;
         this.logs.push(log);

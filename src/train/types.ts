@@ -62,6 +62,11 @@ export interface StepLog {
   computeMs: number;
   commMs: number;
   /**
+   * Every tab's compute time of this step up to the gradient all-reduce (ms, by group rank), as each
+   * tab measured it; the slowest one sets the pace of the room.
+   */
+  tabComputeMs?: number[];
+  /**
    * Present on steps where statistics are traced (every step by default in the runner): the key
    * encoder's BN layers, measured (see BnLayerTrace).
    */

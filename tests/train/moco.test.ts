@@ -200,7 +200,7 @@ describe('MocoTrainer', () => {
     await b.runStep(); // b is elsewhere (step 1) until it loads a's state
     b.loadState(unpackState(packed));
     expect(b.step).toBe(3);
-    const strip = ({ computeMs, commMs, ...rest }: StepLog) => (expect(computeMs + commMs).toBeGreaterThanOrEqual(0), rest);
+    const strip = ({ computeMs, commMs, tabComputeMs, ...rest }: StepLog) => (expect(computeMs + commMs).toBeGreaterThanOrEqual(0), expect(tabComputeMs).toHaveLength(1), rest);
     for (let s = 0; s < 2; s++) expect(strip(await b.runStep())).toEqual(strip(await a.runStep()));
     expect(packState(await b.state())).toEqual(packState(await a.state()));
     expect(() => unpackState(packed.subarray(0, packed.length - 1))).toThrow(/length/);
@@ -237,6 +237,21 @@ describe('MocoTrainer', () => {
     expect(log.commMs).toBe(10 * gathers);
     expect(log.computeMs).toBe(3 * 2);
     t.destroy();
+  });
+
+  it('every tab learns every tab’s compute time of the step, by rank, from the gradient all-reduce', async () => {
+    const groups = createMemoryGroups(3);
+    const worlds = await Promise.all(groups.map((g) => processGroupWorld(g, 1)));
+    // Tab r's clock advances (r + 1) · 7 ms per batch draw and nothing else: its compute time is known.
+    const clocks = [0, 0, 0];
+    const trainers = groups.map((group, r) => {
+      const draw: BatchSource = (step, worker, n) => ((clocks[r]! += (r + 1) * 7), drawWorkerBatch(smallTrain(), 1, step, worker, n));
+      return new MocoTrainer({ backend: createCpuBackend(), config: { ...SMALL_CONFIG, mode: 'shuffle' }, world: worlds[r]!, group, train: smallTrain(), now: () => clocks[r]!, drawBatch: draw });
+    });
+    const logs = await Promise.all(trainers.map((t) => t.runStep()));
+    for (const log of logs) expect(log.tabComputeMs).toEqual([7, 14, 21]);
+    logs.forEach((log, r) => expect(log.computeMs).toBe((r + 1) * 7));
+    trainers.forEach((t) => t.destroy());
   });
 
   it('the initial queue is unit rows, identical for a seed and different across seeds', () => {
