@@ -7,8 +7,10 @@ import { AppStore } from './app/store.ts';
 import { connectRoom, createSession, loadOrigins, provideBackend } from './app/wiring.ts';
 import './ui/sbn-app.ts';
 
-// The page itself: dark background edge to edge (the elements style only their own shadow roots).
+// The page itself: dark background edge to edge (index.html says so too; the elements style only their
+// own shadow roots, and a page embedding the app may not carry index.html's style).
 document.documentElement.style.background = '#0f1218';
+document.documentElement.style.colorScheme = 'dark';
 document.body.style.margin = '0';
 
 const store = new AppStore();

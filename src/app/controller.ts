@@ -7,7 +7,7 @@ import type { TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { appError, toNotice } from './errors.ts';
 import { exportFileName, runToCsv, runToJson } from './format.ts';
-import { settingsFromLink } from './link-settings.ts';
+import { settingsFromLink, shareLink } from './link-settings.ts';
 import { landingUrl, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
 import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
@@ -154,6 +154,15 @@ export class AppController {
     this.publish({ ...this.intended(), command: 'reset' });
   }
 
+  /**
+   * The link that sets up a room like this one: this room and its settings (a new room with them
+   * when training in this tab only).
+   */
+  shareSettingsLink(): string {
+    const s = this.store.state;
+    return shareLink(this.deps.nav.href(), s.view === 'room' ? s.roomId : null, s.room.config);
+  }
+
   dismiss(key: string): void {
     this.store.dismiss(key);
   }
@@ -239,6 +248,11 @@ export class AppController {
       if (settings && !connection.hasStoredConfig) this.setConfig(settings);
     } catch (err) {
       if (this.destroyed) return;
+      // A settings link outlives its room (emptied, or the server restarted): open a new room with them.
+      if (settings && roomId !== null && (err as { code?: unknown }).code === 'ERR_ROOM_NOT_FOUND') {
+        this.store.notify(toNotice(appError('ERR_ROOM_REPLACED', `room ${roomId} is gone`)));
+        return this.enterRoom(null, settings);
+      }
       this.store.notify(toNotice(err));
       this.store.update({ view: 'landing', connection: 'offline', roomId: null });
       // Drop the failed link from the address bar, so a reload shows the landing, not the error again.

@@ -27,7 +27,7 @@ interface Wording {
 }
 
 /** Codes the app itself raises (the rest come from src/backend, src/mesh and src/server). */
-export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS';
+export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_ROOM_REPLACED' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS';
 
 const WORDING: Record<string, Wording> = {
   ERR_NO_WEBGPU: {
@@ -74,6 +74,11 @@ const WORDING: Record<string, Wording> = {
     level: 'warning',
     title: 'Some settings in the link were not used',
     detail: 'The link asked for settings this app does not accept. Those keep their usual values and the rest of the link was applied; check the settings before pressing Start, or ask for a corrected link.',
+  },
+  ERR_ROOM_REPLACED: {
+    level: 'info',
+    title: 'A new room with the link’s settings',
+    detail: 'The room of this link no longer exists (everyone left, or the server restarted), so a new room with the settings of the link was opened. Share its link, shown above, with the others.',
   },
   ERR_PEER_LEFT: {
     level: 'warning',

@@ -8,11 +8,14 @@ import { base } from './theme.ts';
 import './sbn-controls.ts';
 import './sbn-curves.ts';
 import './sbn-errors.ts';
+import './sbn-explain.ts';
 import './sbn-landing.ts';
 import './sbn-log.ts';
 import './sbn-peers.ts';
 import './sbn-room-link.ts';
+import './sbn-share-settings.ts';
 import './sbn-shuffle-view.ts';
+import './sbn-status.ts';
 
 const CONNECTION_TEXT: Record<AppState['connection'], string> = {
   offline: 'not in a room',
@@ -38,6 +41,15 @@ export class SbnApp extends LitElement {
         min-height: 100vh;
         background: var(--sbn-bg);
         padding: 0.8em;
+      }
+      @media (max-width: 480px) {
+        /* A phone: every pixel of width goes to the panels. */
+        :host {
+          padding: 0.4em;
+        }
+        .panel {
+          padding: 0.6em;
+        }
       }
       header {
         display: flex;
@@ -85,6 +97,27 @@ export class SbnApp extends LitElement {
         border-radius: var(--sbn-radius);
         padding: 0.9em;
         min-width: 0;
+      }
+      .panel.status {
+        padding: 0.6em 0.9em;
+      }
+      sbn-share-settings {
+        margin-top: 0.8em;
+      }
+      /* The explanation sits beside the curves when there is room for both, below them otherwise. */
+      .curves {
+        display: grid;
+        gap: 1em;
+        grid-template-columns: minmax(0, 1fr);
+      }
+      @media (min-width: 1100px) {
+        .curves {
+          grid-template-columns: minmax(0, 1fr) minmax(16em, 22em);
+        }
+        sbn-explain {
+          border-left: 1px solid var(--sbn-border);
+          padding-left: 1em;
+        }
       }
     `,
   ];
@@ -143,9 +176,18 @@ export class SbnApp extends LitElement {
   }
 
   private _room(s: AppState) {
+    const settingsLink = this.controller?.shareSettingsLink() ?? '';
     return html`<main class="room">
-      ${s.view === 'room' && s.link ? html`<section class="panel wide" aria-label="Room link"><sbn-room-link .link=${s.link} .origins=${s.origins}></sbn-room-link></section>` : nothing}
-      <section class="panel" aria-label="Peers"><sbn-peers .peers=${s.peers}></sbn-peers></section>
+      <section class="panel wide status" aria-label="Status">
+        <sbn-status .progress=${s.progress} .runState=${s.runState} .tabs=${Math.max(1, s.peers.length)}></sbn-status>
+      </section>
+      ${s.view === 'room' && s.link
+        ? html`<section class="panel wide" aria-label="Room link">
+            <sbn-room-link .link=${s.link} .origins=${s.origins}></sbn-room-link>
+            <sbn-share-settings .link=${settingsLink}></sbn-share-settings>
+          </section>`
+        : html`<section class="panel wide" aria-label="Share"><sbn-share-settings new-room .link=${settingsLink}></sbn-share-settings></section>`}
+      <section class="panel" aria-label="Peers"><sbn-peers .peers=${s.peers} .stepMs=${s.progress?.tabComputeMs ?? []}></sbn-peers></section>
       <section class="panel" aria-label="Controls">
         <sbn-controls
           .config=${s.room.config}
@@ -157,7 +199,10 @@ export class SbnApp extends LitElement {
         ></sbn-controls>
       </section>
       <section class="panel wide" aria-label="Shuffle"><sbn-shuffle-view .frame=${s.shuffle}></sbn-shuffle-view></section>
-      <section class="panel wide" aria-label="Curves"><sbn-curves .runs=${s.runs}></sbn-curves></section>
+      <section class="panel wide curves" aria-label="Curves">
+        <sbn-curves .runs=${s.runs}></sbn-curves>
+        <sbn-explain .mode=${s.room.config.mode}></sbn-explain>
+      </section>
       <section class="panel wide" aria-label="Log">
         <sbn-log .lines=${s.log} ?can-export=${s.step >= 0} @sbn-export=${(e: CustomEvent<{ format: 'json' | 'csv' }>) => this._onExport(e.detail.format)}></sbn-log>
       </section>

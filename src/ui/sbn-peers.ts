@@ -5,7 +5,7 @@ import { base } from './theme.ts';
 
 const BACKEND_TEXT: Record<string, string> = {
   webgpu: 'WebGPU',
-  'webgpu-fallback': 'WebGPU (software adapter)',
+  'webgpu-fallback': 'WebGPU (software)',
   cpu: 'CPU',
 };
 
@@ -17,8 +17,10 @@ const LINK_TEXT: Record<PeerInfo['link'], string> = {
 };
 
 /**
- * The room's peers in rank order: rank, device/adapter, backend, virtual workers, round-trip time and
- * link state. Purely presentational.
+ * The room's peers in rank order: rank, device/adapter, backend, virtual workers, each tab's compute
+ * time of the newest step, round-trip time and link state. Purely presentational. Below ~34em of
+ * width (a phone, or a narrow panel) each peer becomes a small card instead of a table row, so nothing
+ * is cut off or scrolled sideways.
  */
 @customElement('sbn-peers')
 export class SbnPeers extends LitElement {
@@ -27,7 +29,7 @@ export class SbnPeers extends LitElement {
     css`
       :host {
         display: block;
-        overflow-x: auto;
+        container-type: inline-size;
       }
       table {
         border-collapse: collapse;
@@ -37,15 +39,17 @@ export class SbnPeers extends LitElement {
       th,
       td {
         text-align: left;
-        padding: 0.35em 0.6em;
+        padding: 0.35em 0.5em;
         border-bottom: 1px solid var(--sbn-border);
         white-space: nowrap;
       }
       td.device {
         white-space: normal;
-        min-width: 10em;
+        overflow-wrap: anywhere;
+        width: 100%;
       }
-      td.num {
+      td.num,
+      th.num {
         text-align: right;
         font-variant-numeric: tabular-nums;
       }
@@ -61,38 +65,74 @@ export class SbnPeers extends LitElement {
       .connecting {
         color: var(--sbn-warn);
       }
+      @container (max-width: 34em) {
+        table,
+        tbody,
+        tr,
+        td {
+          display: block;
+        }
+        thead {
+          display: none;
+        }
+        tr {
+          display: grid;
+          grid-template-columns: repeat(auto-fill, minmax(8.5em, 1fr));
+          gap: 0.1em 0.8em;
+          padding: 0.4em 0.5em;
+          border-bottom: 1px solid var(--sbn-border);
+        }
+        td {
+          border: 0;
+          padding: 0.1em 0;
+          white-space: normal;
+          text-align: left !important;
+        }
+        td.device {
+          grid-column: 1 / -1;
+        }
+        td[data-label]::before {
+          content: attr(data-label) ': ';
+          color: var(--sbn-muted);
+        }
+      }
     `,
   ];
 
   /** Peers to list (sorted by rank by the controller). */
   @property({ attribute: false }) peers: readonly PeerInfo[] = [];
+  /** Every tab's compute time of the newest step, ms, by group rank (StepLog.tabComputeMs). */
+  @property({ attribute: false }) stepMs: readonly number[] = [];
 
   override render() {
     return html`<h2 id="peers-title">Peers (${this.peers.length})</h2>
       <table aria-labelledby="peers-title">
         <thead>
           <tr>
-            <th scope="col">Rank</th>
+            <th scope="col" class="num">Rank</th>
             <th scope="col">Device</th>
             <th scope="col">Backend</th>
-            <th scope="col">Workers</th>
-            <th scope="col">RTT</th>
+            <th scope="col" class="num" title="Virtual workers in the tab">Workers</th>
+            <th scope="col" class="num" title="The tab's compute time of the newest step">Step</th>
+            <th scope="col" class="num" title="Round-trip time of the data channel">RTT</th>
             <th scope="col">State</th>
           </tr>
         </thead>
         <tbody>
           ${this.peers.length === 0
-            ? html`<tr><td colspan="6" class="muted">No peers yet.</td></tr>`
-            : this.peers.map(
-                (p) => html`<tr class=${p.link === 'self' ? 'self' : ''} data-peer=${p.id}>
-                  <td class="num">${p.rank}</td>
+            ? html`<tr><td colspan="7" class="muted">No peers yet.</td></tr>`
+            : this.peers.map((p) => {
+                const stepMs = this.stepMs[p.groupRank ?? p.rank];
+                return html`<tr class=${p.link === 'self' ? 'self' : ''} data-peer=${p.id}>
+                  <td class="num" data-label="Rank">${p.rank}</td>
                   <td class="device">${p.meta.name ?? p.meta.device ?? '—'}</td>
-                  <td>${p.meta.backend ? BACKEND_TEXT[p.meta.backend] : '—'}</td>
-                  <td class="num">${p.meta.virtualWorkers ?? '—'}</td>
-                  <td class="num">${p.rttMs == null ? '—' : `${p.rttMs.toFixed(1)} ms`}</td>
-                  <td class=${p.link}>${LINK_TEXT[p.link]}</td>
-                </tr>`,
-              )}
+                  <td data-label="Backend">${p.meta.backend ? BACKEND_TEXT[p.meta.backend] : '—'}</td>
+                  <td class="num" data-label="Workers">${p.meta.virtualWorkers ?? '—'}</td>
+                  <td class="num" data-label="Step" data-step-ms=${stepMs ?? ''}>${stepMs === undefined ? '—' : `${stepMs.toFixed(0)} ms`}</td>
+                  <td class="num" data-label="RTT">${p.rttMs == null ? '—' : `${p.rttMs.toFixed(1)} ms`}</td>
+                  <td class=${p.link} data-label="State">${LINK_TEXT[p.link]}</td>
+                </tr>`;
+              })}
         </tbody>
       </table>`;
   }

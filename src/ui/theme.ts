@@ -13,6 +13,8 @@ export const base = css`
     --sbn-warn: #f2c14e;
     --sbn-error: #ff6b6b;
     --sbn-radius: 8px;
+    /* Native parts (scrollbars, form controls) drawn dark too, in every browser. */
+    color-scheme: dark;
     font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
     color: var(--sbn-text);
     box-sizing: border-box;

@@ -1,0 +1,112 @@
+import { LitElement, css, html, nothing } from 'lit';
+import { customElement, property } from 'lit/decorators.js';
+import type { SessionState } from '../app/ports.ts';
+import { formatDuration, formatRate, type RunProgress } from '../app/progress.ts';
+import { base } from './theme.ts';
+
+/** Another tab counts as the one the room waits for when its compute time exceeds ours by this factor. */
+const SLOWER_FACTOR = 1.5;
+
+const ACTIVITY_TEXT: Record<RunProgress['activity'], string> = {
+  waiting: 'Waiting for peers: forming the training group',
+  computing: 'Computing this tab’s part of the step',
+  exchanging: 'Exchanging statistics, keys and gradients with the other tabs',
+  evaluating: 'Evaluating kNN accuracy on held-out images',
+  idle: 'Idle',
+  paused: 'Paused',
+  done: 'Done',
+  error: 'Stopped by an error',
+};
+
+/**
+ * The status line: what the room is doing now (waiting for peers, computing, exchanging, evaluating),
+ * the step, the measured pace and the time left. Everything shown is read from the run's progress
+ * (src/app/progress.ts), never estimated from the settings.
+ */
+@customElement('sbn-status')
+export class SbnStatus extends LitElement {
+  static override styles = [
+    base,
+    css`
+      :host {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: baseline;
+        gap: 0.2em 1em;
+        font-size: 0.95em;
+      }
+      .activity {
+        font-weight: 600;
+        overflow-wrap: anywhere;
+      }
+      .activity::before {
+        content: '● ';
+        color: var(--sbn-muted);
+      }
+      :host([activity='computing']) .activity::before,
+      :host([activity='evaluating']) .activity::before {
+        color: var(--sbn-accent);
+      }
+      :host([activity='exchanging']) .activity::before {
+        color: var(--sbn-ok);
+      }
+      :host([activity='waiting']) .activity::before {
+        color: var(--sbn-warn);
+      }
+      :host([activity='error']) .activity::before {
+        color: var(--sbn-error);
+      }
+      .figures {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.2em 1em;
+        font-variant-numeric: tabular-nums;
+      }
+    `,
+  ];
+
+  /** The run's progress (null before the first run of this tab). */
+  @property({ attribute: false }) progress: RunProgress | null = null;
+  /** This tab's session state. */
+  @property() runState: SessionState = 'idle';
+  /** Tabs in the room (1 when alone). */
+  @property({ type: Number }) tabs = 1;
+  /** The shown activity, reflected for styling and tests. */
+  @property({ reflect: true }) activity: RunProgress['activity'] = 'idle';
+
+  protected override willUpdate(): void {
+    this.activity = this.progress?.activity ?? (this.runState === 'running' ? 'waiting' : this.runState);
+  }
+
+  override render() {
+    const p = this.progress;
+    return html`<span class="activity" data-activity=${this.activity}>${this._activityText()}</span>
+      ${p && p.done > 0
+        ? html`<span class="figures">
+            <span data-figure="step">step ${p.done}/${p.total}</span>
+            ${p.stepsPerSecond !== null ? html`<span data-figure="rate">${formatRate(p.stepsPerSecond)}</span>` : nothing}
+            ${p.etaSeconds !== null && p.done < p.total ? html`<span data-figure="eta">about ${formatDuration(p.etaSeconds)} left</span>` : nothing}
+            ${p.computeMs + p.commMs > 0 ? html`<span class="muted" data-figure="split">last step: ${p.computeMs.toFixed(0)} ms computing, ${p.commMs.toFixed(0)} ms exchanging</span>` : nothing}
+          </span>`
+        : nothing}`;
+  }
+
+  private _activityText(): string {
+    const p = this.progress;
+    if (this.activity === 'idle') return this.tabs > 1 ? `Idle: ${this.tabs} tabs connected, press Start` : 'Idle: press Start, or open the room link in another tab to add a peer';
+    if (this.activity !== 'exchanging' || !p) return ACTIVITY_TEXT[this.activity];
+    // In a collective, this tab waits for the slowest tab: name it when another tab computes much longer.
+    const own = p.computeMs;
+    let slowest = -1;
+    p.tabComputeMs.forEach((ms, rank) => {
+      if (ms > own * SLOWER_FACTOR && (slowest < 0 || ms > p.tabComputeMs[slowest]!)) slowest = rank;
+    });
+    return slowest >= 0 ? `Exchanging: waiting for the slowest tab (group rank ${slowest}, ${p.tabComputeMs[slowest]!.toFixed(0)} ms of compute)` : ACTIVITY_TEXT.exchanging;
+  }
+}
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'sbn-status': SbnStatus;
+  }
+}
