@@ -7,6 +7,11 @@
 import type { Page } from 'playwright-core';
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
 import type * as PageModule from './lib/kernels.page.ts';
+import { acceptNoArguments } from '../scripts/lib/cli.ts';
+
+acceptNoArguments(`usage: npm run bench:kernels
+  Times the BN statistics kernel against tf.moments, a buffer copy and a float64 JS loop, and matmul
+  on the training shapes, in headless Chromium (WebGPU). Prints tables; asserts nothing. No options.`);
 
 const PAGE_MODULE = '/bench/lib/kernels.page.ts';
 /** BN shapes of the brief: [N, C] and [N, C, H, W]. */

@@ -10,6 +10,12 @@
 import type { Browser, Page } from 'playwright-core';
 import { cpus, loadavg } from 'node:os';
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
+import { acceptNoArguments } from '../scripts/lib/cli.ts';
+
+acceptNoArguments(`usage: npm run bench:mesh
+  Data-channel throughput and RTT between headless tabs, allReduce bus bandwidth on 2 and 4 tabs, and
+  the statistics-exchange latency, idle and under load. Prints a table; asserts nothing.
+  BENCH_REPS=N   repetitions per measurement [3]`);
 
 type PageModule = typeof import('../tests/mesh/mesh.page.ts');
 const PAGE_MODULE = '/tests/mesh/mesh.page.ts';

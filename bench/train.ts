@@ -13,6 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
 import { launchBrowser, startDevServer } from '../scripts/lib/browser.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/types.ts';
+import { acceptNoArguments } from '../scripts/lib/cli.ts';
+
+acceptNoArguments(`usage: npm run bench:train
+  Samples/s and the step-time split of real headless tabs on the anchor workload, against PyTorch on
+  the CPU. Prints a table; asserts nothing.
+  BENCH_STEPS=N          timed steps per case                 [20]
+  BENCH_TABS=1,2,4       tab counts
+  BENCH_BACKENDS=webgpu,cpu`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const WARMUP = 3;

@@ -8,18 +8,29 @@
  * query's batch statistics) while its kNN accuracy falls behind `shuffle`.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { createCpuBackend } from '../src/backend/cpu/index.ts';
 import { localWorld } from '../src/nn/world.ts';
 import { createDataset } from '../src/train/dataset.ts';
 import { knnAccuracy, type KnnFeatures } from '../src/train/knn.ts';
 import { MocoTrainer } from '../src/train/moco.ts';
 import { DEFAULT_CONFIG, type BnMode, type RunLog, type StepLog, type TrainConfig } from '../src/train/types.ts';
+import { parseArgsOrExit, usageError } from './lib/cli.ts';
 
 const MODES: readonly BnMode[] = ['local', 'shuffle', 'sync', 'samples'];
 
-const { values } = parseArgs({
-  options: {
+const USAGE = `usage: npm run leak:cpu -- [options]
+  --mode M          local | shuffle | sync | samples                 [${DEFAULT_CONFIG.mode}]
+  --steps S         training steps                                   [${DEFAULT_CONFIG.steps}]
+  --seed K          run seed (data, init, permutations)              [${DEFAULT_CONFIG.seed}]
+  --workers V       virtual workers in the one local world           [8]
+  --knn-every N     kNN evaluation period in steps, 0 = never        [${DEFAULT_CONFIG.knnEvery}]
+  --features F      kNN on hidden | output features                  [hidden]
+  --print-every N   print the loss line every N steps                [1]
+  --out FILE        write the JSON run log here
+The rest of the configuration is DEFAULT_CONFIG (src/train/types.ts).`;
+
+const { values } = parseArgsOrExit(
+  {
     mode: { type: 'string', default: DEFAULT_CONFIG.mode },
     steps: { type: 'string', default: String(DEFAULT_CONFIG.steps) },
     seed: { type: 'string', default: String(DEFAULT_CONFIG.seed) },
@@ -29,13 +40,16 @@ const { values } = parseArgs({
     'print-every': { type: 'string', default: '1' },
     out: { type: 'string' },
   },
-});
+  USAGE,
+);
 
 const mode = values.mode as BnMode;
-if (!MODES.includes(mode)) {
-  console.error(`--mode must be one of ${MODES.join(', ')}`);
-  process.exit(2);
+if (!MODES.includes(mode)) usageError(`--mode must be one of ${MODES.join(', ')}`, USAGE);
+for (const flag of ['steps', 'seed', 'workers', 'knn-every', 'print-every'] as const) {
+  const v = Number(values[flag]);
+  if (!Number.isInteger(v) || v < 0) usageError(`--${flag} must be a non-negative integer, got '${values[flag]}'`, USAGE);
 }
+if (values.features !== 'hidden' && values.features !== 'output') usageError(`--features must be hidden or output, got '${values.features}'`, USAGE);
 const workers = Number(values.workers);
 const config: TrainConfig = {
   ...DEFAULT_CONFIG,

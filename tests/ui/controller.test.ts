@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { AppController } from '../../src/app/controller.ts';
 import type { SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
 import { decodeRoomState, encodeRoomState } from '../../src/app/room-config.ts';
+import { settingsFromLink } from '../../src/app/link-settings.ts';
+import { PRESETS } from '../../src/app/presets.ts';
 import { AppStore } from '../../src/app/store.ts';
-import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import { DEFAULT_CONFIG, type StepLog, type TrainConfig } from '../../src/train/types.ts';
 import { FAKE_ROOM_ID, fakeBackendProvider, fakeConnector, fakeServer, type FakeRoom } from './fakes.ts';
 import { cyclic, stepLog } from './fixtures.ts';
 
@@ -50,7 +52,7 @@ class ManualSession extends EventTarget implements SessionLike {
 /** Long enough for the fake server's echo (1 ms) and the batcher's zero-delay flush. */
 const tick = () => new Promise((r) => setTimeout(r, 10));
 
-function setup(opts: { href?: string; connectFail?: Error & { code: string } } = {}) {
+function setup(opts: { href?: string; connectFail?: Error & { code: string }; unknownRooms?: string[]; storedConfig?: boolean } = {}) {
   const room: FakeRoom = { configs: [], listener: null };
   const sessions: ManualSession[] = [];
   const factory: SessionFactory = ({ config }) => {
@@ -64,7 +66,7 @@ function setup(opts: { href?: string; connectFail?: Error & { code: string } } =
   const timers = { now: () => 1e12 + sessions.length, setTimeout: (fn: () => void) => setTimeout(fn, 0), clearTimeout: (h: unknown) => clearTimeout(h as number) };
   const controller = new AppController({
     store,
-    connectRoom: fakeConnector(room, opts.connectFail ? { fail: opts.connectFail } : {}),
+    connectRoom: fakeConnector(room, { ...(opts.connectFail ? { fail: opts.connectFail } : {}), unknownRooms: opts.unknownRooms ?? [], storedConfig: opts.storedConfig ?? false }),
     provideBackend: fakeBackendProvider('cpu', 'cpu'),
     createSession: factory,
     nav: { href: () => href, replace: (u) => (href = u) },
@@ -225,5 +227,61 @@ describe('AppController', () => {
     u.sessions[0]!.fail(Object.assign(new Error('device lost'), { code: 'ERR_DEVICE_LOST' }));
     expect(u.store.state.runState).toBe('error');
     expect(u.store.state.notices.at(-1)!.code).toBe('ERR_DEVICE_LOST');
+  });
+});
+
+describe('AppController: settings in the link', () => {
+  const OTHER_ROOM = 'BBBBBBBBBBBBBBBBBBBBBBBB';
+
+  it('a link with a preset and fields but no room creates a room with exactly those settings', async () => {
+    const t = setup({ href: 'http://h/?preset=quick&mode=local&workers=2' });
+    await t.controller.boot();
+    await tick();
+    expect(t.store.state.view).toBe('room');
+    expect(t.href()).toBe(`http://h/?room=${FAKE_ROOM_ID}`);
+    // Independent reference: the preset object itself with the two fields changed by hand.
+    expect(decodeRoomState(t.room.configs.at(-1)!).state.config).toEqual({ ...PRESETS.quick, mode: 'local', workersPerTab: 2 });
+    expect(t.store.state.room.config).toEqual({ ...PRESETS.quick, mode: 'local', workersPerTab: 2 });
+    expect(t.store.state.notices).toEqual([]);
+    // The share link of the room reads back to the same settings.
+    expect(settingsFromLink(t.controller.shareSettingsLink())!.config).toEqual(t.store.state.room.config);
+  });
+
+  it('bad values become one notice naming each, and the rest of the link still applies', async () => {
+    const t = setup({ href: 'http://h/?steps=300&workers=abc&mode=leaky' });
+    await t.controller.boot();
+    await tick();
+    const notice = t.store.state.notices.find((n) => n.code === 'ERR_LINK_SETTINGS')!;
+    expect(notice.level).toBe('warning');
+    expect(notice.detail).toContain('workers="abc": expected an integer from 1 to 64');
+    expect(notice.detail).toContain('mode="leaky"');
+    expect(t.store.state.view).toBe('room');
+    expect(t.store.state.room.config).toEqual({ ...DEFAULT_CONFIG, steps: 300 });
+  });
+
+  it('a room that already has settings keeps them; a room without any takes the link’s', async () => {
+    const stored = setup({ href: `http://h/?room=${OTHER_ROOM}&preset=quick`, storedConfig: true });
+    await stored.controller.boot();
+    await tick();
+    expect(stored.store.state.roomId).toBe(OTHER_ROOM);
+    expect(stored.room.configs).toEqual([]);
+    const fresh = setup({ href: `http://h/?room=${OTHER_ROOM}&preset=quick` });
+    await fresh.controller.boot();
+    await tick();
+    expect(decodeRoomState(fresh.room.configs.at(-1)!).state.config).toEqual(PRESETS.quick);
+  });
+
+  it('a settings link whose room is gone opens a new room with the settings and says so', async () => {
+    const t = setup({ href: `http://h/?room=${OTHER_ROOM}&steps=77`, unknownRooms: [OTHER_ROOM] });
+    await t.controller.boot();
+    await tick();
+    expect(t.store.state.roomId).toBe(FAKE_ROOM_ID);
+    expect(t.store.state.room.config.steps).toBe(77);
+    expect(t.store.state.notices.map((n) => n.code)).toEqual(['ERR_ROOM_REPLACED']);
+    // A plain room link to a gone room is an error and the landing, as before.
+    const plain = setup({ href: `http://h/?room=${OTHER_ROOM}`, unknownRooms: [OTHER_ROOM] });
+    await plain.controller.boot();
+    expect(plain.store.state.view).toBe('landing');
+    expect(plain.store.state.notices.map((n) => n.code)).toEqual(['ERR_ROOM_NOT_FOUND']);
   });
 });

@@ -15,19 +15,26 @@ export interface FakeRoom {
   listener: RoomListener | null;
 }
 
-/** A room with this tab (rank 0) and one other peer; config sends are recorded and echoed back as the server does. */
-export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: string } } = {}): RoomConnector {
+/**
+ * A room with this tab (rank 0) and one other peer; config sends are recorded and echoed back as the
+ * server does. `unknownRooms`: ids the "server" answers with ERR_ROOM_NOT_FOUND; `storedConfig`: the
+ * room already has settings when joined.
+ */
+export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: string }; unknownRooms?: string[]; storedConfig?: boolean; extraPeers?: PeerInfo[] } = {}): RoomConnector {
   return async ({ roomId, meta, listener }) => {
     if (opts.fail) throw opts.fail;
+    if (roomId !== null && opts.unknownRooms?.includes(roomId)) throw Object.assign(new Error(`no room ${roomId}`), { code: 'ERR_ROOM_NOT_FOUND' });
     room.listener = listener;
     const peers: PeerInfo[] = [
       { id: 'self-peer-id', rank: 0, meta, link: 'self' },
       { id: 'other-peer-id', rank: 1, meta: { device: 'Phone GPU', backend: 'webgpu', virtualWorkers: 2 }, rttMs: 3.25, link: 'connected' },
+      ...(opts.extraPeers ?? []),
     ];
     queueMicrotask(() => listener.onPeers(peers, 1));
     return {
       roomId: roomId ?? FAKE_ROOM_ID,
       selfId: 'self-peer-id',
+      hasStoredConfig: opts.storedConfig ?? false,
       groups: () => ({ current: () => null, subscribe: () => () => {} }),
       sendConfig: (c) => {
         room.configs.push(c);
