@@ -18,7 +18,7 @@ const LINK_TEXT: Record<PeerInfo['link'], string> = {
 
 /**
  * The room's peers in rank order: rank, device/adapter, backend, virtual workers, each tab's compute
- * time of the newest step, round-trip time and link state. Purely presentational. Below ~34em of
+ * time of the newest step, round-trip time and link state. Purely presentational. Below ~38em of
  * width (a phone, or a narrow panel) each peer becomes a small card instead of a table row, so nothing
  * is cut off or scrolled sideways.
  */
@@ -39,14 +39,18 @@ export class SbnPeers extends LitElement {
       th,
       td {
         text-align: left;
-        padding: 0.35em 0.5em;
+        padding: 0.35em 0.4em;
         border-bottom: 1px solid var(--sbn-border);
         white-space: nowrap;
       }
       td.device {
         white-space: normal;
-        overflow-wrap: anywhere;
+        overflow-wrap: break-word;
+        min-width: 7em;
         width: 100%;
+      }
+      td.backend {
+        white-space: normal;
       }
       td.num,
       th.num {
@@ -65,7 +69,7 @@ export class SbnPeers extends LitElement {
       .connecting {
         color: var(--sbn-warn);
       }
-      @container (max-width: 34em) {
+      @container (max-width: 38em) {
         table,
         tbody,
         tr,
@@ -126,7 +130,7 @@ export class SbnPeers extends LitElement {
                 return html`<tr class=${p.link === 'self' ? 'self' : ''} data-peer=${p.id}>
                   <td class="num" data-label="Rank">${p.rank}</td>
                   <td class="device">${p.meta.name ?? p.meta.device ?? '—'}</td>
-                  <td data-label="Backend">${p.meta.backend ? BACKEND_TEXT[p.meta.backend] : '—'}</td>
+                  <td class="backend" data-label="Backend">${p.meta.backend ? BACKEND_TEXT[p.meta.backend] : '—'}</td>
                   <td class="num" data-label="Workers">${p.meta.virtualWorkers ?? '—'}</td>
                   <td class="num" data-label="Step" data-step-ms=${stepMs ?? ''}>${stepMs === undefined ? '—' : `${stepMs.toFixed(0)} ms`}</td>
                   <td class="num" data-label="RTT">${p.rttMs == null ? '—' : `${p.rttMs.toFixed(1)} ms`}</td>

@@ -62,6 +62,7 @@ class FakeSession extends EventTarget implements SessionLike {
   constructor(
     private readonly config: TrainConfig,
     private readonly intervalMs: number,
+    private readonly tabComputeMs: number[] | undefined,
   ) {
     super();
   }
@@ -92,6 +93,7 @@ class FakeSession extends EventTarget implements SessionLike {
       this.step++;
       const w = this.config.workersPerTab;
       const log = stepLog(this.step, cyclic(w, 1 + (this.step % Math.max(1, w - 1))), { channels: 24, layers: 3, knn: (this.step + 1) % 10 === 0 });
+      if (this.tabComputeMs) log.tabComputeMs = [...this.tabComputeMs];
       this.dispatchEvent(new CustomEvent('step', { detail: log }));
       if (this.step + 1 >= this.config.steps) {
         clearInterval(this.timer);
@@ -106,8 +108,9 @@ class FakeSession extends EventTarget implements SessionLike {
   }
 }
 
-export function fakeSessionFactory(opts: { stepIntervalMs: number }): SessionFactory {
-  return ({ config }) => new FakeSession(config, opts.stepIntervalMs);
+/** `tabComputeMs`: what every step reports as the tabs' compute times (StepLog.tabComputeMs). */
+export function fakeSessionFactory(opts: { stepIntervalMs: number; tabComputeMs?: number[] }): SessionFactory {
+  return ({ config }) => new FakeSession(config, opts.stepIntervalMs, opts.tabComputeMs);
 }
 
 /**

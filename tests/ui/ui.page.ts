@@ -10,6 +10,7 @@ import { newSeries, appendStep } from '../../src/app/series.ts';
 import { stepLines } from '../../src/app/format.ts';
 import { DEFAULT_CONFIG } from '../../src/train/types.ts';
 import { cyclic, stepLog } from './fixtures.ts';
+import type { PeerInfo } from '../../src/app/ports.ts';
 import { fakeBackendProvider, fakeConnector, fakeSessionFactory, type FakeRoom } from './fakes.ts';
 
 /** Mounts `<tag>` with `props` and waits for its first render. */
@@ -56,15 +57,24 @@ export function runs(olderSteps: number, currentSteps: number) {
   return [older, current];
 }
 
+/**
+ * Two more connected peers with the longest texts the table shows (adapter names as browsers report
+ * them, the software-adapter backend, RTT filled), so the room has three connected peers besides this tab.
+ */
+const CROWD: PeerInfo[] = [
+  { id: 'crowd-peer-a', rank: 2, meta: { device: 'Google SwiftShader Device (Subzero) (0x0000C0DE) · Vulkan 1.3', backend: 'webgpu-fallback', virtualWorkers: 64 }, rttMs: 123.45, link: 'connected' },
+  { id: 'crowd-peer-b', rank: 3, meta: { device: 'Mozilla Firefox 153 (no WebGPU) on a Pixel 8 Pro', backend: 'cpu', virtualWorkers: 16 }, rttMs: 1234.5, link: 'connected' },
+];
+
 /** The whole app over fake ports: returns handles the test drives through `window.__app`. */
-export async function mountApp(opts: { href: string; stepsPerSecond?: number }): Promise<void> {
+export async function mountApp(opts: { href: string; stepsPerSecond?: number; crowded?: boolean }): Promise<void> {
   const room: FakeRoom = { configs: [], listener: null };
   const store = new AppStore();
   const controller = new AppController({
     store,
-    connectRoom: fakeConnector(room),
+    connectRoom: fakeConnector(room, opts.crowded ? { extraPeers: CROWD } : {}),
     provideBackend: fakeBackendProvider('webgpu-fallback', 'SwiftShader (test)'),
-    createSession: fakeSessionFactory({ stepIntervalMs: 1000 / (opts.stepsPerSecond ?? 50) }),
+    createSession: fakeSessionFactory({ stepIntervalMs: 1000 / (opts.stepsPerSecond ?? 50), ...(opts.crowded ? { tabComputeMs: [2412.4, 2871.9, 1203.2, 9876.5] } : {}) }),
     nav: { href: () => opts.href, replace: () => {} },
   });
   document.body.replaceChildren();
