@@ -126,3 +126,25 @@ export async function openHarness(): Promise<Harness> {
     },
   };
 }
+
+export const FIREFOX_PATH = process.env.FIREFOX_PATH ?? '/usr/bin/firefox-esr';
+
+/**
+ * Firefox prefs for rooms on one machine: real host addresses in ICE candidates instead of mDNS names
+ * (mDNS does not resolve across network namespaces; Chromium gets --disable-features=WebRtcHideLocalIpsWithMdns).
+ */
+export const FIREFOX_PREFS: Record<string, unknown> = {
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+};
+
+/**
+ * Launches headless Firefox ESR (Debian's `firefox-esr`) through puppeteer-core over WebDriver BiDi.
+ * Firefox on Linux has no WebGPU, so the app runs there on the CPU backend.
+ */
+export async function launchFirefox(): Promise<import('puppeteer-core').Browser> {
+  if (!existsSync(FIREFOX_PATH)) {
+    throw new Error(`Firefox not found at ${FIREFOX_PATH}: install it with 'apt-get install -y firefox-esr' (or set FIREFOX_PATH)`);
+  }
+  const { default: puppeteer } = await import('puppeteer-core');
+  return puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX_PATH, headless: true, protocol: 'webDriverBiDi', extraPrefsFirefox: FIREFOX_PREFS });
+}
