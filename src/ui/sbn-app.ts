@@ -179,7 +179,13 @@ export class SbnApp extends LitElement {
     const settingsLink = this.controller?.shareSettingsLink() ?? '';
     return html`<main class="room">
       <section class="panel wide status" aria-label="Status">
-        <sbn-status .progress=${s.progress} .runState=${s.runState} .tabs=${Math.max(1, s.peers.length)}></sbn-status>
+        <sbn-status
+          .progress=${s.progress}
+          .runState=${s.runState}
+          .tabs=${Math.max(1, s.peers.length)}
+          .connecting=${s.peers.filter((p) => p.link === 'connecting').length}
+          ?solo=${s.view === 'solo'}
+        ></sbn-status>
       </section>
       ${s.view === 'room' && s.link
         ? html`<section class="panel wide" aria-label="Room link">

@@ -71,6 +71,10 @@ export class SbnStatus extends LitElement {
   @property() runState: SessionState = 'idle';
   /** Tabs in the room (1 when alone). */
   @property({ type: Number }) tabs = 1;
+  /** Tabs of the room whose WebRTC link to this tab is not up yet. */
+  @property({ type: Number }) connecting = 0;
+  /** Training in this tab only: there is no room link to share. */
+  @property({ type: Boolean }) solo = false;
   /** The shown activity, reflected for styling and tests. */
   @property({ reflect: true }) activity: RunProgress['activity'] = 'idle';
 
@@ -93,7 +97,12 @@ export class SbnStatus extends LitElement {
 
   private _activityText(): string {
     const p = this.progress;
-    if (this.activity === 'idle') return this.tabs > 1 ? `Idle: ${this.tabs} tabs connected, press Start` : 'Idle: press Start, or open the room link in another tab to add a peer';
+    const linked = this.tabs - this.connecting;
+    if (this.connecting > 0 && (this.activity === 'idle' || this.activity === 'waiting')) return `Waiting for a peer to connect: ${linked} of ${this.tabs} tabs linked`;
+    if (this.activity === 'idle') {
+      if (this.solo) return 'Idle: press Start to train in this tab';
+      return this.tabs > 1 ? `Idle: ${this.tabs} tabs connected, press Start` : 'Idle: press Start, or open the room link in another tab to add a peer';
+    }
     if (this.activity !== 'exchanging' || !p) return ACTIVITY_TEXT[this.activity];
     // In a collective, this tab waits for the slowest tab: name it when another tab computes much longer.
     const own = p.computeMs;
