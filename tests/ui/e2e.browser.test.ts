@@ -46,7 +46,7 @@ async function setField(page: Page, label: string, value: string): Promise<void>
 
 /** The rows of the peers table as "rank:state". */
 async function peerStates(page: Page): Promise<string[]> {
-  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.children[5]!.textContent!.trim()}`));
+  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.querySelector('td[data-label="State"]')!.textContent!.trim()}`));
 }
 
 it('tabs join by link, share settings, start and pause together, and a late tab joins the run', async () => {
