@@ -251,7 +251,7 @@ export class AppController {
       // A settings link outlives its room (emptied, or the server restarted): open a new room with them.
       if (settings && roomId !== null && (err as { code?: unknown }).code === 'ERR_ROOM_NOT_FOUND') {
         this.store.notify(toNotice(appError('ERR_ROOM_REPLACED', `room ${roomId} is gone`)));
-        return this.enterRoom(null, settings);
+        return await this.enterRoom(null, settings);
       }
       this.store.notify(toNotice(err));
       this.store.update({ view: 'landing', connection: 'offline', roomId: null });

@@ -9,6 +9,9 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
 import { parseRunCsv } from '../../src/app/format.ts';
 import { FAKE_ROOM_ID } from './fakes.ts';
+import { settingsFromLink } from '../../src/app/link-settings.ts';
+import { PRESETS } from '../../src/app/presets.ts';
+import { DEFAULT_CONFIG } from '../../src/train/types.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 const PAGE_MODULE = '/tests/ui/ui.page.ts';
@@ -70,6 +73,34 @@ describe('sbn-app over fake ports', () => {
     await expect.poll(() => alert.count()).toBe(1);
     expect(await alert.getAttribute('role')).toBe('alert');
     expect(await page.getByRole('button', { name: 'Create a room' }).isVisible()).toBe(true);
+    await page.context().close();
+  });
+});
+
+describe('settings in the link, over fake ports', () => {
+  it('the share link follows the room’s settings and reads back to them', async () => {
+    const page = await fakeApp('http://app.test/');
+    await page.getByRole('button', { name: 'Create a room' }).click();
+    await page.getByLabel('Steps', { exact: true }).fill('321');
+    await page.getByLabel('Steps', { exact: true }).press('Enter');
+    await page.getByLabel('BatchNorm mode').selectOption('local');
+    const shown = page.locator('sbn-share-settings code[data-link]');
+    await expect.poll(() => shown.textContent()).toContain('mode=local');
+    const link = (await shown.textContent())!.trim();
+    expect(new URL(link).searchParams.get('room')).toBe(FAKE_ROOM_ID);
+    expect(settingsFromLink(link)!.config).toEqual({ ...DEFAULT_CONFIG, steps: 321, mode: 'local' });
+    await page.context().close();
+  });
+
+  it('a link with bad settings opens the room with the rest and names what was not used', async () => {
+    const page = await fakeApp('http://app.test/?preset=quick&workers=abc&steps=150');
+    const notice = page.locator('sbn-errors li[data-code="ERR_LINK_SETTINGS"]');
+    await expect.poll(() => notice.count()).toBe(1);
+    expect(await notice.textContent()).toContain('workers="abc": expected an integer from 1 to 64');
+    await expect.poll(() => page.getByLabel('Steps', { exact: true }).inputValue()).toBe('150');
+    expect(await page.getByLabel('Virtual workers per tab').inputValue()).toBe(String(PRESETS.quick.workersPerTab));
+    expect(await page.getByLabel('Seed').inputValue()).toBe(String(PRESETS.quick.seed));
+    await page.screenshot({ path: `${ARTIFACTS}app-bad-link.png` });
     await page.context().close();
   });
 });
