@@ -8,7 +8,7 @@ import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { appError, toNotice } from './errors.ts';
 import { exportFileName, runToCsv, runToJson } from './format.ts';
 import { settingsFromLink, shareLink } from './link-settings.ts';
-import { landingUrl, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
+import { landingUrl, linksForOtherDevices, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
 import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
 import { Run, type RunUpdate } from './run.ts';
@@ -156,11 +156,13 @@ export class AppController {
 
   /**
    * The link that sets up a room like this one: this room and its settings (a new room with them
-   * when training in this tab only).
+   * when training in this tab only), on the first address other devices can open (src/app/links.ts).
    */
   shareSettingsLink(): string {
     const s = this.store.state;
-    return shareLink(this.deps.nav.href(), s.view === 'room' ? s.roomId : null, s.room.config);
+    const link = shareLink(this.deps.nav.href(), s.view === 'room' ? s.roomId : null, s.room.config);
+    // Handed to a class, so on an address other devices reach (this page's own when it has one).
+    return linksForOtherDevices(link, s.origins)[0]?.link ?? link;
   }
 
   dismiss(key: string): void {

@@ -285,3 +285,29 @@ describe('AppController: settings in the link', () => {
     expect(plain.store.state.notices.map((n) => n.code)).toEqual(['ERR_ROOM_NOT_FOUND']);
   });
 });
+
+describe('AppController: the share link with settings, for other devices', () => {
+  it('on localhost, the link is on the first address the server lists for other devices, room and settings kept', async () => {
+    const room: FakeRoom = { configs: [], listener: null };
+    const store = new AppStore();
+    let href = 'http://localhost:8080/';
+    const lan = { tls: false, selfSigned: false, local: 'http://localhost:8080', lan: [{ origin: 'http://192.168.1.5:8080', address: '192.168.1.5', interface: 'wlan0' }] };
+    const controller = new AppController({
+      store,
+      connectRoom: fakeConnector(room),
+      provideBackend: fakeBackendProvider('cpu', 'cpu'),
+      createSession: null,
+      origins: async () => lan,
+      nav: { href: () => href, replace: (u) => (href = u) },
+    });
+    await controller.boot();
+    await controller.createRoom();
+    controller.setConfig({ steps: 99 });
+    await tick();
+    const link = new URL(controller.shareSettingsLink());
+    expect(link.origin).toBe('http://192.168.1.5:8080');
+    expect(link.searchParams.get('room')).toBe(FAKE_ROOM_ID);
+    expect(settingsFromLink(link)!.config).toEqual({ ...DEFAULT_CONFIG, steps: 99 });
+    controller.destroy();
+  });
+});
