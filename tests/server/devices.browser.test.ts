@@ -67,7 +67,7 @@ async function decodeQr(canvas: Locator): Promise<string | null> {
 
 /** The rows of the peers table as "rank:state". */
 function peerStates(page: Page): Promise<string[]> {
-  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.children[5]!.textContent!.trim()}`));
+  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.querySelector('td[data-label="State"]')!.textContent!.trim()}`));
 }
 
 /** The "[s/N] Loss x" lines of the on-screen log, as numbers by step (1-based). */

@@ -24,7 +24,7 @@ afterAll(async () => {
 
 /** The rows of the peers table as "rank:state". */
 function peerStates(page: Page): Promise<string[]> {
-  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.children[5]!.textContent!.trim()}`));
+  return page.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.map((r) => `${r.children[0]!.textContent!.trim()}:${r.querySelector('td[data-label="State"]')!.textContent!.trim()}`));
 }
 
 it('npm start prints a room link that two tabs join and connect through', async () => {
