@@ -73,8 +73,9 @@ describe('room view layout', () => {
     expect(rate).toBeGreaterThan(measured / 2);
     expect(rate).toBeLessThan(measured * 2);
     // Time left = steps left / rate, as a person reads it.
-    const eta = /about (\d+) (s|min) left/.exec(text)!;
-    const etaSeconds = Number(eta[1]) * (eta[2] === 'min' ? 60 : 1);
+    const eta = /about (?:(\d+) h )?(\d+) (s|min) left/.exec(text);
+    expect(eta, text).not.toBeNull();
+    const etaSeconds = Number(eta![1] ?? 0) * 3600 + Number(eta![2]) * (eta![3] === 'min' ? 60 : 1);
     const expected = (2000 - shownStep) / rate;
     expect(etaSeconds).toBeGreaterThan(expected * 0.5);
     expect(etaSeconds).toBeLessThan(expected * 1.5 + 60);
