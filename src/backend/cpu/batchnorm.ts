@@ -49,7 +49,7 @@ export function bnPartialKernel(x: Real, layout: BnLayout, mean: Real, m2: Real)
 }
 
 /** 1 / sqrt(var + eps) per (group, channel), in float64. */
-function invStd(variance: Real, eps: number): Float64Array {
+export function invStd(variance: Real, eps: number): Float64Array {
   const out = new Float64Array(variance.length);
   for (let k = 0; k < variance.length; k++) out[k] = 1 / Math.sqrt(variance[k]! + eps);
   return out;
@@ -105,7 +105,7 @@ function backwardSums(dy: Real, x: Real, layout: BnLayout, mean: Real): { sumDy:
 }
 
 /** dgamma[c] = Σ_g Σ dy·x̂, dbeta[c] = Σ_g Σ dy (summed over groups: γ, β are shared). */
-function affineGrads(
+export function affineGrads(
   sumDy: Float64Array, sumDyCentered: Float64Array, inv: Float64Array, groups: number, c: number,
   dgamma: Real | null, dbeta: Real | null,
 ): void {

@@ -8,21 +8,31 @@ import {
   type Backend, type BnBackwardResult, type BnBorrowedBackwardResult, type BnLayout, type BnPartial,
   type BnStats, type InfoNceResult, type LinearBackwardResult, type SgdOptions, type Tensor,
 } from '../backend.ts';
-import { bnApplyKernel, bnBackwardBorrowedKernel, bnBackwardKernel, bnPartialKernel, bnRunningUpdateKernel, bnStatsBackwardKernel } from './batchnorm.ts';
+import { bnRunningUpdateKernel } from './batchnorm.ts';
 import {
   assertBnTrainable, assertSameShape, assert2d, checkBnArgs, checkBnBackward, checkEnqueue, checkInfoNce, checkInfoNceBackward,
   checkL2NormalizeBackward, checkLinear, checkLinearBackward, checkMatmulNT, checkRunningUpdate,
 } from '../checks.ts';
-import { linearDwKernel, linearDxKernel, matmulNTKernel } from './dense.ts';
 import { addKernel, addScaledKernel, reluBackwardKernel, reluKernel, scaleKernel } from './elementwise.ts';
-import { infoNceBackwardKernel, infoNceKernel, l2NormalizeBackwardKernel, l2NormalizeKernel } from './loss.ts';
+import { FLOAT64_KERNELS, type HeavyKernels } from './kernel-table.ts';
+import { l2NormalizeBackwardKernel, l2NormalizeKernel } from './loss.ts';
 import { emaKernel, enqueueKernel, sgdKernel } from './optim.ts';
 import { MemoryOps } from './memory.ts';
 
 export class CpuBackend extends MemoryOps implements Backend {
   readonly kind = 'cpu' as const;
-  readonly label = 'CPU (float64 accumulation)';
   readonly isFallbackAdapter = false;
+
+  /**
+   * `kernels` runs the heavy ops (FLOAT64_KERNELS: this folder's float64 reference; the wasm backend
+   * passes its own). Everything else, checks included, is this class's.
+   */
+  constructor(
+    protected readonly kernels: HeavyKernels = FLOAT64_KERNELS,
+    readonly label: string = 'CPU (float64 accumulation)',
+  ) {
+    super();
+  }
 
   // ---- elementwise ----
   add(a: Tensor, b: Tensor): Tensor {
@@ -68,7 +78,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     assertBnTrainable(layout);
     const mean = this.alloc('bnPartial', [layout.groups, layout.c]);
     const m2 = this.alloc('bnPartial', [layout.groups, layout.c]);
-    bnPartialKernel(this.d('bnPartial', x), layout, mean.data, m2.data);
+    this.kernels.bnPartial(this.d('bnPartial', x), layout, mean.data, m2.data);
     return { count: layout.n * layout.hw, mean, m2 };
   }
 
@@ -81,7 +91,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     const variance = this.alloc('bnStats', [layout.groups, layout.c]);
     // Keep M2 in float64 until the division so the variance is rounded to float32 only once.
     const m2 = new Float64Array(layout.groups * layout.c);
-    bnPartialKernel(this.d('bnStats', x), layout, mean.data, m2);
+    this.kernels.bnPartial(this.d('bnStats', x), layout, mean.data, m2);
     for (let k = 0; k < m2.length; k++) variance.data[k] = m2[k]! / count;
     return { count, mean, var: variance };
   }
@@ -91,7 +101,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     const op = 'bnApply';
     checkBnArgs(op, layout, x, { mean, variance }, { gamma, beta });
     const out = this.alloc(op, x.shape);
-    bnApplyKernel(this.d(op, x), layout, this.d(op, mean), this.d(op, variance), this.opt(op, gamma), this.opt(op, beta), eps, out.data);
+    this.kernels.bnApply(this.d(op, x), layout, this.d(op, mean), this.d(op, variance), this.opt(op, gamma), this.opt(op, beta), eps, out.data);
     return out;
   }
 
@@ -102,7 +112,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     const dx = this.alloc(op, x.shape);
     const dgamma = gamma ? this.alloc(op, [layout.c]) : null;
     const dbeta = gamma ? this.alloc(op, [layout.c]) : null;
-    bnBackwardKernel(
+    this.kernels.bnBackward(
       this.d(op, dy), this.d(op, x), layout, this.d(op, mean), this.d(op, variance), this.opt(op, gamma), eps,
       dx.data, dgamma?.data ?? null, dbeta?.data ?? null,
     );
@@ -120,7 +130,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     const dbeta = gamma ? this.alloc(op, [layout.c]) : null;
     const dmean = this.alloc(op, [layout.groups, layout.c]);
     const dvar = this.alloc(op, [layout.groups, layout.c]);
-    bnBackwardBorrowedKernel(
+    this.kernels.bnBackwardBorrowed(
       this.d(op, dy), this.d(op, x), layout, this.d(op, mean), this.d(op, variance), this.opt(op, gamma), eps,
       dx.data, dgamma?.data ?? null, dbeta?.data ?? null, dmean.data, dvar.data,
     );
@@ -133,7 +143,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     checkBnArgs(op, layout, x, { mean, dmean, dvar });
     assertBnTrainable(layout);
     const dx = this.alloc(op, x.shape);
-    bnStatsBackwardKernel(this.d(op, x), layout, this.d(op, mean), this.d(op, dmean), this.d(op, dvar), dx.data);
+    this.kernels.bnStatsBackward(this.d(op, x), layout, this.d(op, mean), this.d(op, dmean), this.d(op, dvar), dx.data);
     return dx;
   }
 
@@ -149,7 +159,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     this.inputs('linear', x, w, b);
     const { rows, inDim, outDim } = checkLinear(x, w, b);
     const out = this.alloc('linear', [rows, outDim]);
-    matmulNTKernel(this.d('linear', x), this.d('linear', w), rows, outDim, inDim, this.opt('linear', b), out.data);
+    this.kernels.matmulNT(this.d('linear', x), this.d('linear', w), rows, outDim, inDim, this.opt('linear', b), out.data);
     return out;
   }
 
@@ -159,10 +169,10 @@ export class CpuBackend extends MemoryOps implements Backend {
     const { rows, inDim, outDim } = checkLinearBackward(dy, x, w);
     const dyData = this.d(op, dy);
     const dx = opts.needDx ? this.alloc(op, [rows, inDim]) : null;
-    if (dx) linearDxKernel(dyData, this.d(op, w), rows, outDim, inDim, dx.data);
+    if (dx) this.kernels.linearDx(dyData, this.d(op, w), rows, outDim, inDim, dx.data);
     const dw = this.alloc(op, [outDim, inDim]);
     const db = opts.hasBias ? this.alloc(op, [outDim]) : null;
-    linearDwKernel(dyData, this.d(op, x), rows, outDim, inDim, dw.data, db?.data ?? null);
+    this.kernels.linearDw(dyData, this.d(op, x), rows, outDim, inDim, dw.data, db?.data ?? null);
     return { dx, dw, db };
   }
 
@@ -170,7 +180,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     this.inputs('matmulNT', a, b);
     const { rows, cols, depth } = checkMatmulNT(a, b);
     const out = this.alloc('matmulNT', [rows, cols]);
-    matmulNTKernel(this.d('matmulNT', a), this.d('matmulNT', b), rows, cols, depth, null, out.data);
+    this.kernels.matmulNT(this.d('matmulNT', a), this.d('matmulNT', b), rows, cols, depth, null, out.data);
     return out;
   }
 
@@ -196,7 +206,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     const op = 'infoNce';
     const { rows, dim, queueRows } = checkInfoNce(op, q, kPos, queue);
     const logits = this.alloc(op, [rows, 1 + queueRows]);
-    const r = infoNceKernel(this.d(op, q), this.d(op, kPos), this.d(op, queue), rows, dim, queueRows, temperature, logits.data);
+    const r = this.kernels.infoNce(this.d(op, q), this.d(op, kPos), this.d(op, queue), rows, dim, queueRows, temperature, logits.data);
     return { loss: this.fromArray([r.loss], [1]), logits, correct: this.fromArray([r.correct], [1]) };
   }
 
@@ -205,7 +215,7 @@ export class CpuBackend extends MemoryOps implements Backend {
     const op = 'infoNceBackward';
     const { rows, dim, queueRows } = checkInfoNceBackward(logits, kPos, queue);
     const dq = this.alloc(op, [rows, dim]);
-    infoNceBackwardKernel(this.d(op, logits), this.d(op, kPos), this.d(op, queue), rows, dim, queueRows, temperature, dq.data);
+    this.kernels.infoNceBackward(this.d(op, logits), this.d(op, kPos), this.d(op, queue), rows, dim, queueRows, temperature, dq.data);
     return dq;
   }
 

@@ -62,8 +62,6 @@ export function infoNceKernel(
   // Negatives q·queueᵀ via the blocked product, kept in float64 until divided by T.
   const negatives = new Float64Array(rows * queueRows);
   matmulNTKernel(q, queue, rows, queueRows, dim, null, negatives);
-  let lossSum = 0;
-  let correct = 0;
   for (let r = 0; r < rows; r++) {
     const qr = r * dim;
     const lr = r * width;
@@ -71,7 +69,20 @@ export function infoNceKernel(
     for (let k = 0; k < dim; k++) pos += q[qr + k]! * kPos[qr + k]!;
     logits[lr] = pos / temperature;
     for (let j = 0; j < queueRows; j++) logits[lr + 1 + j] = negatives[r * queueRows + j]! / temperature;
-    // Use the stored (possibly float32-rounded) logits so loss, accuracy and backward agree.
+  }
+  return crossEntropyTarget0(logits, rows, width);
+}
+
+/**
+ * Mean cross-entropy with target 0 over logits [rows, width] (log-sum-exp with the row max subtracted)
+ * and how many rows have logit 0 strictly largest. Reads the stored (possibly float32-rounded) logits,
+ * so loss, accuracy and backward agree.
+ */
+export function crossEntropyTarget0(logits: Real, rows: number, width: number): { loss: number; correct: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const lr = r * width;
     const positive = logits[lr]!;
     let max = positive;
     let maxNegative = -Infinity;
@@ -95,9 +106,24 @@ export function infoNceKernel(
 export function infoNceBackwardKernel(
   logits: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, dq: Real,
 ): void {
+  const { gPos, gNeg } = infoNceLogitGrads(logits, rows, queueRows, temperature);
+  linearDxKernel(gNeg, queue, rows, queueRows, dim, dq);
+  for (let r = 0; r < rows; r++) {
+    const g0 = gPos[r]!;
+    for (let k = 0; k < dim; k++) dq[r * dim + k] = dq[r * dim + k]! + g0 * kPos[r * dim + k]!;
+  }
+}
+
+/**
+ * Gradients of the mean InfoNCE loss w.r.t. q·k⁺ (gPos [rows]) and q·queueᵀ (gNeg [rows, K]), already
+ * divided by T: with p = softmax(logits[r]), g = (p − e₀) / (N·T). Float64, so the softmax is not
+ * rounded before the product with the keys.
+ */
+export function infoNceLogitGrads(
+  logits: Real, rows: number, queueRows: number, temperature: number,
+): { gPos: Float64Array; gNeg: Float64Array } {
   const width = 1 + queueRows;
   const scale = 1 / (rows * temperature);
-  // gNeg[r, j] = g_{1+j} · scale, kept in float64 so the softmax is not rounded before the product.
   const gNeg = new Float64Array(rows * queueRows);
   const gPos = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
@@ -109,9 +135,5 @@ export function infoNceBackwardKernel(
     gPos[r] = (Math.exp(logits[lr]! - max) / sumExp - 1) * scale;
     for (let j = 0; j < queueRows; j++) gNeg[r * queueRows + j] = (Math.exp(logits[lr + 1 + j]! - max) / sumExp) * scale;
   }
-  linearDxKernel(gNeg, queue, rows, queueRows, dim, dq);
-  for (let r = 0; r < rows; r++) {
-    const g0 = gPos[r]!;
-    for (let k = 0; k < dim; k++) dq[r * dim + k] = dq[r * dim + k]! + g0 * kPos[r * dim + k]!;
-  }
+  return { gPos, gNeg };
 }

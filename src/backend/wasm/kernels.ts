@@ -1,0 +1,261 @@
+/**
+ * The wasm backend's heavy kernels, with the signatures of the CPU backend's float64 kernels
+ * (src/backend/cpu/kernel-table.ts), so each is tested against its reference one to one.
+ *
+ * - Dense products (linear forward and backward, InfoNCE logits and their gradient) run one float32
+ *   SIMD GEMM (wasm/gemm.ts): float32 sums, as WebGPU and PyTorch's float32 CPU path.
+ * - BatchNorm runs float64 column kernels (wasm/batchnorm.ts): the same shifted two-pass statistics and
+ *   float64 arithmetic as the reference, so only the summation order differs.
+ * - The softmax of InfoNCE stays in float64 JavaScript (crossEntropyTarget0, infoNceLogitGrads).
+ * Operands are copied into the module's memory for each call and results copied out; the copies are
+ * linear in size, the products they feed are not.
+ */
+import type { BnLayout } from '../backend.ts';
+import { affineGrads, invStd } from '../cpu/batchnorm.ts';
+import type { HeavyKernels } from '../cpu/kernel-table.ts';
+import { crossEntropyTarget0, infoNceLogitGrads } from '../cpu/loss.ts';
+import type { Real } from '../cpu/tensor.ts';
+import type { WasmHeap } from './memory.ts';
+
+export function wasmKernels(heap: WasmHeap): HeavyKernels {
+  const k = heap.k;
+
+  /** out[rows, cols] = a[rows, depth] · b[cols, depth]ᵀ (+ bias) with operands already in memory. */
+  function productNT(op: string, pa: number, pb: number, rows: number, cols: number, depth: number, pBias: number): number {
+    const pbT = heap.alloc(op, cols * depth * 4);
+    k.transpose(pb, cols, depth, pbT);
+    const pc = heap.alloc(op, rows * cols * 4);
+    k.gemm(rows, cols, depth, pa, depth, 1, pbT, cols, pc, cols, pBias);
+    return pc;
+  }
+
+  function matmulNT(a: Real, b: Real, rows: number, cols: number, depth: number, bias: Real | null, out: Real): void {
+    heap.reset();
+    const op = 'matmulNT';
+    const pc = productNT(op, heap.putF32(op, a), heap.putF32(op, b), rows, cols, depth, bias ? heap.putF32(op, bias) : 0);
+    heap.getF32(pc, out.subarray(0, rows * cols));
+  }
+
+  function linearDx(dy: Real, w: Real, rows: number, outDim: number, inDim: number, dx: Real): void {
+    heap.reset();
+    const op = 'linearBackward';
+    const pdy = heap.putF32(op, dy);
+    const pw = heap.putF32(op, w);
+    const pdx = heap.alloc(op, rows * inDim * 4);
+    k.gemm(rows, inDim, outDim, pdy, outDim, 1, pw, inDim, pdx, inDim, 0);
+    heap.getF32(pdx, dx);
+  }
+
+  function linearDw(dy: Real, x: Real, rows: number, outDim: number, inDim: number, dw: Real, db: Real | null): void {
+    heap.reset();
+    const op = 'linearBackward';
+    const pdy = heap.putF32(op, dy);
+    const px = heap.putF32(op, x);
+    const pdw = heap.alloc(op, outDim * inDim * 4);
+    // dw[o, i] = Σ_r dy[r, o]·x[r, i]: A(o, r) = dy[r·outDim + o].
+    k.gemm(outDim, inDim, rows, pdy, 1, outDim, px, inDim, pdw, inDim, 0);
+    heap.getF32(pdw, dw);
+    if (db) {
+      for (let o = 0; o < outDim; o++) {
+        let s = 0;
+        for (let r = 0; r < rows; r++) s += dy[r * outDim + o]!;
+        db[o] = s;
+      }
+    }
+  }
+
+  /** Per-column float64 array (length c·hw) of a per-(group, channel) value: column l is channel l / hw. */
+  function expand(op: string, perChannel: (ch: number) => number, c: number, hw: number): number {
+    const cols = c * hw;
+    const ptr = heap.alloc(op, cols * 8);
+    const view = heap.f64;
+    const base = ptr >> 3;
+    for (let ch = 0; ch < c; ch++) view.fill(perChannel(ch), base + ch * hw, base + (ch + 1) * hw);
+    return ptr;
+  }
+
+  /** Column sums folded into channels: out[ch] = Σ_p sums[ch·hw + p]. */
+  function fold(ptr: number, c: number, hw: number, out: Float64Array, at: number): void {
+    const sums = heap.getF64(ptr, c * hw);
+    for (let ch = 0; ch < c; ch++) {
+      let s = 0;
+      for (let p = 0; p < hw; p++) s += sums[ch * hw + p]!;
+      out[at + ch] = s;
+    }
+  }
+
+  function bnPartial(x: Real, layout: BnLayout, mean: Real, m2: Real): void {
+    heap.reset();
+    const op = 'bnPartial';
+    const { groups, n, c, hw } = layout;
+    const cols = c * hw;
+    const count = n * hw;
+    const px = heap.putF32(op, x);
+    const pSums = heap.alloc(op, cols * 8);
+    const groupMean = new Float64Array(c);
+    const groupM2 = new Float64Array(c);
+    for (let g = 0; g < groups; g++) {
+      const pg = px + g * n * cols * 4;
+      k.colSums(pg, n, cols, pSums);
+      fold(pSums, c, hw, groupMean, 0);
+      for (let ch = 0; ch < c; ch++) groupMean[ch] = groupMean[ch]! / count;
+      const pMean = expand(op, (ch) => groupMean[ch]!, c, hw);
+      k.colCenteredSquares(pg, n, cols, pMean, pSums);
+      fold(pSums, c, hw, groupM2, 0);
+      mean.set(groupMean, g * c);
+      m2.set(groupM2, g * c);
+    }
+  }
+
+  function bnApply(x: Real, layout: BnLayout, mean: Real, variance: Real, gamma: Real | null, beta: Real | null, eps: number, out: Real): void {
+    heap.reset();
+    const op = 'bnApply';
+    const { groups, n, c, hw } = layout;
+    const cols = c * hw;
+    const inv = invStd(variance, eps);
+    const px = heap.putF32(op, x);
+    const pOut = heap.alloc(op, x.length * 4);
+    for (let g = 0; g < groups; g++) {
+      const at = g * c;
+      const pShift = expand(op, (ch) => mean[at + ch]!, c, hw);
+      const pScale = expand(op, (ch) => inv[at + ch]! * (gamma ? gamma[ch]! : 1), c, hw);
+      const pOffset = expand(op, (ch) => (beta ? beta[ch]! : 0), c, hw);
+      const offset = g * n * cols * 4;
+      k.colAffine(px + offset, n, cols, pShift, pScale, pOffset, pOut + offset);
+    }
+    heap.getF32(pOut, out);
+  }
+
+  /** Σdy and Σdy·(x − mean) per (group, channel), float64; leaves dy and x in memory for the caller. */
+  function backwardSums(op: string, dy: Real, x: Real, layout: BnLayout, mean: Real) {
+    const { groups, n, c, hw } = layout;
+    const cols = c * hw;
+    const pdy = heap.putF32(op, dy);
+    const px = heap.putF32(op, x);
+    const pSumDy = heap.alloc(op, cols * 8);
+    const pSumDyCentered = heap.alloc(op, cols * 8);
+    const sumDy = new Float64Array(groups * c);
+    const sumDyCentered = new Float64Array(groups * c);
+    const pMeans: number[] = [];
+    for (let g = 0; g < groups; g++) {
+      const offset = g * n * cols * 4;
+      const pMean = expand(op, (ch) => mean[g * c + ch]!, c, hw);
+      pMeans.push(pMean);
+      k.colBackwardSums(pdy + offset, px + offset, n, cols, pMean, pSumDy, pSumDyCentered);
+      fold(pSumDy, c, hw, sumDy, g * c);
+      fold(pSumDyCentered, c, hw, sumDyCentered, g * c);
+    }
+    return { pdy, px, pMeans, sumDy, sumDyCentered };
+  }
+
+  function bnBackward(
+    dy: Real, x: Real, layout: BnLayout, mean: Real, variance: Real, gamma: Real | null, eps: number,
+    dx: Real, dgamma: Real | null, dbeta: Real | null,
+  ): void {
+    heap.reset();
+    const op = 'bnBackward';
+    const { groups, n, c, hw } = layout;
+    const cols = c * hw;
+    const count = n * hw;
+    const inv = invStd(variance, eps);
+    const { pdy, px, pMeans, sumDy, sumDyCentered } = backwardSums(op, dy, x, layout, mean);
+    const pdx = heap.alloc(op, x.length * 4);
+    for (let g = 0; g < groups; g++) {
+      const at = g * c;
+      // dx = coef·(M·dy − Σdy − x̂·Σdy·x̂), coef = γσ⁻¹/M, distributed over the three terms.
+      const coef = (ch: number) => ((gamma ? gamma[ch]! : 1) * inv[at + ch]!) / count;
+      const pDyScale = expand(op, (ch) => coef(ch) * count, c, hw);
+      const pCentered = expand(op, (ch) => coef(ch) * inv[at + ch]! * sumDyCentered[at + ch]! * inv[at + ch]!, c, hw);
+      const pOffset = expand(op, (ch) => coef(ch) * sumDy[at + ch]!, c, hw);
+      const offset = g * n * cols * 4;
+      k.colBnBackward(pdy + offset, px + offset, n, cols, pMeans[g]!, pDyScale, pCentered, pOffset, pdx + offset);
+    }
+    heap.getF32(pdx, dx);
+    affineGrads(sumDy, sumDyCentered, inv, groups, c, dgamma, dbeta);
+  }
+
+  function bnBackwardBorrowed(
+    dy: Real, x: Real, layout: BnLayout, mean: Real, variance: Real, gamma: Real | null, eps: number,
+    dx: Real, dgamma: Real | null, dbeta: Real | null, dmean: Real, dvar: Real,
+  ): void {
+    heap.reset();
+    const op = 'bnBackwardBorrowed';
+    const { groups, n, c, hw } = layout;
+    const cols = c * hw;
+    const inv = invStd(variance, eps);
+    const { pdy, sumDy, sumDyCentered } = backwardSums(op, dy, x, layout, mean);
+    const pdx = heap.alloc(op, x.length * 4);
+    const pZero = expand(op, () => 0, c, hw);
+    for (let g = 0; g < groups; g++) {
+      const at = g * c;
+      const pScale = expand(op, (ch) => (gamma ? gamma[ch]! : 1) * inv[at + ch]!, c, hw);
+      const offset = g * n * cols * 4;
+      k.colAffine(pdy + offset, n, cols, pZero, pScale, pZero, pdx + offset);
+      for (let ch = 0; ch < c; ch++) {
+        const gam = gamma ? gamma[ch]! : 1;
+        const is = inv[at + ch]!;
+        dmean[at + ch] = -gam * is * sumDy[at + ch]!;
+        dvar[at + ch] = -0.5 * gam * is * is * is * sumDyCentered[at + ch]!;
+      }
+    }
+    heap.getF32(pdx, dx);
+    affineGrads(sumDy, sumDyCentered, inv, groups, c, dgamma, dbeta);
+  }
+
+  function bnStatsBackward(x: Real, layout: BnLayout, mean: Real, dmean: Real, dvar: Real, dx: Real): void {
+    heap.reset();
+    const op = 'bnStatsBackward';
+    const { groups, n, c, hw } = layout;
+    const cols = c * hw;
+    const count = n * hw;
+    const px = heap.putF32(op, x);
+    const pdx = heap.alloc(op, x.length * 4);
+    for (let g = 0; g < groups; g++) {
+      const at = g * c;
+      const pShift = expand(op, (ch) => mean[at + ch]!, c, hw);
+      const pScale = expand(op, (ch) => (2 * dvar[at + ch]!) / count, c, hw);
+      const pOffset = expand(op, (ch) => dmean[at + ch]! / count, c, hw);
+      const offset = g * n * cols * 4;
+      k.colAffine(px + offset, n, cols, pShift, pScale, pOffset, pdx + offset);
+    }
+    heap.getF32(pdx, dx);
+  }
+
+  function infoNce(
+    q: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, logits: Real,
+  ): { loss: number; correct: number } {
+    heap.reset();
+    const op = 'infoNce';
+    const pNeg = productNT(op, heap.putF32(op, q), heap.putF32(op, queue), rows, queueRows, dim, 0);
+    const negatives = heap.f32.subarray(pNeg >> 2, (pNeg >> 2) + rows * queueRows);
+    const width = 1 + queueRows;
+    for (let r = 0; r < rows; r++) {
+      let pos = 0;
+      for (let d = 0; d < dim; d++) pos += q[r * dim + d]! * kPos[r * dim + d]!;
+      logits[r * width] = pos / temperature;
+      for (let j = 0; j < queueRows; j++) logits[r * width + 1 + j] = negatives[r * queueRows + j]! / temperature;
+    }
+    return crossEntropyTarget0(logits, rows, width);
+  }
+
+  function infoNceBackward(
+    logits: Real, kPos: Real, queue: Real, rows: number, dim: number, queueRows: number, temperature: number, dq: Real,
+  ): void {
+    heap.reset();
+    const op = 'infoNceBackward';
+    const { gPos, gNeg } = infoNceLogitGrads(logits, rows, queueRows, temperature);
+    const pg = heap.putF32(op, gNeg);
+    const pQueue = heap.putF32(op, queue);
+    const pdq = heap.alloc(op, rows * dim * 4);
+    k.gemm(rows, dim, queueRows, pg, queueRows, 1, pQueue, dim, pdq, dim, 0);
+    heap.getF32(pdq, dq);
+    for (let r = 0; r < rows; r++) {
+      const g0 = gPos[r]!;
+      for (let d = 0; d < dim; d++) dq[r * dim + d] = dq[r * dim + d]! + g0 * kPos[r * dim + d]!;
+    }
+  }
+
+  return Object.freeze({
+    matmulNT, linearDx, linearDw, bnPartial, bnApply, bnBackward, bnBackwardBorrowed, bnStatsBackward, infoNce, infoNceBackward,
+  });
+}
