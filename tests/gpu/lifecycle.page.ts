@@ -4,6 +4,9 @@
  */
 import { BackendError } from '../../src/backend/backend.ts';
 import { createBackend } from '../../src/backend/index.ts';
+import { createCpuBackend } from '../../src/backend/cpu/index.ts';
+import { WASM_BACKEND_LABEL } from '../../src/backend/wasm/index.ts';
+import type { Backend } from '../../src/backend/backend.ts';
 import { WebGpuBackend } from '../../src/gpu/webgpu-backend.ts';
 
 export interface Check {
@@ -31,6 +34,8 @@ export async function selection(): Promise<Check[]> {
   try {
     const fb = await createBackend('auto');
     out.push({ what: "'auto' falls back to the CPU with a reason", ok: fb.backend.kind === 'cpu' && /WebGPU/.test(fb.fallbackReason ?? ''), detail: fb.fallbackReason ?? 'no reason' });
+    out.push({ what: "that CPU backend is the WebAssembly SIMD one", ok: fb.backend.label === WASM_BACKEND_LABEL, detail: fb.backend.label });
+    out.push(await wasmAgreesWithFloat64(fb.backend));
     fb.backend.destroy();
     let code = 'resolved';
     try {
@@ -124,4 +129,30 @@ export async function lifetime(): Promise<Check[]> {
   }
   out.push({ what: 'ops after destroy throw ERR_DISPOSED', ok: code === 'ERR_DISPOSED', detail: code });
   return out;
+}
+
+/**
+ * The wasm backend runs in this browser: a linear layer, BN statistics and apply on it agree with the
+ * float64 backend (to 1e-5 of each output's scale: float32 sums over 64 products).
+ */
+async function wasmAgreesWithFloat64(wasm: Backend): Promise<Check> {
+  const ref = createCpuBackend();
+  const rand = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 1000 + i * 12.9898) * 2);
+  let worst = 0;
+  const run = async (be: Backend) => {
+    const x = be.fromArray(rand(16 * 64, 1), [16, 64]);
+    const w = be.fromArray(rand(40 * 64, 2), [40, 64]);
+    const y = be.linear(x, w, null);
+    const layout = { groups: 2, n: 8, c: 40, hw: 1 };
+    const stats = be.bnStats(y, layout);
+    const z = be.bnApply(y, layout, stats.mean, stats.var, null, null, 1e-5);
+    return Promise.all([y, stats.mean, stats.var, z].map((t) => be.read(t)));
+  };
+  const [got, want] = [await run(wasm), await run(ref)];
+  for (let k = 0; k < want.length; k++) {
+    const scale = want[k]!.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    want[k]!.forEach((v, i) => { worst = Math.max(worst, Math.abs(got[k]![i]! - v) / scale); });
+  }
+  ref.destroy();
+  return { what: 'the wasm backend agrees with the float64 backend in this browser', ok: worst <= 1e-5, detail: `max error / scale ${worst.toExponential(2)}` };
 }

@@ -13,26 +13,45 @@
 import type { BnLayout } from '../backend.ts';
 import { affineGrads, invStd } from '../cpu/batchnorm.ts';
 import type { HeavyKernels } from '../cpu/kernel-table.ts';
-import { crossEntropyTarget0, infoNceLogitGrads } from '../cpu/loss.ts';
+import { crossEntropyTarget0 } from '../cpu/loss.ts';
 import type { Real } from '../cpu/tensor.ts';
 import type { WasmHeap } from './memory.ts';
 
 export function wasmKernels(heap: WasmHeap): HeavyKernels {
   const k = heap.k;
 
-  /** out[rows, cols] = a[rows, depth] · b[cols, depth]ᵀ (+ bias) with operands already in memory. */
-  function productNT(op: string, pa: number, pb: number, rows: number, cols: number, depth: number, pBias: number): number {
-    const pbT = heap.alloc(op, cols * depth * 4);
-    k.transpose(pb, cols, depth, pbT);
+  /**
+   * out[rows, cols] = a[rows, depth] · b[cols, depth]ᵀ (+ bias[cols]) with a and b already in memory;
+   * returns the offset of out. The GEMM wants its B operand k-major, so one operand is transposed
+   * first: the smaller one. With few rows (a batch against a weight matrix or the key queue) that is
+   * a, and the product is formed as outᵀ = b·aᵀ, then transposed back (rows·cols copies, next to
+   * rows·cols·depth multiply-adds).
+   */
+  function productNT(op: string, pa: number, pb: number, rows: number, cols: number, depth: number, bias: Real | null): number {
     const pc = heap.alloc(op, rows * cols * 4);
-    k.gemm(rows, cols, depth, pa, depth, 1, pbT, cols, pc, cols, pBias);
+    if (rows >= cols) {
+      const pbT = heap.alloc(op, cols * depth * 4);
+      k.transpose(pb, cols, depth, pbT);
+      k.gemm(rows, cols, depth, pa, depth, 1, pbT, cols, pc, cols, bias ? heap.putF32(op, bias) : 0);
+      return pc;
+    }
+    const paT = heap.alloc(op, rows * depth * 4);
+    k.transpose(pa, rows, depth, paT);
+    const pcT = heap.alloc(op, cols * rows * 4);
+    k.gemm(cols, rows, depth, pb, depth, 1, paT, rows, pcT, rows, 0);
+    k.transpose(pcT, cols, rows, pc);
+    if (bias) {
+      const c = heap.f32;
+      const base = pc >> 2;
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) c[base + i * cols + j] = c[base + i * cols + j]! + bias[j]!;
+    }
     return pc;
   }
 
   function matmulNT(a: Real, b: Real, rows: number, cols: number, depth: number, bias: Real | null, out: Real): void {
     heap.reset();
     const op = 'matmulNT';
-    const pc = productNT(op, heap.putF32(op, a), heap.putF32(op, b), rows, cols, depth, bias ? heap.putF32(op, bias) : 0);
+    const pc = productNT(op, heap.putF32(op, a), heap.putF32(op, b), rows, cols, depth, bias);
     heap.getF32(pc, out.subarray(0, rows * cols));
   }
 
@@ -64,14 +83,21 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
     }
   }
 
-  /** Per-column float64 array (length c·hw) of a per-(group, channel) value: column l is channel l / hw. */
-  function expand(op: string, perChannel: (ch: number) => number, c: number, hw: number): number {
-    const cols = c * hw;
-    const ptr = heap.alloc(op, cols * 8);
+  /** Per-column float64 array (length c·hw) of per-channel values: column l is channel l / hw. */
+  function expand(op: string, perChannel: ArrayLike<number>, c: number, hw: number): number {
+    const ptr = heap.alloc(op, c * hw * 8);
     const view = heap.f64;
     const base = ptr >> 3;
-    for (let ch = 0; ch < c; ch++) view.fill(perChannel(ch), base + ch * hw, base + (ch + 1) * hw);
+    if (hw === 1) view.set(perChannel, base);
+    else for (let ch = 0; ch < c; ch++) view.fill(perChannel[ch]!, base + ch * hw, base + (ch + 1) * hw);
     return ptr;
+  }
+
+  /** Per-channel values f(ch) of one group, as float64. */
+  function channels(c: number, f: (ch: number) => number): Float64Array {
+    const out = new Float64Array(c);
+    for (let ch = 0; ch < c; ch++) out[ch] = f(ch);
+    return out;
   }
 
   /** Column sums folded into channels: out[ch] = Σ_p sums[ch·hw + p]. */
@@ -99,7 +125,7 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
       k.colSums(pg, n, cols, pSums);
       fold(pSums, c, hw, groupMean, 0);
       for (let ch = 0; ch < c; ch++) groupMean[ch] = groupMean[ch]! / count;
-      const pMean = expand(op, (ch) => groupMean[ch]!, c, hw);
+      const pMean = expand(op, groupMean, c, hw);
       k.colCenteredSquares(pg, n, cols, pMean, pSums);
       fold(pSums, c, hw, groupM2, 0);
       mean.set(groupMean, g * c);
@@ -117,9 +143,9 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
     const pOut = heap.alloc(op, x.length * 4);
     for (let g = 0; g < groups; g++) {
       const at = g * c;
-      const pShift = expand(op, (ch) => mean[at + ch]!, c, hw);
-      const pScale = expand(op, (ch) => inv[at + ch]! * (gamma ? gamma[ch]! : 1), c, hw);
-      const pOffset = expand(op, (ch) => (beta ? beta[ch]! : 0), c, hw);
+      const pShift = expand(op, channels(c, (ch) => mean[at + ch]!), c, hw);
+      const pScale = expand(op, channels(c, (ch) => inv[at + ch]! * (gamma ? gamma[ch]! : 1)), c, hw);
+      const pOffset = expand(op, channels(c, (ch) => (beta ? beta[ch]! : 0)), c, hw);
       const offset = g * n * cols * 4;
       k.colAffine(px + offset, n, cols, pShift, pScale, pOffset, pOut + offset);
     }
@@ -139,7 +165,7 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
     const pMeans: number[] = [];
     for (let g = 0; g < groups; g++) {
       const offset = g * n * cols * 4;
-      const pMean = expand(op, (ch) => mean[g * c + ch]!, c, hw);
+      const pMean = expand(op, channels(c, (ch) => mean[g * c + ch]!), c, hw);
       pMeans.push(pMean);
       k.colBackwardSums(pdy + offset, px + offset, n, cols, pMean, pSumDy, pSumDyCentered);
       fold(pSumDy, c, hw, sumDy, g * c);
@@ -164,9 +190,9 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
       const at = g * c;
       // dx = coef·(M·dy − Σdy − x̂·Σdy·x̂), coef = γσ⁻¹/M, distributed over the three terms.
       const coef = (ch: number) => ((gamma ? gamma[ch]! : 1) * inv[at + ch]!) / count;
-      const pDyScale = expand(op, (ch) => coef(ch) * count, c, hw);
-      const pCentered = expand(op, (ch) => coef(ch) * inv[at + ch]! * sumDyCentered[at + ch]! * inv[at + ch]!, c, hw);
-      const pOffset = expand(op, (ch) => coef(ch) * sumDy[at + ch]!, c, hw);
+      const pDyScale = expand(op, channels(c, (ch) => coef(ch) * count), c, hw);
+      const pCentered = expand(op, channels(c, (ch) => coef(ch) * inv[at + ch]! * sumDyCentered[at + ch]! * inv[at + ch]!), c, hw);
+      const pOffset = expand(op, channels(c, (ch) => coef(ch) * sumDy[at + ch]!), c, hw);
       const offset = g * n * cols * 4;
       k.colBnBackward(pdy + offset, px + offset, n, cols, pMeans[g]!, pDyScale, pCentered, pOffset, pdx + offset);
     }
@@ -185,10 +211,10 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
     const inv = invStd(variance, eps);
     const { pdy, sumDy, sumDyCentered } = backwardSums(op, dy, x, layout, mean);
     const pdx = heap.alloc(op, x.length * 4);
-    const pZero = expand(op, () => 0, c, hw);
+    const pZero = expand(op, new Float64Array(c), c, hw);
     for (let g = 0; g < groups; g++) {
       const at = g * c;
-      const pScale = expand(op, (ch) => (gamma ? gamma[ch]! : 1) * inv[at + ch]!, c, hw);
+      const pScale = expand(op, channels(c, (ch) => (gamma ? gamma[ch]! : 1) * inv[at + ch]!), c, hw);
       const offset = g * n * cols * 4;
       k.colAffine(pdy + offset, n, cols, pZero, pScale, pZero, pdx + offset);
       for (let ch = 0; ch < c; ch++) {
@@ -212,9 +238,9 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
     const pdx = heap.alloc(op, x.length * 4);
     for (let g = 0; g < groups; g++) {
       const at = g * c;
-      const pShift = expand(op, (ch) => mean[at + ch]!, c, hw);
-      const pScale = expand(op, (ch) => (2 * dvar[at + ch]!) / count, c, hw);
-      const pOffset = expand(op, (ch) => dmean[at + ch]! / count, c, hw);
+      const pShift = expand(op, channels(c, (ch) => mean[at + ch]!), c, hw);
+      const pScale = expand(op, channels(c, (ch) => (2 * dvar[at + ch]!) / count), c, hw);
+      const pOffset = expand(op, channels(c, (ch) => dmean[at + ch]! / count), c, hw);
       const offset = g * n * cols * 4;
       k.colAffine(px + offset, n, cols, pShift, pScale, pOffset, pdx + offset);
     }
@@ -226,7 +252,7 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
   ): { loss: number; correct: number } {
     heap.reset();
     const op = 'infoNce';
-    const pNeg = productNT(op, heap.putF32(op, q), heap.putF32(op, queue), rows, queueRows, dim, 0);
+    const pNeg = productNT(op, heap.putF32(op, q), heap.putF32(op, queue), rows, queueRows, dim, null);
     const negatives = heap.f32.subarray(pNeg >> 2, (pNeg >> 2) + rows * queueRows);
     const width = 1 + queueRows;
     for (let r = 0; r < rows; r++) {
@@ -243,8 +269,25 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
   ): void {
     heap.reset();
     const op = 'infoNceBackward';
-    const { gPos, gNeg } = infoNceLogitGrads(logits, rows, queueRows, temperature);
-    const pg = heap.putF32(op, gNeg);
+    // Softmax gradients written straight into the GEMM's operand: g = (p − e₀) / (N·T) per row, from
+    // one exp per logit kept in float64 until the single rounding to float32 (as infoNceLogitGrads).
+    const width = 1 + queueRows;
+    const scale = 1 / (rows * temperature);
+    const pg = heap.alloc(op, rows * queueRows * 4);
+    const g = heap.f32;
+    const exps = new Float64Array(width);
+    const gPos = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      const lr = r * width;
+      let max = -Infinity;
+      for (let j = 0; j < width; j++) max = Math.max(max, logits[lr + j]!);
+      let sumExp = 0;
+      for (let j = 0; j < width; j++) sumExp += exps[j] = Math.exp(logits[lr + j]! - max);
+      gPos[r] = (exps[0]! / sumExp - 1) * scale;
+      const rowScale = scale / sumExp;
+      const at = (pg >> 2) + r * queueRows - 1;
+      for (let j = 1; j < width; j++) g[at + j] = exps[j]! * rowScale;
+    }
     const pQueue = heap.putF32(op, queue);
     const pdq = heap.alloc(op, rows * dim * 4);
     k.gemm(rows, dim, queueRows, pg, queueRows, 1, pQueue, dim, pdq, dim, 0);

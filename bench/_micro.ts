@@ -1,0 +1,14 @@
+import { createWasmBackend } from '../src/backend/wasm/index.ts';
+const be = await createWasmBackend();
+const cpu = (f: () => void, n = 10) => { const ts: number[] = []; for (let i = 0; i < n; i++) { const t0 = process.cpuUsage(); f(); const d = process.cpuUsage(t0); ts.push((d.user + d.system) / 1000); } ts.sort((a, b) => a - b); return ts[n >> 1]!.toFixed(2); };
+const r = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+const q = be.fromArray(r(64 * 128), [64, 128]); const k = be.fromArray(r(64 * 128), [64, 128]); const queue = be.fromArray(r(4096 * 128), [4096, 128]);
+console.log('matmulNT 64x4096x128', cpu(() => be.dispose(be.matmulNT(q, queue))));
+console.log('infoNce', cpu(() => { const o = be.infoNce(q, k, queue, 0.2); be.dispose(o.loss); be.dispose(o.logits); be.dispose(o.correct); }));
+const o = be.infoNce(q, k, queue, 0.2);
+console.log('infoNceBackward', cpu(() => be.dispose(be.infoNceBackward(o.logits, k, queue, 0.2))));
+const x = be.fromArray(r(64 * 512), [64, 512]); const w = be.fromArray(r(512 * 512), [512, 512]);
+console.log('linear 64x512x512', cpu(() => be.dispose(be.linear(x, w, null))));
+console.log('alloc 262K', cpu(() => be.dispose(be.zeros([64, 4097]))));
+const big = new Float32Array(64 * 4097); 
+console.log('exp loop 262K', cpu(() => { let s = 0; for (let i = 0; i < big.length; i++) s += Math.exp(big[i]! - 1); big[0] = s * 0; }));
