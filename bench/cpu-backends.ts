@@ -5,7 +5,7 @@
  * process, OPENBLAS_NUM_THREADS=1) in the same run. Also the GEMM's GFLOP/s at the anchor's shapes.
  * Prints figures; asserts nothing.
  *
- *   npx tsx bench/cpu-backends.ts            (BENCH_STEPS=20 to change; BENCH_TORCH=0 skips PyTorch)
+ *   npm run bench:cpu            (BENCH_STEPS=20 to change; BENCH_TORCH=0 skips PyTorch)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
