@@ -8,7 +8,8 @@
  * - BatchNorm kernels compute in float64 like the reference (only the summation order differs): mean
  *   and M2 to 1e-12 relative, and float32 outputs to one float32 rounding (2⁻²³ relative) plus 1e-12
  *   of the array's scale for entries produced by cancellation.
- * Shapes cover every code path of the GEMM (4 × 8 tiles, 1-row, 4-wide and scalar tails) and of the
+ * Shapes cover every code path of the GEMM (4 × 8 tiles, 1-row, 4-wide and scalar tails, k-chunks,
+ * both loop orders) and of the
  * column kernels (odd and even column counts, hw > 1, several groups).
  */
 import { describe, expect, it } from 'vitest';
@@ -48,6 +49,8 @@ function expectWithin(actual: ArrayLike<number>, expected: ArrayLike<number>, bo
 const SHAPES: [number, number, number][] = [
   // [rows, cols, depth]
   [1, 1, 1], [3, 5, 7], [4, 8, 16], [5, 13, 9], [8, 16, 3], [7, 12, 33], [64, 40, 24], [9, 4, 0],
+  // depth over one k-chunk (256) with a remainder; wide enough for the column-outer order
+  [6, 20, 300], [5, 70, 520],
 ];
 
 describe('wasm GEMM against the float64 reference', () => {
