@@ -22,8 +22,8 @@ function expectChecks(checks: { what: string; ok: boolean; detail: string }[], c
 }
 
 describe('WebGPU backend lifecycle', () => {
-  it('createBackend picks WebGPU, or the CPU backend with a reason when WebGPU is missing', async () => {
-    expectChecks(await call('selection'), 4);
+  it('createBackend picks WebGPU, or the WebAssembly SIMD CPU backend (agreeing with float64) with a reason when WebGPU is missing', async () => {
+    expectChecks(await call('selection'), 6);
   });
 
   it('validation errors and device loss reach onError with stable codes', async () => {
