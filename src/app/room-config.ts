@@ -101,6 +101,7 @@ export function decodeRoomState(record: RoomConfig, fallback: RoomState = INITIA
     inputDim: pick('inputDim', intIn(r.inputDim, 1, 65_536), f.inputDim),
     hiddenDims: pick('hiddenDims', dims(r.hiddenDims), f.hiddenDims),
     outputDim: pick('outputDim', intIn(r.outputDim, 1, 65_536), f.outputDim),
+    compareWith: pick('compareWith', r.compareWith === null ? null : oneOf(r.compareWith, BN_MODES), f.compareWith),
   };
   const command = pick('command', oneOf(r.command, RUN_COMMANDS), fallback.command);
   const runId = pick('runId', typeof r.runId === 'string' && r.runId.length <= 64 ? r.runId : undefined, fallback.runId);

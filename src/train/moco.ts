@@ -54,6 +54,20 @@ export interface MocoTrainerOptions {
 /** Worker `worker`'s batch at `step`: n samples, two views each. */
 export type BatchSource = (step: number, worker: number, n: number) => Pick<WorkerBatch, 'query' | 'key'>;
 
+/** A step whose computation and communication are done and whose results are not applied yet. */
+export interface PendingStep {
+  /** The models whose BatchNorm running statistics the step recorded: sync them before commit(). */
+  readonly models: Sequential[];
+  /** The trainer's (timed) world, for that sync. */
+  readonly world: WorkerWorld;
+  /** The step's index (0-based). */
+  readonly step: number;
+  /** Applies the step (optimizer, key EMA, queue, counter) and returns its log. Once, in order. */
+  commit(): StepLog;
+  /** Frees the step's tensors and gradients; call it whether or not the step was committed. */
+  dispose(): void;
+}
+
 export interface StepOptions {
   /** Record the key encoder's BN statistics of every worker (StepLog.bn). Set it on all tabs or none. */
   trace?: boolean;
@@ -116,6 +130,25 @@ export class MocoTrainer {
 
   /** Runs one training step of the whole world (every tab must call it together). */
   async runStep(opts: StepOptions = {}): Promise<StepLog> {
+    const pending = await this.prepareStep(opts);
+    try {
+      // The step's last collective. Nothing before commit() changes the trainer's state, so a step
+      // that fails on a membership change leaves this tab at its last completed step (the session
+      // relies on it).
+      await syncRunningStats(pending.models, { backend: this.backend, world: this.timed, step: pending.step });
+      return pending.commit();
+    } finally {
+      pending.dispose();
+    }
+  }
+
+  /**
+   * A step up to its last collective: forwards, loss, backward and the gradient all-reduce, with no
+   * state changed. The caller syncs the running statistics of `models` (one gather, possibly together
+   * with another trainer's), then calls commit(); dispose() always. Compare mode (compare.ts) uses it
+   * to keep two models' steps all-or-nothing.
+   */
+  async prepareStep(opts: StepOptions = {}): Promise<PendingStep> {
     this.assertAlive();
     const { backend, config } = this;
     const step = this.stepIndex;
@@ -175,34 +208,41 @@ export class MocoTrainer {
       local[packed.length + 1] = correctValue[0];
       local[packed.length + 2 + (this.group?.rank ?? 0)] = Math.max(0, this.timer.now() - started - this.timer.ms);
       const summed = await allReduceSum(this.group, local, this.timer);
-      // The step's last collective. Nothing above changed the trainer's state, so a step that fails on
-      // a membership change leaves this tab at its last completed step (the session relies on it).
-      await syncRunningStats([this.query, this.key], { backend, world, step });
+      let committed = false;
+      const commit = (): StepLog => {
+        if (committed || this.stepIndex !== step) throw Object.assign(new Error('a prepared step can be committed once, in order'), { code: 'ERR_STEP_ORDER' });
+        committed = true;
+        unflattenInto(backend, grads, summed.subarray(0, packed.length).map((v) => v / W));
+        this.optimizer.step();
+        emaParams(this.key, this.query, config.keyMomentum);
 
-      unflattenInto(backend, grads, summed.subarray(0, packed.length).map((v) => v / W));
-      this.optimizer.step();
-      emaParams(this.key, this.query, config.keyMomentum);
+        backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
+        this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
+        this.stepIndex++;
 
-      backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
-      this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
-      this.stepIndex++;
-
-      const totalMs = this.timer.now() - started;
-      const log: StepLog = {
-        step,
-        loss: summed[packed.length] / (W * n),
-        pretextAcc: summed[packed.length + 1] / (W * n),
-        sourceOf,
-        computeMs: Math.max(0, totalMs - this.timer.ms),
-        commMs: this.timer.ms,
-        tabComputeMs: Array.from(summed.subarray(packed.length + 2, packed.length + 2 + tabs)),
+        const totalMs = this.timer.now() - started;
+        const log: StepLog = {
+          step,
+          loss: summed[packed.length] / (W * n),
+          pretextAcc: summed[packed.length + 1] / (W * n),
+          sourceOf,
+          computeMs: Math.max(0, totalMs - this.timer.ms),
+          commMs: this.timer.ms,
+          tabComputeMs: Array.from(summed.subarray(packed.length + 2, packed.length + 2 + tabs)),
+        };
+        if (trace) log.bn = trace;
+        if (trace && order) log.sampleOrder = order;
+        return log;
       };
-      if (trace) log.bn = trace;
-      if (trace && order) log.sampleOrder = order;
-      return log;
-    } finally {
+      const dispose = (): void => {
+        this.optimizer.zeroGrad();
+        scope.dispose();
+      };
+      return { models: [this.query, this.key], world, step, commit, dispose };
+    } catch (err) {
       this.optimizer.zeroGrad();
       scope.dispose();
+      throw err;
     }
   }
 

@@ -18,8 +18,8 @@ import type { Backend } from '../backend/backend.ts';
 import { MeshError, type ProcessGroup } from '../mesh/types.ts';
 import { localWorld, processGroupWorld, type WorkerWorld } from '../nn/world.ts';
 import { createDatasetAsync, type ShapeDataset } from './dataset.ts';
+import { RunTrainer, needsTwoWorkers } from './compare.ts';
 import { knnAccuracy } from './knn.ts';
-import { MocoTrainer } from './moco.ts';
 import type { StepLog, TrainConfig } from './types.ts';
 
 /** After a membership change, wait this long for more changes before rebuilding the world. */
@@ -107,7 +107,7 @@ export class TrainingSession extends EventTarget {
   private readonly groups: GroupSource;
   private readonly opts: SessionOptions;
   private dataset: ShapeDataset | null;
-  private trainer: MocoTrainer | null = null;
+  private trainer: RunTrainer | null = null;
   private _state: SessionState = 'idle';
   private needsWorld = true;
   private lastChange = 0;
@@ -270,8 +270,9 @@ export class TrainingSession extends EventTarget {
       const group = this.groups.current();
       try {
         const world = group && group.size > 1 ? await processGroupWorld(group, this.config.workersPerTab, { timeoutMs: RESYNC_TIMEOUT_MS }) : localWorld(this.config.workersPerTab);
-        if (this.config.mode !== 'local' && world.worldSize < 2) {
-          throw sessionError('ERR_WORLD_TOO_SMALL', `mode '${this.config.mode}' needs at least 2 workers in the world, got ${world.worldSize}: add a tab or set virtual workers per tab ≥ 2`);
+        if (needsTwoWorkers(this.config) && world.worldSize < 2) {
+          const mode = this.config.mode !== 'local' ? this.config.mode : this.config.compareWith;
+          throw sessionError('ERR_WORLD_TOO_SMALL', `mode '${mode}' needs at least 2 workers in the world, got ${world.worldSize}: add a tab or set virtual workers per tab ≥ 2`);
         }
         await this.replaceTrainer(world, group && group.size > 1 ? group : null);
         return;
@@ -298,7 +299,7 @@ export class TrainingSession extends EventTarget {
 
   private async replaceTrainer(world: WorkerWorld, group: ProcessGroup | null): Promise<void> {
     const previous = this.trainer;
-    const next = new MocoTrainer({ backend: this.backend, config: this.config, world, group, train: this.dataset!.train });
+    const next = new RunTrainer({ backend: this.backend, config: this.config, world, group, train: this.dataset!.train });
     try {
       if (previous) next.loadState(await previous.state());
       await next.broadcastParameters();
@@ -321,14 +322,20 @@ export class TrainingSession extends EventTarget {
     this.dispatchEvent(new CustomEvent('world', { detail: info }));
   }
 
-  /** kNN accuracy on evaluation steps: computed by rank 0 and shared so every tab logs the same. */
-  private async evaluate(trainer: MocoTrainer, log: StepLog): Promise<void> {
+  /**
+   * kNN accuracy on evaluation steps (of each model in compare mode): computed by rank 0 and shared so
+   * every tab logs the same.
+   */
+  private async evaluate(trainer: RunTrainer, log: StepLog): Promise<void> {
     const every = this.config.knnEvery;
     const done = log.step + 1;
     if (!every || (done % every !== 0 && done !== this.config.steps)) return;
     const group = trainer.group;
     const isRoot = !group || group.rank === 0;
-    const value = isRoot ? await knnAccuracy(trainer, this.dataset!, { features: this.opts.knnFeatures ?? 'hidden' }) : NaN;
-    log.knnAcc = group && group.size > 1 ? (await group.broadcast(isRoot ? Float32Array.of(value) : null, 0, { priority: 'stats', timeoutMs: KNN_WAIT_MS }))[0]! : value;
+    const values: number[] = [];
+    if (isRoot) for (const model of trainer.models) values.push(await knnAccuracy(model, this.dataset!, { features: this.opts.knnFeatures ?? 'hidden' }));
+    const shared = group && group.size > 1 ? await group.broadcast(isRoot ? Float32Array.from(values) : null, 0, { priority: 'stats', timeoutMs: KNN_WAIT_MS }) : values;
+    log.knnAcc = shared[0]!;
+    if (log.compare) log.compare.knnAcc = shared[1]!;
   }
 }

@@ -30,6 +30,11 @@ export interface TrainConfig {
   inputDim: number;
   hiddenDims: number[];
   outputDim: number;
+  /**
+   * Compare mode: a second MoCo model trained in the same run with this BN mode, on the same data,
+   * augmentations and permutation stream (src/train/compare.ts); null = one model.
+   */
+  compareWith: BnMode | null;
 }
 
 /** The leak demo of the README: 8 workers × 8 samples, queue 1024, T 0.1, 2000 steps. */
@@ -50,6 +55,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   inputDim: 256,
   hiddenDims: [512, 512],
   outputDim: 128,
+  compareWith: null,
 });
 
 export interface StepLog {
@@ -78,6 +84,22 @@ export interface StepLog {
   sampleOrder?: number[];
   /** Present on kNN evaluation steps. */
   knnAcc?: number;
+  /**
+   * Compare mode: the second model's figures at the same step (config.compareWith). Then computeMs
+   * and commMs above cover the whole step of both models.
+   */
+  compare?: CompareStepLog;
+}
+
+/** The second model's part of a compare-mode step. */
+export interface CompareStepLog {
+  mode: BnMode;
+  loss: number;
+  pretextAcc: number;
+  sourceOf: number[];
+  bn?: BnLayerTrace[];
+  sampleOrder?: number[];
+  knnAcc?: number;
 }
 
 export interface RunLog {
@@ -90,4 +112,6 @@ export interface RunLog {
   steps: StepLog[];
   /** Final kNN accuracy, if evaluated. */
   knnAcc?: number;
+  /** Compare mode: the second model's final kNN accuracy, if evaluated. */
+  compareKnnAcc?: number;
 }
