@@ -16,6 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseExperimentArgs, UsageError, USAGE, type ExperimentArgs } from './lib/args.ts';
 import { runHeadless } from './lib/headless-run.ts';
+import { gapsLine, leakGaps } from './lib/leak-gaps.ts';
 import { stepLines } from '../src/app/format.ts';
 import { checkBnTrace } from '../src/nn/batchnorm/check-trace.ts';
 import type { RunLog, StepLog } from '../src/train/types.ts';
@@ -49,7 +50,8 @@ function verifyTraces(steps: readonly StepLog[]): { ok: boolean; lines: string[]
 async function main(args: ExperimentArgs): Promise<void> {
   const { config } = args;
   const world = args.tabs * config.workersPerTab;
-  console.log(`experiment: ${args.tabs} tab(s) × ${config.workersPerTab} worker(s) = ${world} workers, mode ${config.mode} (${config.permutation}), ${config.steps} steps, seed ${config.seed}`);
+  const compare = config.compareWith ? ` compared with ${config.compareWith}` : '';
+  console.log(`experiment: ${args.tabs} tab(s) × ${config.workersPerTab} worker(s) = ${world} workers, mode ${config.mode} (${config.permutation})${compare}, ${config.steps} steps, seed ${config.seed}`);
   const startedAt = new Date().toISOString();
   const result = await runHeadless({
     tabs: args.tabs,
@@ -64,14 +66,25 @@ async function main(args: ExperimentArgs): Promise<void> {
       if (log.knnAcc !== undefined) {
         console.log(`[${log.step + 1}/${config.steps}] pretext accuracy ${(100 * log.pretextAcc).toFixed(2)}%, kNN accuracy ${(100 * log.knnAcc).toFixed(2)}%`);
       }
+      if (log.compare?.knnAcc !== undefined) {
+        console.log(`[${log.step + 1}/${config.steps}] ${log.compare.mode}: pretext accuracy ${(100 * log.compare.pretextAcc).toFixed(2)}%, kNN accuracy ${(100 * log.compare.knnAcc).toFixed(2)}%`);
+      }
     },
     onNotice: (line) => console.error(line),
   });
   const run: RunLog = { version: 1, config, worldSize: world, tabs: args.tabs, backend: result.backend, startedAt, steps: result.steps };
   const lastKnn = [...result.steps].reverse().find((s) => s.knnAcc !== undefined)?.knnAcc;
   if (lastKnn !== undefined) run.knnAcc = lastKnn;
+  const lastCompareKnn = [...result.steps].reverse().find((s) => s.compare?.knnAcc !== undefined)?.compare?.knnAcc;
+  if (lastCompareKnn !== undefined) run.compareKnnAcc = lastCompareKnn;
   const last = result.steps[result.steps.length - 1];
-  if (last) console.log(`done: loss ${last.loss.toFixed(4)}, pretext accuracy ${(100 * last.pretextAcc).toFixed(1)}%${lastKnn !== undefined ? `, kNN ${(100 * lastKnn).toFixed(1)}%` : ''}; backend ${result.backend}`);
+  if (last) console.log(`done in ${((Date.now() - Date.parse(startedAt)) / 1000).toFixed(0)} s: loss ${last.loss.toFixed(4)}, pretext accuracy ${(100 * last.pretextAcc).toFixed(1)}%${lastKnn !== undefined ? `, kNN ${(100 * lastKnn).toFixed(1)}%` : ''}; backend ${result.backend}`);
+  if (last?.compare) {
+    const c = last.compare;
+    console.log(`      ${c.mode}: loss ${c.loss.toFixed(4)}, pretext accuracy ${(100 * c.pretextAcc).toFixed(1)}%${lastCompareKnn !== undefined ? `, kNN ${(100 * lastCompareKnn).toFixed(1)}%` : ''}`);
+  }
+  const gaps = leakGaps(config, result.steps);
+  if (gaps) console.log(gapsLine(gaps));
   if (args.out) {
     writeFileSync(args.out, JSON.stringify(run));
     console.log(`run log written to ${args.out}`);

@@ -24,6 +24,7 @@ export const USAGE = `usage: npm run experiment -- [options]
   --tabs N               browser tabs (peers), 1-16                    [2]
   --workers-per-tab V    virtual workers per tab, 1-64                 [${DEFAULT_CONFIG.workersPerTab}]
   --mode M               local | shuffle | sync | samples              [${DEFAULT_CONFIG.mode}]
+  --compare M            also train a second model with BN mode M in the same run [off]
   --permutation P        random | cyclic                               [${DEFAULT_CONFIG.permutation}]
   --steps S              training steps                                [${DEFAULT_CONFIG.steps}]
   --seed K               run seed (data, init, permutations)           [${DEFAULT_CONFIG.seed}]
@@ -81,6 +82,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentArgs {
       case 'tabs': out.tabs = int(name, value, 1, 16); break;
       case 'workers-per-tab': config.workersPerTab = int(name, value, 1, 64); break;
       case 'mode': config.mode = oneOf(name, value, MODES); break;
+      case 'compare': config.compareWith = oneOf(name, value, MODES); break;
       case 'permutation': config.permutation = oneOf(name, value, PERMS); break;
       case 'steps': config.steps = int(name, value, 1, 1_000_000); break;
       case 'seed': config.seed = int(name, value, 0, 2 ** 31 - 1); break;
@@ -99,8 +101,10 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentArgs {
     }
   }
   const world = out.tabs * config.workersPerTab;
-  if (config.mode !== 'local' && world < 2) {
-    throw new UsageError(`--mode ${config.mode} needs at least 2 workers in the world (tabs × workers-per-tab = ${world})`);
+  for (const [flag, mode] of [['mode', config.mode], ['compare', config.compareWith]] as const) {
+    if (mode !== null && mode !== 'local' && world < 2) {
+      throw new UsageError(`--${flag} ${mode} needs at least 2 workers in the world (tabs × workers-per-tab = ${world})`);
+    }
   }
   if (config.queueSize < world * config.batchPerWorker) {
     throw new UsageError(`--queue (${config.queueSize}) must hold at least one step of keys (${world * config.batchPerWorker})`);

@@ -12,7 +12,7 @@ import { landingUrl, linksForOtherDevices, parseRoomLink, roomIdFromLocation, ro
 import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
 import { Run, type RunUpdate } from './run.ts';
-import { withRun } from './series.ts';
+import { withRuns } from './series.ts';
 import type { AppStore } from './store.ts';
 
 /** Lines kept in the on-screen log (newest last). */
@@ -351,7 +351,7 @@ export class AppController {
         onUpdate: (u) => this.onRunUpdate(run, u),
         onState: (runState) => {
           if (this.run !== run) return;
-          this.store.update({ runState, runs: withRun(this.store.state.runs, { ...run.series }), progress: run.progress() });
+          this.store.update({ runState, runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
           if (runState === 'running') this.pollActivity(run);
           if (runState === 'done') this.markRunFinished(run.id);
         },
@@ -361,7 +361,7 @@ export class AppController {
       },
     });
     this.run = run;
-    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], runs: withRun(this.store.state.runs, { ...run.series }), progress: run.progress() });
+    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
     run.start();
     this.pollActivity(run);
   }
@@ -387,7 +387,7 @@ export class AppController {
     this.store.update({
       step: u.step,
       log,
-      runs: withRun(this.store.state.runs, { ...u.series }),
+      runs: withRuns(this.store.state.runs, [u.series, ...(u.compareSeries ? [u.compareSeries] : [])].map((r) => ({ ...r }))),
       progress: u.progress,
       ...(u.shuffle ? { shuffle: u.shuffle } : {}),
     });
@@ -410,7 +410,7 @@ export class AppController {
     const run = this.run;
     if (!run) return;
     run.destroy();
-    this.store.update({ runs: withRun(this.store.state.runs, { ...run.series }) });
+    this.store.update({ runs: withRuns(this.store.state.runs, run.allSeries()) });
     // Keep the object for export until a new run replaces it.
   }
 }

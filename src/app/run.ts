@@ -4,6 +4,7 @@
  * second however fast the steps come.
  */
 import type { Backend } from '../backend/backend.ts';
+import { modelConfigs } from '../train/compare.ts';
 import type { GroupSource } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
@@ -18,6 +19,8 @@ import type { ShuffleFrame } from './store.ts';
 export interface RunUpdate {
   step: number;
   series: RunSeries;
+  /** Compare mode: the second model's curves. */
+  compareSeries: RunSeries | null;
   /** The newest traced step in the batch, if any. */
   shuffle: ShuffleFrame | null;
   lines: string[];
@@ -45,6 +48,8 @@ export interface RunOptions {
 export class Run {
   readonly id: string;
   readonly series: RunSeries;
+  /** Compare mode: the second model's curves (config.compareWith); null for one model. */
+  readonly compareSeries: RunSeries | null;
   readonly log: RunLog;
   private readonly session: SessionLike;
   private readonly batcher: Batcher<StepLog>;
@@ -64,6 +69,8 @@ export class Run {
     // The room shares workersPerTab, so the world is tabs × workersPerTab; corrected from the first step.
     const worldSize = tabs * opts.config.workersPerTab;
     this.series = newSeries(opts.id, opts.config, worldSize);
+    const second = modelConfigs(opts.config)[1];
+    this.compareSeries = second ? newSeries(`${opts.id}:${second.mode}`, second, worldSize, opts.id) : null;
     this.log = {
       version: 1,
       config: opts.config,
@@ -105,6 +112,11 @@ export class Run {
     };
   }
 
+  /** Copies of this run's curves (one per model), for the store's history. */
+  allSeries(): RunSeries[] {
+    return [this.series, ...(this.compareSeries ? [this.compareSeries] : [])].map((s) => ({ ...s }));
+  }
+
   /** Starts training; failures arrive through the error callback, never as a rejection. */
   start(): void {
     this.session.start().catch((err: unknown) => {
@@ -142,6 +154,7 @@ export class Run {
     this.session.removeEventListener('error', this.onError);
     this.session.removeEventListener('world', this.onWorld);
     this.series.finished = true;
+    if (this.compareSeries) this.compareSeries.finished = true;
     this.session.destroy();
   }
 
@@ -162,7 +175,7 @@ export class Run {
     if (state === 'done' || state === 'error' || state === 'paused') this.batcher.flush();
     // Time spent paused is not a step's duration.
     if (state === 'paused' || state === 'running') this.meter.restart();
-    if (state === 'done') this.series.finished = true;
+    if (state === 'done') for (const series of this.allLiveSeries()) series.finished = true;
     this.opts.callbacks.onState(state);
   };
 
@@ -179,31 +192,45 @@ export class Run {
     // Forming the new group took time that is not a step's; the pace may change with the tabs.
     this.meter.restart();
     if (info?.tabs) this.log.tabs = info.tabs;
-    if (info?.worldSize) {
-      this.log.worldSize = info.worldSize;
-      this.series.worldSize = info.worldSize;
-      this.series.label = seriesLabel(this.opts.config, info.worldSize);
-    }
+    if (info?.worldSize) this.setWorldSize(info.worldSize);
   };
+
+  private allLiveSeries(): RunSeries[] {
+    return this.compareSeries ? [this.series, this.compareSeries] : [this.series];
+  }
+
+  private setWorldSize(worldSize: number): void {
+    this.log.worldSize = worldSize;
+    for (const series of this.allLiveSeries()) {
+      series.worldSize = worldSize;
+      series.label = seriesLabel(series.config, worldSize);
+    }
+  }
 
   private flush(logs: StepLog[]): void {
     const lines: string[] = [];
     let shuffle: ShuffleFrame | null = null;
     for (const entry of logs) {
-      if (this.log.steps.length === 0 && entry.sourceOf.length > 0) {
-        this.log.worldSize = entry.sourceOf.length;
-        this.series.worldSize = entry.sourceOf.length;
-        this.series.label = seriesLabel(this.opts.config, entry.sourceOf.length);
-      }
+      if (this.log.steps.length === 0 && entry.sourceOf.length > 0) this.setWorldSize(entry.sourceOf.length);
       appendStep(this.series, entry);
+      if (this.compareSeries && entry.compare) appendStep(this.compareSeries, { ...entry.compare, step: entry.step });
       // The export keeps the scalars of every step; full BN traces would grow by megabytes per step.
-      const { bn, ...scalars } = entry;
-      this.log.steps.push(scalars);
+      const { bn, compare, ...scalars } = entry;
+      const exported: StepLog = scalars;
+      if (compare) {
+        const { bn: _compareBn, ...compareScalars } = compare;
+        exported.compare = compareScalars;
+        if (compare.knnAcc !== undefined) this.log.compareKnnAcc = compare.knnAcc;
+      }
+      this.log.steps.push(exported);
       if (entry.knnAcc !== undefined) this.log.knnAcc = entry.knnAcc;
-      if (bn && bn.length > 0) shuffle = { step: entry.step, sourceOf: entry.sourceOf, layers: bn };
+      if (bn && bn.length > 0) {
+        shuffle = { step: entry.step, sourceOf: entry.sourceOf, layers: bn, mode: this.opts.config.mode };
+        if (compare?.bn && compare.bn.length > 0) shuffle.compare = { step: entry.step, sourceOf: compare.sourceOf, layers: compare.bn, mode: compare.mode };
+      }
       lines.push(...stepLines(entry, this.opts.config.steps));
     }
     const last = logs[logs.length - 1]!;
-    this.opts.callbacks.onUpdate({ step: last.step, series: this.series, shuffle, lines, progress: this.progress() });
+    this.opts.callbacks.onUpdate({ step: last.step, series: this.series, compareSeries: this.compareSeries, shuffle, lines, progress: this.progress() });
   }
 }

@@ -3,7 +3,7 @@
  * writer; elements read `state` and re-render on 'change'. State objects are replaced, never mutated
  * in place, so an element can compare by identity.
  */
-import type { BnLayerTrace } from '../train/types.ts';
+import type { BnLayerTrace, BnMode } from '../train/types.ts';
 import type { Notice } from './errors.ts';
 import { INITIAL_ROOM_STATE, type RoomState } from './room-config.ts';
 import type { BackendBadge, ConnectionState, PeerInfo, SessionState } from './ports.ts';
@@ -17,6 +17,10 @@ export interface ShuffleFrame {
   /** sourceOf[w]: the worker whose statistics worker w normalised with. */
   sourceOf: number[];
   layers: BnLayerTrace[];
+  /** The key encoder's BN mode of the model traced. */
+  mode?: BnMode;
+  /** Compare mode: the second model's statistics at the same step. */
+  compare?: ShuffleFrame;
 }
 
 export interface BackendSummary {

@@ -67,6 +67,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
     const log = (e as CustomEvent<StepLog>).detail;
     const out: ReportedStep = { ...log, rank: m.group.rank, selfId: m.selfId };
     if (log.bn) out.bn = truncateBnTrace(log.bn, opts.traceChannels);
+    if (log.compare?.bn) out.compare = { ...log.compare, bn: truncateBnTrace(log.compare.bn, opts.traceChannels) };
     report('step', out);
   });
   s.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, selfId: m.selfId }));

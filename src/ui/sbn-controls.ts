@@ -1,8 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { SessionState } from '../app/ports.ts';
-import { BN_MODES, MAX_BATCH_PER_WORKER, MAX_LR, MAX_SEED, MAX_STEPS, MAX_WORKERS_PER_TAB, MIN_BATCH_PER_WORKER, PERMUTATIONS } from '../app/room-config.ts';
-import { DEFAULT_CONFIG, type TrainConfig } from '../train/types.ts';
+import { BN_MODES, MAX_BATCH_PER_WORKER, MAX_LR, MAX_SEED, MAX_STEPS, MAX_WORKERS_PER_TAB, MIN_BATCH_PER_WORKER, PERMUTATIONS, QUICK_DEMO } from '../app/room-config.ts';
+import { DEFAULT_CONFIG, type BnMode, type TrainConfig } from '../train/types.ts';
 import { base } from './theme.ts';
 
 const MODE_TEXT: Record<string, string> = {
@@ -34,6 +34,11 @@ const NUMBER_FIELDS: Record<NumberField, NumberSpec> = {
   knnEvery: { label: 'kNN every (steps, 0 = never)', min: 0, max: MAX_STEPS, step: 1, integer: true },
 };
 
+/** The second model a compare toggle starts with: the leak (`local`), or `shuffle` when the first is local. */
+export function defaultCompareMode(mode: BnMode): BnMode {
+  return mode === 'local' ? 'shuffle' : 'local';
+}
+
 const MAIN_FIELDS: readonly NumberField[] = ['batchPerWorker', 'workersPerTab', 'lr', 'steps', 'seed'];
 const ADVANCED_FIELDS: readonly NumberField[] = ['queueSize', 'temperature', 'outputDim', 'knnEvery'];
 /** Hidden layer widths as typed: comma-separated positive integers. */
@@ -44,7 +49,8 @@ const MAX_HIDDEN_WIDTH = 4096;
  * The room's shared controls. Every change is proposed to the controller, which sends it to all tabs,
  * so what this element shows is always the room's configuration. Settings lock while a run is active.
  *
- * @fires sbn-config-change - detail `{ patch: Partial<TrainConfig> }`: a valid edit of one field.
+ * @fires sbn-config-change - detail `{ patch: Partial<TrainConfig> }`: a valid edit of one field, or
+ *   the whole quick-demo preset (QUICK_DEMO), which is followed by `sbn-command` start.
  * @fires sbn-command - detail `{ command: 'start' | 'pause' | 'reset' }`.
  */
 @customElement('sbn-controls')
@@ -101,6 +107,14 @@ export class SbnControls extends LitElement {
         gap: 0.5em;
         align-items: center;
       }
+      .toggle {
+        flex-direction: row;
+        align-items: center;
+        gap: 0.4em;
+      }
+      .toggle input {
+        min-height: auto;
+      }
       .state {
         margin-left: auto;
         font-size: 0.9em;
@@ -135,6 +149,7 @@ export class SbnControls extends LitElement {
             ${PERMUTATIONS.map((p) => html`<option value=${p} ?selected=${p === c.permutation}>${p === 'random' ? 'random derangement each step' : 'cyclic: r ← r+1'}</option>`)}
           </select>
         </div>
+        ${this._compareField(c)}
         ${MAIN_FIELDS.map((key) => this._numberField(key))}
       </fieldset>
       <details>
@@ -155,8 +170,24 @@ export class SbnControls extends LitElement {
         </button>
         <button ?disabled=${this.disabled || this.runState !== 'running'} @click=${() => this._command('pause')}>Pause</button>
         <button ?disabled=${this.disabled || this.runState === 'idle'} @click=${() => this._command('reset')}>Reset</button>
+        <button id="quick-demo" ?disabled=${locked} @click=${this._onQuickDemo}
+          title=${`${QUICK_DEMO.mode} against ${QUICK_DEMO.compareWith} in one run, ${QUICK_DEMO.steps} steps, ${QUICK_DEMO.workersPerTab} workers per tab`}>Quick demo</button>
         <span class="state" role="status" aria-live="polite">${this._stateText()}</span>
       </div>`;
+  }
+
+  /** Compare mode: a second model in the same run, with its own BN mode. */
+  private _compareField(c: TrainConfig) {
+    const on = c.compareWith !== null;
+    return html`<div class="field">
+      <label class="toggle"><input id="compare" type="checkbox" .checked=${on}
+        @change=${(e: Event) => this._emit({ compareWith: (e.target as HTMLInputElement).checked ? defaultCompareMode(c.mode) : null })} />
+        Compare with a second model</label>
+      <select id="compareWith" aria-label="BatchNorm mode of the second model" ?disabled=${!on} .value=${c.compareWith ?? defaultCompareMode(c.mode)}
+        @change=${(e: Event) => this._emit({ compareWith: (e.target as HTMLSelectElement).value as BnMode })}>
+        ${BN_MODES.map((m) => html`<option value=${m} ?selected=${m === (c.compareWith ?? defaultCompareMode(c.mode))}>${MODE_TEXT[m]}</option>`)}
+      </select>
+    </div>`;
   }
 
   private _numberField(key: NumberField) {
@@ -198,6 +229,11 @@ export class SbnControls extends LitElement {
     input.setAttribute('aria-invalid', String(!valid));
     if (valid) this._emit({ hiddenDims: dims });
   }
+
+  private readonly _onQuickDemo = (): void => {
+    this._emit({ ...QUICK_DEMO, hiddenDims: [...QUICK_DEMO.hiddenDims] });
+    this._command('start');
+  };
 
   private _emit(patch: Partial<TrainConfig>): void {
     this.dispatchEvent(new CustomEvent('sbn-config-change', { detail: { patch }, bubbles: true, composed: true }));

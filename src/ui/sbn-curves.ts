@@ -11,8 +11,9 @@ const CHART_H = 180;
 
 /**
  * Loss, pretext accuracy and kNN accuracy per step, with earlier runs overlaid (e.g. `shuffle` next
- * to `local`), drawn with uPlot. Charts are rebuilt only when the set of runs changes; new steps go
- * through `setData`.
+ * to `local`), drawn with uPlot. A compare-mode run brings two series (one per model) that grow
+ * together; every series of the current run is drawn solid. Charts are rebuilt only when the set of
+ * runs changes; new steps go through `setData`.
  */
 @customElement('sbn-curves')
 export class SbnCurves extends LitElement {
@@ -46,7 +47,7 @@ export class SbnCurves extends LitElement {
     `,
   ];
 
-  /** Runs to draw, oldest first; the last is the current run. */
+  /** Series to draw, oldest first; those sharing the last one's runId are the current run. */
   @property({ attribute: false }) runs: readonly RunSeries[] = [];
 
   @queryAll('.plot') private _plots!: NodeListOf<HTMLDivElement>;
@@ -94,10 +95,18 @@ export class SbnCurves extends LitElement {
   }
 
   private _summary(metric: Metric, percent: boolean): string {
-    const current = this.runs[this.runs.length - 1];
-    const v = current ? lastValue(current, metric) : null;
-    if (v === null) return '';
-    return `· ${current!.label}: ${percent ? `${(v * 100).toFixed(1)}%` : v.toFixed(4)}`;
+    const parts: string[] = [];
+    for (const series of this._current()) {
+      const v = lastValue(series, metric);
+      if (v !== null) parts.push(`${series.label}: ${percent ? `${(v * 100).toFixed(1)}%` : v.toFixed(4)}`);
+    }
+    return parts.length ? `· ${parts.join(' · ')}` : '';
+  }
+
+  /** The current run's series (two in compare mode). */
+  private _current(): RunSeries[] {
+    const last = this.runs[this.runs.length - 1];
+    return last ? this.runs.filter((r) => r.runId === last.runId) : [];
   }
 
   private _rebuild(key: string): void {
@@ -105,7 +114,7 @@ export class SbnCurves extends LitElement {
     this._charts.clear();
     this._chartKey = key;
     if (this.runs.length === 0) return;
-    const last = this.runs.length - 1;
+    const current = new Set(this._current());
     for (const plot of this._plots) {
       const metric = plot.dataset.metric as Metric;
       const spec = METRICS.find((m) => m.key === metric)!;
@@ -122,8 +131,8 @@ export class SbnCurves extends LitElement {
           ...this.runs.map((r, i) => ({
             label: r.label,
             stroke: RUN_COLOURS[i % RUN_COLOURS.length],
-            width: i === last ? 2 : 1.25,
-            dash: i === last ? undefined : [5, 4],
+            width: current.has(r) ? 2 : 1.25,
+            dash: current.has(r) ? undefined : [5, 4],
             spanGaps: true,
             points: { show: metric === 'knnAcc' },
             value: (_u: uPlot, v: number | null) => (v == null ? '—' : spec.percent ? `${(v * 100).toFixed(1)}%` : v.toFixed(4)),

@@ -1,5 +1,5 @@
 import { LitElement, css, html, nothing, svg } from 'lit';
-import { customElement, property } from 'lit/decorators.js';
+import { customElement, property, state } from 'lit/decorators.js';
 import type { ShuffleFrame } from '../app/store.ts';
 import { checkBnTrace } from '../nn/batchnorm/check-trace.ts';
 import type { BnLayerTrace } from '../train/types.ts';
@@ -27,6 +27,7 @@ import {
  * this step's permutation. Each layer's caption says whether the measured values check out
  * (checkBnTrace: the output means agree with the statistics used, and those are the promised ones).
  * Re-renders only when handed a new frame (the controller hands at most ~10 per second).
+ * In compare mode a switch picks which of the two models is drawn; the choice holds across frames.
  */
 @customElement('sbn-shuffle-view')
 export class SbnShuffleView extends LitElement {
@@ -63,6 +64,15 @@ export class SbnShuffleView extends LitElement {
       .check[data-ok='false'] {
         color: var(--sbn-error);
       }
+      .models {
+        display: flex;
+        gap: 0.4em;
+        margin: 0 0 0.4em;
+      }
+      .models button[aria-pressed='true'] {
+        border-color: var(--sbn-accent);
+        font-weight: 600;
+      }
       .pairs {
         font: 12px ui-monospace, Menlo, Consolas, monospace;
         margin: 0.3em 0 0;
@@ -75,9 +85,12 @@ export class SbnShuffleView extends LitElement {
   @property({ attribute: false }) frame: ShuffleFrame | null = null;
   /** Channels drawn per worker (1…32). */
   @property({ type: Number }) channels = DEFAULT_CHANNELS;
+  /** Compare mode: which model is drawn (0 = the run's mode, 1 = the second model). */
+  @state() private _model: 0 | 1 = 0;
 
   override render() {
-    const f = this.frame;
+    const both = this.frame;
+    const f = this._model === 1 && both?.compare ? both.compare : both;
     if (!f || f.layers.length === 0) {
       return html`<h2>Shuffle</h2>
         <p class="muted">No statistics yet. Start a run: each step shows whose BatchNorm statistics every worker used.</p>`;
@@ -85,9 +98,20 @@ export class SbnShuffleView extends LitElement {
     const workers = Math.min(f.sourceOf.length, MAX_WORKERS_DRAWN);
     const pairs = f.sourceOf.slice(0, workers).map((s, w) => `w${w}←w${s}`).join(' ');
     return html`<h2>Shuffle at step ${f.step + 1}</h2>
+      ${both?.compare ? this._modelSwitch(both) : nothing}
       <p class="pairs" aria-label="Who received whose statistics">${pairs}</p>
       ${f.sourceOf.length > workers ? html`<p class="muted">Showing the first ${workers} of ${f.sourceOf.length} workers.</p>` : nothing}
       <div class="layers">${f.layers.map((l) => this._layer(l, f.sourceOf, workers))}</div>`;
+  }
+
+  private _modelSwitch(frame: ShuffleFrame) {
+    const models = [frame, frame.compare!];
+    return html`<div class="models" role="group" aria-label="Model shown">
+      ${models.map(
+        (m, i) => html`<button data-model=${i} aria-pressed=${String(this._model === i)} @click=${() => (this._model = i as 0 | 1)}>
+          ${i === 0 ? 'Model 1' : 'Model 2'}: ${m.mode ?? ''} BN</button>`,
+      )}
+    </div>`;
   }
 
   private _layer(trace: BnLayerTrace, sourceOf: readonly number[], workers: number) {
