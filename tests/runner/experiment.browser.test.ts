@@ -58,6 +58,8 @@ describe('npm run experiment', () => {
       [['--tabs', '1', '--workers-per-tab', '1', '--mode', 'shuffle'], /needs at least 2 workers/],
       [['--steps'], /--steps needs a value/],
       [['--bogus', '1'], /unknown option --bogus/],
+      [['--compare', 'shufle'], /--compare must be one of local, shuffle, sync, samples/],
+      [['--tabs', '1', '--workers-per-tab', '1', '--mode', 'local', '--compare', 'sync'], /--compare sync needs at least 2 workers/],
     ] as const) {
       const res = experiment([...args]);
       expect(res.status).toBe(2);
