@@ -183,7 +183,8 @@ export class SbnControls extends LitElement {
       <label class="toggle"><input id="compare" type="checkbox" .checked=${on}
         @change=${(e: Event) => this._emit({ compareWith: (e.target as HTMLInputElement).checked ? defaultCompareMode(c.mode) : null })} />
         Compare with a second model</label>
-      <select id="compareWith" aria-label="BatchNorm mode of the second model" ?disabled=${!on} .value=${c.compareWith ?? defaultCompareMode(c.mode)}
+      <label for="compareWith" class="sr-only">BatchNorm mode of the second model</label>
+      <select id="compareWith" ?disabled=${!on} .value=${c.compareWith ?? defaultCompareMode(c.mode)}
         @change=${(e: Event) => this._emit({ compareWith: (e.target as HTMLSelectElement).value as BnMode })}>
         ${BN_MODES.map((m) => html`<option value=${m} ?selected=${m === (c.compareWith ?? defaultCompareMode(c.mode))}>${MODE_TEXT[m]}</option>`)}
       </select>

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import jsQR from 'jsqr';
 import { mkdirSync } from 'node:fs';
 import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { QUICK_DEMO } from '../../src/app/room-config.ts';
 import { shuffledLayer, stepLog, cyclic } from './fixtures.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
@@ -191,7 +192,8 @@ describe('sbn-controls', () => {
       );
     }
     // The folded model settings are one stop (their summary); Pause and Reset are disabled while idle.
-    expect(reached.slice(0, 9)).toEqual(['mode', 'permutation', 'batchPerWorker', 'workersPerTab', 'lr', 'steps', 'seed', 'Model and loss', 'Start']);
+    // The second model's mode is disabled until compare mode is on.
+    expect(reached.slice(0, 11)).toEqual(['mode', 'permutation', 'compare', 'batchPerWorker', 'workersPerTab', 'lr', 'steps', 'seed', 'Model and loss', 'Start', 'quick-demo']);
     // Change a value with the keyboard only: focus the batch field, type, commit with Enter/Tab.
     await page.evaluate(async () => (window as unknown as UiWindow).ui.recordEvents(['sbn-config-change', 'sbn-command']));
     await page.getByLabel('Batch per worker').fill('16');
@@ -207,6 +209,19 @@ describe('sbn-controls', () => {
       { type: 'sbn-command', detail: { command: 'start' } },
     ]);
     expect(await page.getByLabel('Batch per worker').getAttribute('aria-invalid')).toBe('true');
+  });
+
+  it('compare toggle proposes a local second model; Quick demo sets the preset and starts', async () => {
+    await mount('sbn-controls', {});
+    await page.evaluate(async () => (window as unknown as UiWindow).ui.recordEvents(['sbn-config-change', 'sbn-command']));
+    expect(await page.getByLabel('BatchNorm mode of the second model').isDisabled()).toBe(true);
+    await page.getByLabel('Compare with a second model').check();
+    await page.getByRole('button', { name: 'Quick demo' }).click();
+    const events = (await page.evaluate(() => (window as unknown as { __events: unknown[] }).__events)) as { type: string; detail: { patch?: Record<string, unknown>; command?: string } }[];
+    expect(events[0]).toEqual({ type: 'sbn-config-change', detail: { patch: { compareWith: 'local' } } });
+    expect(events[1]!.detail.patch).toEqual(JSON.parse(JSON.stringify(QUICK_DEMO)));
+    expect(events[2]).toEqual({ type: 'sbn-command', detail: { command: 'start' } });
+    expect(events).toHaveLength(3);
   });
 
   it('locks settings during a run and offers Resume when paused', async () => {
