@@ -39,7 +39,7 @@ export const QUICK_DEMO: Readonly<TrainConfig> = Object.freeze({
   mode: 'shuffle',
   compareWith: 'local',
   seed: 3,
-  steps: 600,
+  steps: 500,
   workersPerTab: 4,
   knnEvery: 100,
 });
