@@ -183,7 +183,7 @@ export class SbnControls extends LitElement {
       <label class="toggle"><input id="compare" type="checkbox" .checked=${on}
         @change=${(e: Event) => this._emit({ compareWith: (e.target as HTMLInputElement).checked ? defaultCompareMode(c.mode) : null })} />
         Compare with a second model</label>
-      <label for="compareWith" class="sr-only">BatchNorm mode of the second model</label>
+      <label for="compareWith" class="sr-only">Mode of the second model</label>
       <select id="compareWith" ?disabled=${!on} .value=${c.compareWith ?? defaultCompareMode(c.mode)}
         @change=${(e: Event) => this._emit({ compareWith: (e.target as HTMLSelectElement).value as BnMode })}>
         ${BN_MODES.map((m) => html`<option value=${m} ?selected=${m === (c.compareWith ?? defaultCompareMode(c.mode))}>${MODE_TEXT[m]}</option>`)}

@@ -77,7 +77,7 @@ it('two tabs train shuffle and local side by side; each model matches its single
   const b = await newTab(link);
   // B receives the room's settings, the compare toggle included.
   await expect.poll(() => b.getByLabel('Compare with a second model').isChecked(), { timeout: 60_000 }).toBe(true);
-  expect(await b.getByLabel('BatchNorm mode of the second model').inputValue()).toBe('local');
+  expect(await b.getByLabel('Mode of the second model').inputValue()).toBe('local');
   await expect.poll(() => b.locator('sbn-peers tbody tr[data-peer]').count(), { timeout: 60_000 }).toBe(2);
   await b.getByRole('button', { name: 'Start' }).click();
 

@@ -80,6 +80,22 @@ describe('sbn-shuffle-view', () => {
     await page.locator('sbn-shuffle-view').screenshot({ path: `${ARTIFACTS}shuffle-view.png` });
   });
 
+  it('compare mode: switches between the two models’ statistics of the same step', async () => {
+    const shuffled = [1, 2, 3, 0];
+    const own = [0, 1, 2, 3];
+    const compare = { step: 7, sourceOf: own, layers: [shuffledLayer(0, own, 4, 9)], mode: 'local' };
+    await mount('sbn-shuffle-view', { frame: { step: 7, sourceOf: shuffled, layers: [shuffledLayer(0, shuffled, 4, 8)], mode: 'shuffle', compare }, channels: 4 });
+    const arrows = () => page.locator('sbn-shuffle-view figure').first().locator('path.arrow').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-from'))));
+    const firstValue = () => page.locator('sbn-shuffle-view g.strip[data-side="before"][data-worker="0"] rect').first().getAttribute('data-value');
+    expect(await arrows()).toEqual(shuffled);
+    await page.getByRole('button', { name: 'Model 2: local BN' }).click();
+    expect(await page.getByRole('button', { name: 'Model 2: local BN' }).getAttribute('aria-pressed')).toBe('true');
+    expect(await arrows()).toEqual(own);
+    expect(Number(await firstValue())).toBe(compare.layers[0]!.meanBefore[0]![0]);
+    await page.getByRole('button', { name: 'Model 1: shuffle BN' }).click();
+    expect(await arrows()).toEqual(shuffled);
+  });
+
   it('limits channels drawn and shows an empty state without data', async () => {
     await mount('sbn-shuffle-view', { frame: { step: 0, sourceOf: cyclic(3), layers: [shuffledLayer(0, cyclic(3), 64)] }, channels: 16 });
     expect(await page.locator('sbn-shuffle-view g.strip[data-side="before"][data-worker="0"] rect').count()).toBe(16);
@@ -214,7 +230,7 @@ describe('sbn-controls', () => {
   it('compare toggle proposes a local second model; Quick demo sets the preset and starts', async () => {
     await mount('sbn-controls', {});
     await page.evaluate(async () => (window as unknown as UiWindow).ui.recordEvents(['sbn-config-change', 'sbn-command']));
-    expect(await page.getByLabel('BatchNorm mode of the second model').isDisabled()).toBe(true);
+    expect(await page.getByLabel('Mode of the second model').isDisabled()).toBe(true);
     await page.getByLabel('Compare with a second model').check();
     await page.getByRole('button', { name: 'Quick demo' }).click();
     const events = (await page.evaluate(() => (window as unknown as { __events: unknown[] }).__events)) as { type: string; detail: { patch?: Record<string, unknown>; command?: string } }[];
