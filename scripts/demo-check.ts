@@ -1,5 +1,5 @@
 /**
- * Re-measures the quick demo (QUICK_DEMO in src/app/room-config.ts) on the CPU backend in this
+ * Re-measures the quick demo (QUICK_DEMO_CONFIG in src/app/presets.ts) on the CPU backend in this
  * process and prints its leak gaps and wall time:
  *   npm run demo:check [-- --workers 8]
  * The preset trains `shuffle` and `local` side by side (compare mode); the leak counts as unmistakable
@@ -8,7 +8,7 @@
  * prints figures for the README, it is not part of the test suite.
  */
 import { parseArgs } from 'node:util';
-import { QUICK_DEMO } from '../src/app/room-config.ts';
+import { QUICK_DEMO_CONFIG as QUICK_DEMO } from '../src/app/presets.ts';
 import { runOnCpu } from './lib/cpu-run.ts';
 import { gapsLine, leakGaps } from './lib/leak-gaps.ts';
 

@@ -20,34 +20,6 @@ export const MAX_SEED = 2 ** 31 - 1;
 export const BN_MODES: readonly BnMode[] = ['local', 'shuffle', 'sync', 'samples'];
 export const PERMUTATIONS: readonly PermutationKind[] = ['random', 'cyclic'];
 
-/**
- * Named settings applied in one go (a button, or a link). Each is a complete TrainConfig, so the
- * outcome does not depend on what the room had set before.
- */
-export type PresetName = 'quick-demo';
-export const PRESET_NAMES: readonly PresetName[] = ['quick-demo'];
-
-/**
- * The quick demo: the fewest steps (in hundreds) in which the leak was unmistakable when measured on
- * both backends (README, "The quick demo"; `npm run demo:check` re-measures it on the CPU backend):
- * `shuffle` and `local` side by side in one run (compare mode), pretext accuracy ≥ 40 points apart and
- * kNN accuracy ≥ 2 points apart at the last step. Measured with a world of 8 workers (2 tabs × 4 on
- * WebGPU, or 8 virtual workers in one CPU-backend process); the CPU backend already shows both gaps at
- * 500 steps, the software GPU only from 600.
- */
-export const QUICK_DEMO: Readonly<TrainConfig> = Object.freeze({
-  ...DEFAULT_CONFIG,
-  hiddenDims: [...DEFAULT_CONFIG.hiddenDims],
-  mode: 'shuffle',
-  compareWith: 'local',
-  seed: 3,
-  steps: 600,
-  workersPerTab: 4,
-  knnEvery: 100,
-});
-
-export const PRESETS: Readonly<Record<PresetName, Readonly<TrainConfig>>> = Object.freeze({ 'quick-demo': QUICK_DEMO });
-
 /** What every tab of the room should be doing; `runId` changes on every fresh start. */
 export type RunCommand = 'idle' | 'run' | 'pause' | 'reset';
 export const RUN_COMMANDS: readonly RunCommand[] = ['idle', 'run', 'pause', 'reset'];

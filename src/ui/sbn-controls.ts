@@ -1,7 +1,8 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { SessionState } from '../app/ports.ts';
-import { BN_MODES, MAX_BATCH_PER_WORKER, MAX_LR, MAX_SEED, MAX_STEPS, MAX_WORKERS_PER_TAB, MIN_BATCH_PER_WORKER, PERMUTATIONS, QUICK_DEMO } from '../app/room-config.ts';
+import { BN_MODES, MAX_BATCH_PER_WORKER, MAX_LR, MAX_SEED, MAX_STEPS, MAX_WORKERS_PER_TAB, MIN_BATCH_PER_WORKER, PERMUTATIONS } from '../app/room-config.ts';
+import { QUICK_DEMO_CONFIG as QUICK_DEMO } from '../app/presets.ts';
 import { DEFAULT_CONFIG, type BnMode, type TrainConfig } from '../train/types.ts';
 import { base } from './theme.ts';
 
@@ -50,7 +51,7 @@ const MAX_HIDDEN_WIDTH = 4096;
  * so what this element shows is always the room's configuration. Settings lock while a run is active.
  *
  * @fires sbn-config-change - detail `{ patch: Partial<TrainConfig> }`: a valid edit of one field, or
- *   the whole quick-demo preset (QUICK_DEMO), which is followed by `sbn-command` start.
+ *   the whole quick-demo preset (QUICK_DEMO_CONFIG), which is followed by `sbn-command` start.
  * @fires sbn-command - detail `{ command: 'start' | 'pause' | 'reset' }`.
  */
 @customElement('sbn-controls')

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import { parseRunCsv, runToCsv, stepLines } from '../../src/app/format.ts';
-import { PRESETS, QUICK_DEMO, decodeRoomState, encodeRoomState, INITIAL_ROOM_STATE } from '../../src/app/room-config.ts';
+import { PRESETS, QUICK_DEMO_CONFIG as QUICK_DEMO } from '../../src/app/presets.ts';
+import { decodeRoomState, encodeRoomState, INITIAL_ROOM_STATE } from '../../src/app/room-config.ts';
 import { Run, type RunUpdate } from '../../src/app/run.ts';
 import type { SessionFactory } from '../../src/app/ports.ts';
 import { RoomConfig } from '../../src/signaling/protocol.ts';
@@ -102,7 +103,7 @@ describe('compare mode in the app', () => {
   });
 
   it('the quick-demo preset is a complete config comparing shuffle with local, and decodes unchanged', () => {
-    expect(PRESETS['quick-demo']).toBe(QUICK_DEMO);
+    expect(PRESETS.quick).toBe(QUICK_DEMO);
     expect([QUICK_DEMO.mode, QUICK_DEMO.compareWith]).toEqual(['shuffle', 'local']);
     const wire = RoomConfig.parse(JSON.parse(JSON.stringify(encodeRoomState({ ...INITIAL_ROOM_STATE, config: { ...QUICK_DEMO } }))));
     const { state, rejected } = decodeRoomState(wire);

@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import jsQR from 'jsqr';
 import { mkdirSync } from 'node:fs';
 import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
-import { QUICK_DEMO } from '../../src/app/room-config.ts';
+import { QUICK_DEMO_CONFIG as QUICK_DEMO } from '../../src/app/presets.ts';
 import { shuffledLayer, stepLog, cyclic } from './fixtures.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
