@@ -16,6 +16,16 @@ import { createWasmBackend } from '../src/backend/wasm/index.ts';
 import { localWorld } from '../src/nn/world.ts';
 import { MocoTrainer } from '../src/train/moco.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/types.ts';
+import { acceptNoArguments } from '../scripts/lib/cli.ts';
+
+acceptNoArguments(`usage: npm run bench:cpu
+
+Times MoCo steps of the anchor workload (256 → 512 → 512 → 128, batch 64, queue 4096, one worker) on the
+WebAssembly SIMD and float64 TypeScript backends in Node, and PyTorch on the same workload; prints figures.
+
+environment:
+  BENCH_STEPS=N   timed steps (default 20)
+  BENCH_TORCH=0   skip the PyTorch anchor`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const WARMUP = 3;
