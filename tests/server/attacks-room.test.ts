@@ -60,6 +60,12 @@ describe('slow readers (issue: relaying to 4 stalled members grew the server by 
       if (round === 40) peak = await memoryInUse(); // ~10 MB in, mid-attack
       peakQueue = Math.max(peakQueue, server.signaling.stats().maxQueuedBytes);
     }
+    // The sender's last messages may still be on their way through the server: let it drain them
+    // (bounded) before counting, sampling its send queues meanwhile.
+    for (let waited = 0; server.signaling.stats().evictedTotal < 4 && waited < 10_000; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+      peakQueue = Math.max(peakQueue, server.signaling.stats().maxQueuedBytes);
+    }
     console.log(`[relay] ${(sentBytes / 2 ** 20).toFixed(1)} MB relayed before all 4 stalled receivers were closed; largest server send queue ${(peakQueue / 1024).toFixed(0)} KiB`);
     expect(server.signaling.stats().evictedTotal).toBe(4);
     // What the server held for one socket never passed the bound (the kernel's buffers come on top).
