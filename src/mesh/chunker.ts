@@ -79,25 +79,59 @@ export async function sendChunked(
   }
 }
 
-interface Partial {
+/**
+ * What one peer may keep in half-received messages. Nothing is allocated from a declared size: chunks
+ * are kept as they arrive and copied into one buffer when the last one is in, so memory follows the
+ * bytes actually received, and these caps bound those.
+ */
+export interface ReassemblyLimits {
+  /**
+   * Incomplete messages of one peer at once. A peer sends one message at a time per collective and
+   * per channel, so a healthy one has a handful in flight; 64 leaves room for a ring's pieces.
+   */
+  maxPartialMessages: number;
+  /**
+   * Declared total bytes of one peer's incomplete messages (the received bytes are at most that):
+   * two of the largest messages, e.g. a state broadcast racing a gradient all-reduce.
+   */
+  maxPartialBytes: number;
+  /** An incomplete message older than this (ms) is dropped: its sender gave up on it (a timed-out collective). */
+  maxPartialAgeMs: number;
+}
+
+export const DEFAULT_REASSEMBLY_LIMITS: Readonly<ReassemblyLimits> = Object.freeze({
+  maxPartialMessages: 64,
+  maxPartialBytes: 2 * MAX_MESSAGE_BYTES,
+  maxPartialAgeMs: 30_000,
+});
+
+interface PartialMessage {
   chunkCount: number;
   totalBytes: number;
   size: number;
-  received: number;
-  have: Uint8Array;
-  /** The whole message, filled in place as chunks arrive. */
-  data: Uint8Array;
+  /** Chunks received so far by index (views into their frames' buffers). */
+  chunks: Map<number, Uint8Array>;
+  startedMs: number;
 }
 
 /**
  * Reassembles chunked messages of one sender. Tolerates out-of-order chunks; a duplicate chunk, a chunk
  * of the wrong length (truncated or padded), or a chunk whose count/total disagree with the first one
- * is ERR_BAD_FRAME (the sender is broken or hostile).
+ * is ERR_BAD_FRAME (the sender is broken or hostile); more incomplete messages or declared bytes than
+ * its limits allow is ERR_PEER_OVER_LIMIT.
  */
 export class Reassembler {
-  private partials = new Map<string, Partial>();
+  private partials = new Map<string, PartialMessage>();
+  private declaredBytes = 0;
+  private readonly limits: ReassemblyLimits;
 
-  constructor(private readonly peerId?: string) {}
+  constructor(
+    private readonly peerId?: string,
+    limits: Partial<ReassemblyLimits> = {},
+    private readonly now: () => number = () => 0,
+  ) {
+    this.limits = { ...DEFAULT_REASSEMBLY_LIMITS, ...limits };
+  }
 
   /**
    * Returns the complete message when `frame` was its last missing chunk, else null. A single-chunk
@@ -114,35 +148,47 @@ export class Reassembler {
     const key = `${frame.epoch}:${frame.opId}:${frame.round}`;
     let partial = this.partials.get(key);
     if (!partial) {
-      partial = {
-        chunkCount: frame.chunkCount,
-        totalBytes: frame.totalBytes,
-        size,
-        received: 0,
-        have: new Uint8Array(frame.chunkCount),
-        data: new Uint8Array(frame.totalBytes),
-      };
+      if (this.partials.size >= this.limits.maxPartialMessages) {
+        this.overLimit(`${this.partials.size + 1} incomplete messages (limit ${this.limits.maxPartialMessages})`);
+      }
+      if (this.declaredBytes + frame.totalBytes > this.limits.maxPartialBytes) {
+        this.overLimit(`incomplete messages declaring ${this.declaredBytes + frame.totalBytes} bytes (limit ${this.limits.maxPartialBytes})`);
+      }
+      partial = { chunkCount: frame.chunkCount, totalBytes: frame.totalBytes, size, chunks: new Map(), startedMs: this.now() };
       this.partials.set(key, partial);
+      this.declaredBytes += frame.totalBytes;
     }
     if (partial.chunkCount !== frame.chunkCount || partial.totalBytes !== frame.totalBytes) {
-      this.partials.delete(key);
+      this.remove(key);
       this.fail(`chunk ${frame.chunkIndex} disagrees with its message (count/total)`);
     }
-    if (partial.have[frame.chunkIndex]) {
-      this.partials.delete(key);
+    if (partial.chunks.has(frame.chunkIndex)) {
+      this.remove(key);
       this.fail(`duplicate chunk ${frame.chunkIndex} of op ${frame.opId}`);
     }
-    partial.have[frame.chunkIndex] = 1;
-    partial.data.set(frame.payload, frame.chunkIndex * partial.size);
-    partial.received++;
-    if (partial.received < partial.chunkCount) return null;
-    this.partials.delete(key);
-    return partial.data;
+    partial.chunks.set(frame.chunkIndex, frame.payload);
+    if (partial.chunks.size < partial.chunkCount) return null;
+    this.remove(key);
+    const data = new Uint8Array(partial.totalBytes);
+    for (const [index, chunk] of partial.chunks) data.set(chunk, index * partial.size);
+    return data;
   }
 
   /** Drops partial messages of epochs other than `epoch` (after a membership change). */
   retainEpoch(epoch: number): void {
-    for (const key of this.partials.keys()) if (!key.startsWith(`${epoch}:`)) this.partials.delete(key);
+    for (const key of [...this.partials.keys()]) if (!key.startsWith(`${epoch}:`)) this.remove(key);
+  }
+
+  /** Drops incomplete messages older than the age limit; returns how many. */
+  expire(): number {
+    const cutoff = this.now() - this.limits.maxPartialAgeMs;
+    let dropped = 0;
+    for (const [key, partial] of [...this.partials]) {
+      if (partial.startedMs > cutoff) continue;
+      this.remove(key);
+      dropped++;
+    }
+    return dropped;
   }
 
   /** Number of messages still incomplete. */
@@ -150,8 +196,25 @@ export class Reassembler {
     return this.partials.size;
   }
 
+  /** Bytes of chunks held for incomplete messages (what they really occupy, headers included). */
+  get heldBytes(): number {
+    let bytes = 0;
+    for (const partial of this.partials.values()) for (const chunk of partial.chunks.values()) bytes += chunk.byteLength + HEADER_BYTES;
+    return bytes;
+  }
+
+  private remove(key: string): void {
+    const partial = this.partials.get(key);
+    if (!partial) return;
+    this.partials.delete(key);
+    this.declaredBytes -= partial.totalBytes;
+  }
+
   private fail(message: string): never {
     throw new MeshError('ERR_BAD_FRAME', `malformed message: ${message}`, this.peerId);
   }
-}
 
+  private overLimit(message: string): never {
+    throw new MeshError('ERR_PEER_OVER_LIMIT', `peer ${this.peerId ?? '?'} over its memory limit: ${message}`, this.peerId);
+  }
+}

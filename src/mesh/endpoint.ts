@@ -7,8 +7,9 @@
  */
 import { MeshError } from './types.ts';
 import { decodeFrame, encodeFrame, FrameKind, type Frame } from './wire.ts';
-import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked } from './chunker.ts';
-import { GroupCore } from './group-core.ts';
+import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked, type ReassemblyLimits } from './chunker.ts';
+import { GroupCore, type MatchLimits } from './group-core.ts';
+import { HeldFrames, type HoldLimits } from './held-frames.ts';
 import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
 import { FlowControl } from './flow-control.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
@@ -18,10 +19,8 @@ import type { Channel, Link } from './transport.ts';
 export const HEARTBEAT_INTERVAL_MS = 1_000;
 /** A peer silent for this long is dropped (well within the 5 s the UI promises). */
 export const PEER_TIMEOUT_MS = 4_000;
-/** Frames of not-yet-formed epochs kept at most (bytes, all peers together); the oldest go first. */
-export const PENDING_EPOCH_MAX_BYTES = 32 * 1024 * 1024;
-/** Frames of an epoch never formed here are dropped after this long (that epoch was another peer's view). */
-export const HOLD_MAX_MS = 30_000;
+/** How often held frames and half-received messages are checked for expiry. */
+export const SWEEP_INTERVAL_MS = 1_000;
 /** Retired epochs remembered, so their late frames are recognised as stale rather than held. */
 const RETIRED_EPOCHS_KEPT = 64;
 
@@ -33,11 +32,20 @@ export interface EndpointOptions {
   peerTimeoutMs?: number;
   chunkBytes?: number;
   collective?: Partial<CollectiveConfig>;
+  /** Per-peer memory caps (defaults in chunker.ts, held-frames.ts, group-core.ts); a peer over one is dropped. */
+  limits?: PeerLimits;
   /**
    * A link was dropped: closed, silent, or sent a malformed frame (`reason.code` says which).
    * `orderly`: the peer said goodbye (it is leaving the room; the server will announce it).
    */
   onPeerLeft?: (peerId: string, reason: MeshError, orderly: boolean) => void;
+}
+
+/** Every per-peer memory cap of the endpoint, by the module that enforces it. */
+export interface PeerLimits {
+  reassembly?: Partial<ReassemblyLimits>;
+  hold?: Partial<HoldLimits>;
+  match?: Partial<MatchLimits>;
 }
 
 interface PeerState {
@@ -60,9 +68,9 @@ export class MeshEndpoint {
   private peers = new Map<string, PeerState>();
   private core: GroupCore | null = null;
   private retired: number[] = [];
-  private pending: Array<{ peerId: string; frame: Frame; heldAt: number }> = [];
-  private pendingBytes = 0;
+  private readonly held: HeldFrames;
   private heartbeat: unknown = null;
+  private sweeper: unknown;
   private destroyed = false;
 
   constructor(private readonly opts: EndpointOptions) {
@@ -70,6 +78,17 @@ export class MeshEndpoint {
     this.timers = opts.timers ?? realTimers;
     const interval = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     if (interval > 0) this.heartbeat = this.timers.setInterval(() => this.tick(), interval);
+    this.held = new HeldFrames(opts.limits?.hold);
+    this.sweeper = this.timers.setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    // In Node (tests, benchmarks) housekeeping alone must not keep the process alive.
+    (this.sweeper as { unref?: () => void } | null)?.unref?.();
+  }
+
+  /** Bytes held for peers (frames of unformed epochs and half-received messages, headers included). */
+  get heldBytes(): number {
+    let bytes = this.held.bytes;
+    for (const state of this.peers.values()) bytes += state.reassembler.heldBytes;
+    return bytes;
   }
 
   /** Peer ids with an open link. */
@@ -130,7 +149,7 @@ export class MeshEndpoint {
     if (this.destroyed) return link.destroy('endpoint destroyed');
     const peerId = link.remoteId;
     this.peers.get(peerId)?.link.destroy('replaced by a new link');
-    const state: PeerState = { link, flow: new FlowControl(link), paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId), lastHeardMs: this.timers.now(), rttMs: NaN };
+    const state: PeerState = { link, flow: new FlowControl(link), paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId, this.opts.limits?.reassembly, () => this.timers.now()), lastHeardMs: this.timers.now(), rttMs: NaN };
     this.peers.set(peerId, state);
     link.onMessage((channel, data) => this.onData(state, channel, data));
     link.onClose((reason) => {
@@ -152,22 +171,20 @@ export class MeshEndpoint {
     this.retireCurrent(new MeshError('ERR_MEMBERSHIP_CHANGED', `membership changed (epoch ${epoch})`));
     // The same set can come back (a link dropped and reconnected): its epoch is live again.
     this.retired = this.retired.filter((e) => e !== epoch);
-    const core = new GroupCore(this.selfId, members, epoch, this.timers, (peerId, header, data, channel) =>
-      this.sendTo(peerId, header, data, channel),
+    const core = new GroupCore(
+      this.selfId,
+      members,
+      epoch,
+      this.timers,
+      (peerId, header, data, channel) => this.sendTo(peerId, header, data, channel),
+      this.opts.limits?.match,
     );
     this.core = core;
     for (const peerId of members) {
       if (peerId !== this.selfId && !this.peers.has(peerId)) core.abort(new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId));
     }
     for (const state of this.peers.values()) state.reassembler.retainEpoch(epoch);
-    const held = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const now = this.timers.now();
-    for (const { peerId, frame, heldAt } of held) {
-      if (frame.epoch === epoch) this.route(peerId, frame);
-      else if (!this.retired.includes(frame.epoch) && now - heldAt < HOLD_MAX_MS) this.hold(peerId, frame, heldAt);
-    }
+    for (const { peerId, frame } of this.held.take(epoch, (e) => this.retired.includes(e))) this.route(peerId, frame);
     return new CollectiveGroup(core, this.opts.collective);
   }
 
@@ -186,6 +203,7 @@ export class MeshEndpoint {
     if (this.destroyed) return;
     this.destroyed = true;
     if (this.heartbeat !== null) this.timers.clearInterval(this.heartbeat);
+    this.timers.clearInterval(this.sweeper);
     this.retireCurrent(new MeshError('ERR_DESTROYED', 'mesh destroyed'));
     for (const state of [...this.peers.values()]) {
       this.trySend(state, 'stats', encodeFrame({ kind: FrameKind.Bye, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: 0 }, new Uint8Array(0)));
@@ -257,33 +275,46 @@ export class MeshEndpoint {
     }
   }
 
-  /** Reassembles a frame of the current epoch and delivers a complete message. */
+  /**
+   * Reassembles a frame of the current epoch and delivers a complete message. Late frames of a finished
+   * step are still reassembled (so their message does not linger half-received), then discarded.
+   */
   private route(peerId: string, frame: Frame): void {
     const core = this.core!;
     const state = this.peers.get(peerId);
-    if (!state || frame.step < core.step) return; // stale step: a late frame of a finished step
-    let message: Uint8Array | null;
+    if (!state) return;
     try {
-      message = state.reassembler.accept(frame);
+      const position = core.classifyOp(frame.opId);
+      if (position === 'stale') return;
+      if (position === 'ahead') {
+        throw new MeshError('ERR_PEER_OVER_LIMIT', `peer ${peerId} sent operation ${frame.opId}, too far ahead of this peer's operations`, peerId);
+      }
+      const message = state.reassembler.accept(frame);
+      if (message) core.deliver(peerId, frame.opId, frame.round, frame.step, new Float32Array(message.buffer, message.byteOffset, message.byteLength / 4));
     } catch (err) {
-      this.dropPeer(peerId, err as MeshError);
-      return;
+      this.dropPeer(peerId, err instanceof MeshError ? err : new MeshError('ERR_BAD_FRAME', String(err), peerId));
     }
-    if (message) core.deliver(peerId, frame.opId, frame.round, frame.step, new Float32Array(message.buffer, message.byteOffset, message.byteLength / 4));
   }
 
-  private hold(peerId: string, frame: Frame, heldAt = this.timers.now()): void {
-    this.pending.push({ peerId, frame, heldAt });
-    this.pendingBytes += frame.payload.byteLength;
-    while (this.pendingBytes > PENDING_EPOCH_MAX_BYTES && this.pending.length > 0) {
-      this.pendingBytes -= this.pending.shift()!.frame.payload.byteLength;
+  private hold(peerId: string, frame: Frame): void {
+    try {
+      this.held.hold(peerId, frame, this.timers.now());
+    } catch (err) {
+      this.dropPeer(peerId, err as MeshError);
     }
+  }
+
+  /** Expires frames held for epochs that never formed and messages whose sender gave up on them. */
+  private sweep(): void {
+    this.held.expire(this.timers.now());
+    for (const state of this.peers.values()) state.reassembler.expire();
   }
 
   private dropPeer(peerId: string, reason: MeshError, orderly = false): void {
     const state = this.peers.get(peerId);
     if (!state) return;
     this.peers.delete(peerId);
+    this.held.dropPeer(peerId);
     state.link.destroy(reason.message);
     state.flow.close();
     if (this.core && this.core.rankOf(peerId) !== undefined) {

@@ -9,6 +9,29 @@ import { MeshError } from './types.ts';
 import type { Channel } from './transport.ts';
 import type { Timers } from '../util/timers.ts';
 
+/**
+ * What one peer may have buffered in an epoch's matching layer, and how far ahead its operation ids may
+ * run. Every rank numbers collectives with the same counter and none completes without every rank's
+ * part, so a healthy peer is at most a few operations ahead (a root may finish a broadcast early).
+ */
+export interface MatchLimits {
+  /** Operation ids accepted: within this many of this peer's current one, on either side. */
+  opIdWindow: number;
+  /**
+   * Complete messages received before their receive was posted, per sender. A ring all-reduce's
+   * first round can arrive before this rank enters it: up to 2048 pieces, plus a few gathers.
+   */
+  maxEarlyMessages: number;
+  /** Their bytes, per sender: two of the largest messages. */
+  maxEarlyBytes: number;
+}
+
+export const DEFAULT_MATCH_LIMITS: Readonly<MatchLimits> = Object.freeze({
+  opIdWindow: 32,
+  maxEarlyMessages: 4096,
+  maxEarlyBytes: 128 * 1024 * 1024,
+});
+
 /** What the collectives need from the layer below (implemented by GroupCore). */
 export interface PointToPoint {
   readonly rank: number;
@@ -44,7 +67,10 @@ export class GroupCore implements PointToPoint {
   private opCounter = 0;
   private abortError: MeshError | null = null;
   /** Messages that arrived before their receive was posted, by key; with the step they were stamped with. */
-  private arrived = new Map<string, { data: Float32Array; step: number }>();
+  private arrived = new Map<string, { data: Float32Array; step: number; from: number }>();
+  /** Count and bytes of `arrived` per source rank. */
+  private early = new Map<number, { messages: number; bytes: number }>();
+  private readonly limits: MatchLimits;
   private waiters = new Map<string, Waiter>();
   private finished = new Set<number>();
   private rankById: Map<string, number>;
@@ -56,7 +82,9 @@ export class GroupCore implements PointToPoint {
     readonly epoch: number,
     readonly timers: Timers,
     private readonly sendFn: SendFn,
+    limits: Partial<MatchLimits> = {},
   ) {
+    this.limits = { ...DEFAULT_MATCH_LIMITS, ...limits };
     this.size = members.length;
     this.rank = members.indexOf(selfId);
     if (this.rank < 0) throw new Error(`self ${selfId} is not among the members`);
@@ -79,12 +107,22 @@ export class GroupCore implements PointToPoint {
     if (step === this.step) return;
     this.step = step;
     // Leftovers of earlier steps (late frames of a timed-out collective) can never be received now.
-    for (const [key, entry] of this.arrived) if (entry.step < step) this.arrived.delete(key);
+    for (const [key, entry] of this.arrived) if (entry.step < step) this.takeArrived(key);
     this.finished.clear();
   }
 
   nextOpId(): number {
     return this.opCounter++;
+  }
+
+  /**
+   * Where operation `opId` stands: 'current' (deliver it), 'stale' (long finished: ignore), or
+   * 'ahead' (further ahead than any healthy peer can be: the sender is broken or hostile).
+   */
+  classifyOp(opId: number): 'current' | 'stale' | 'ahead' {
+    if (opId >= this.opCounter + this.limits.opIdWindow) return 'ahead';
+    if (opId < this.opCounter - this.limits.opIdWindow) return 'stale';
+    return 'current';
   }
 
   async send(to: number, opId: number, round: number, data: Float32Array, channel: Channel): Promise<void> {
@@ -95,11 +133,8 @@ export class GroupCore implements PointToPoint {
   recv(from: number, opId: number, round: number, deadline: number): Promise<Float32Array> {
     if (this.abortError) return Promise.reject(this.abortError);
     const key = `${from}:${opId}:${round}`;
-    const early = this.arrived.get(key);
-    if (early) {
-      this.arrived.delete(key);
-      return Promise.resolve(early.data);
-    }
+    const early = this.takeArrived(key);
+    if (early) return Promise.resolve(early.data);
     return new Promise<Float32Array>((resolve, reject) => {
       const waitMs = Math.max(0, deadline - this.timers.now());
       const timer = this.timers.setTimeout(() => {
@@ -120,22 +155,52 @@ export class GroupCore implements PointToPoint {
       this.timers.clearTimeout(waiter.timer);
       waiter.reject(new MeshError('ERR_TIMEOUT', `collective op ${opId} was abandoned`));
     }
-    for (const key of this.arrived.keys()) if (key.split(':')[1] === String(opId)) this.arrived.delete(key);
+    for (const key of [...this.arrived.keys()]) if (key.split(':')[1] === String(opId)) this.takeArrived(key);
   }
 
-  /** A complete message from `peerId` arrived (called by the endpoint). */
+  /**
+   * A complete message from `peerId` arrived (called by the endpoint). Throws ERR_PEER_OVER_LIMIT
+   * (naming the sender) when it has more early messages than allowed, ERR_BAD_FRAME for a second
+   * message under the same tag.
+   */
   deliver(peerId: string, opId: number, round: number, step: number, data: Float32Array): void {
     const from = this.rankById.get(peerId);
-    if (from === undefined || this.abortError || this.finished.has(opId)) return;
+    if (from === undefined || this.abortError || this.finished.has(opId) || step < this.step) return;
     const key = `${from}:${opId}:${round}`;
     const waiter = this.waiters.get(key);
     if (waiter) {
       this.waiters.delete(key);
       this.timers.clearTimeout(waiter.timer);
       waiter.resolve(data);
-    } else {
-      this.arrived.set(key, { data, step });
+      return;
     }
+    if (this.arrived.has(key)) throw new MeshError('ERR_BAD_FRAME', `peer ${peerId} sent op ${opId} round ${round} twice`, peerId);
+    const count = this.early.get(from) ?? { messages: 0, bytes: 0 };
+    if (count.messages + 1 > this.limits.maxEarlyMessages || count.bytes + data.byteLength > this.limits.maxEarlyBytes) {
+      throw new MeshError(
+        'ERR_PEER_OVER_LIMIT',
+        `peer ${peerId} over its memory limit: ${count.messages + 1} messages / ${count.bytes + data.byteLength} bytes ahead of this peer ` +
+          `(limits ${this.limits.maxEarlyMessages} messages, ${this.limits.maxEarlyBytes} bytes)`,
+        peerId,
+      );
+    }
+    count.messages++;
+    count.bytes += data.byteLength;
+    this.early.set(from, count);
+    this.arrived.set(key, { data, step, from });
+  }
+
+  /** Removes and returns an early message, keeping the per-sender counts. */
+  private takeArrived(key: string): { data: Float32Array; step: number } | undefined {
+    const entry = this.arrived.get(key);
+    if (!entry) return undefined;
+    this.arrived.delete(key);
+    const count = this.early.get(entry.from);
+    if (count) {
+      count.messages--;
+      count.bytes -= entry.data.byteLength;
+    }
+    return entry;
   }
 
   /** Fails every pending and future call with `error` (idempotent: the first error wins). */
@@ -148,5 +213,6 @@ export class GroupCore implements PointToPoint {
     }
     this.waiters.clear();
     this.arrived.clear();
+    this.early.clear();
   }
 }

@@ -54,6 +54,9 @@ class MemoryProcessGroup implements MemoryGroup {
   get epoch(): number {
     return this.group.epoch;
   }
+  peerIdOf(rank: number): string {
+    return this.group.peerIdOf(rank);
+  }
   setStep(step: number): void {
     this.group.setStep(step);
   }

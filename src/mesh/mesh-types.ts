@@ -8,6 +8,7 @@ import type { SignalingClientOptions } from './signaling-client.ts';
 import type { Timers } from '../util/timers.ts';
 import type { CollectiveConfig } from './collectives.ts';
 import type { LinkFactory } from './transport.ts';
+import type { PeerLimits } from './endpoint.ts';
 
 export interface MeshOptions {
   room: { create: true } | { roomId: string };
@@ -24,6 +25,8 @@ export interface MeshOptions {
   /** Payload bytes per frame (multiple of 4; default CHUNK_PAYLOAD_BYTES). */
   chunkBytes?: number;
   peerTimeoutMs?: number;
+  /** Per-peer memory caps (tests lower them); a peer over one is dropped with ERR_PEER_OVER_LIMIT. */
+  limits?: PeerLimits;
 }
 
 export interface MeshMember {
@@ -36,7 +39,10 @@ export interface MeshMember {
 export interface MeshEvents {
   /** The connected set changed: a new epoch and its group. `complete`: every room member is connected. */
   membership: { epoch: number; members: MeshMember[]; group: ProcessGroup; complete: boolean };
-  /** A peer's link dropped; `reason.code` is ERR_PEER_LEFT or ERR_BAD_FRAME. */
+  /**
+   * A peer's link dropped; `reason.code` is ERR_PEER_LEFT, or for a misbehaving peer (excluded from
+   * then on) ERR_BAD_FRAME, ERR_PEER_OVER_LIMIT or ERR_BAD_PEER_DATA.
+   */
   'peer-left': { peerId: string; reason: MeshError };
   /** Signaling trouble or a refusal (ERR_ROOM_FULL, ERR_ROOM_NOT_FOUND, ERR_SIGNALING). */
   error: MeshError;
@@ -55,3 +61,6 @@ export function groupEpoch(serverEpoch: number, ids: readonly string[]): number 
   return fnv1a(new TextEncoder().encode(`${serverEpoch}|${ids.join(',')}`));
 }
 
+
+/** Drop reasons that exclude a peer for the rest of this mesh's life (it is broken or hostile). */
+export const EXCLUDING_CODES: ReadonlySet<string> = new Set(['ERR_BAD_FRAME', 'ERR_PEER_OVER_LIMIT', 'ERR_BAD_PEER_DATA']);

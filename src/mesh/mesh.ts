@@ -17,7 +17,7 @@ import { MeshEndpoint } from './endpoint.ts';
 import { createSimplePeerLink } from './simple-peer-link.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
 import type { ConnectingLink, LinkFactory } from './transport.ts';
-import { groupEpoch, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
+import { EXCLUDING_CODES, groupEpoch, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
 
 export { roomFromLink, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
 
@@ -45,6 +45,8 @@ export class Mesh {
   private serverEpoch = 0;
   /** Peers (still in the room) whose link dropped and that this side, as initiator, reconnects. */
   private recovering = new Set<string>();
+  /** Peers dropped for misbehaviour, with the reason: never linked again by this mesh. */
+  private excluded = new Map<string, MeshError>();
   private meta: PeerMeta;
   private endpoint: MeshEndpoint;
   private pendingLinks = new Map<string, PendingLink>();
@@ -98,6 +100,7 @@ export class Mesh {
       ...(opts.peerTimeoutMs !== undefined ? { peerTimeoutMs: opts.peerTimeoutMs } : {}),
       ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
       ...(opts.collective ? { collective: opts.collective } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
       onPeerLeft: (peerId, reason, orderly) => this.onPeerLeft(peerId, reason, orderly),
     });
     this.group = this.endpoint.formGroup([this.selfId], groupEpoch(0, [this.selfId]));
@@ -150,6 +153,33 @@ export class Mesh {
         resolve(group);
       });
     });
+  }
+
+  /**
+   * Drops `peerId` for misbehaviour (`reason.code` ERR_BAD_PEER_DATA, …) and never links to it again;
+   * the others re-form without it. Every peer that saw the same evidence does the same.
+   */
+  excludePeer(peerId: string, reason: MeshError): void {
+    if (this.destroyed || peerId === this.selfId) return;
+    this.excluded.set(peerId, reason);
+    if (this.endpoint.hasLink(peerId) || this.pendingLinks.has(peerId)) this.dropPeer(peerId, reason);
+    else this.reform();
+  }
+
+  /** Peers excluded for misbehaviour, with the reason. */
+  get excludedPeers(): ReadonlyMap<string, MeshError> {
+    return this.excluded;
+  }
+
+  /**
+   * After a timeout or a failed collective: fails the current epoch here and makes every peer move to
+   * a new one (the server bumps the room's epoch), so no operation number of the failed epoch is
+   * ever matched again.
+   */
+  restartGroup(reason: MeshError): void {
+    if (this.destroyed) return;
+    this.endpoint.abortGroup(reason);
+    this.bumpRoomEpoch();
   }
 
   /** Last heartbeat round-trip to a peer (ms). */
@@ -205,13 +235,13 @@ export class Mesh {
       if (!ids.has(peerId)) this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left the room`, peerId));
     }
     for (const member of this.roomMembers) {
-      if (member.id !== this.selfId && this.selfId < member.id) this.ensureLink(member.id);
+      if (member.id !== this.selfId && this.selfId < member.id && !this.excluded.has(member.id)) this.ensureLink(member.id);
     }
     this.reform();
   }
 
   private onSignal(from: string, data: unknown): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.excluded.has(from)) return;
     const isOffer = (data as { type?: string })?.type === 'offer';
     let pending = this.pendingLinks.get(from);
     if (from < this.selfId) {
@@ -294,15 +324,17 @@ export class Mesh {
 
   private onPeerLeft(peerId: string, reason: MeshError, orderly = false): void {
     if (this.destroyed) return;
+    const misbehaved = EXCLUDING_CODES.has(reason.code);
+    if (misbehaved) this.excluded.set(peerId, reason);
     this.emit('peer-left', { peerId, reason });
-    if (reason.code === 'ERR_BAD_FRAME') this.emit('error', reason);
+    if (misbehaved) this.emit('error', reason);
     // The link dropped but the room still lists the peer: reconnect (it may only have been the network).
     this.reform();
     if (!orderly && this.selfId < peerId && this.roomMembers.some((m) => m.id === peerId)) {
       // Only this pair saw the failure: bump the room's epoch so every peer re-forms (and again once
       // the link is back), instead of third parties carrying on in an epoch that has split.
       this.bumpRoomEpoch();
-      if (reason.code !== 'ERR_BAD_FRAME') {
+      if (!misbehaved) {
         this.recovering.add(peerId);
         this.scheduleRetry(peerId);
       }
@@ -320,7 +352,8 @@ export class Mesh {
   /** Starts a new epoch if the connected set or the room's epoch changed. */
   private reform(): void {
     if (this.destroyed) return;
-    const connected = this.roomMembers.filter((m) => m.id === this.selfId || this.endpoint.hasLink(m.id));
+    const eligible = this.roomMembers.filter((m) => !this.excluded.has(m.id));
+    const connected = eligible.filter((m) => m.id === this.selfId || this.endpoint.hasLink(m.id));
     if (!connected.some((m) => m.id === this.selfId)) return; // our own members entry has not arrived yet
     const ids = connected.map((m) => m.id);
     const epoch = groupEpoch(this.serverEpoch, ids);
@@ -331,7 +364,7 @@ export class Mesh {
       epoch,
       members: this.members,
       group: this.group,
-      complete: connected.length === this.roomMembers.length,
+      complete: connected.length === eligible.length,
     });
   }
 }

@@ -15,6 +15,13 @@ export interface CollectiveOptions {
   priority?: Priority;
   /** Milliseconds before the collective fails with ERR_TIMEOUT. */
   timeoutMs?: number;
+  /**
+   * allReduce only: check every rank's contribution before it is summed: its length, finiteness and
+   * |value| ≤ maxAbs. A violation rejects with ERR_BAD_PEER_DATA naming that peer (the same verdict on
+   * every rank, since each sees every contribution: a validated allReduce exchanges directly, never
+   * through the ring).
+   */
+  validate?: { maxAbs: number };
 }
 
 export interface ProcessGroup {
@@ -22,6 +29,8 @@ export interface ProcessGroup {
   readonly size: number;
   /** Membership epoch: frames from another epoch are discarded. */
   readonly epoch: number;
+  /** Peer id of `rank` in this epoch (to name a misbehaving contributor). */
+  peerIdOf(rank: number): string;
   /** Training step that outgoing frames are stamped with; frames of an older step are discarded. */
   setStep(step: number): void;
   /** Returns root's data on every rank (`data` is ignored on other ranks, may be null). */
@@ -39,6 +48,10 @@ export type MeshErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_PEER_LEFT'
   | 'ERR_BAD_FRAME'
+  /** A peer exceeded a memory cap (partial messages, held frames, early messages, operation window). */
+  | 'ERR_PEER_OVER_LIMIT'
+  /** A peer's contribution failed validation (length, non-finite or out-of-bound values). */
+  | 'ERR_BAD_PEER_DATA'
   | 'ERR_MEMBERSHIP_CHANGED'
   | 'ERR_SIGNALING'
   | 'ERR_ROOM_FULL'
