@@ -59,6 +59,8 @@ export function chunkMessage(header: MessageHeader, payload: Uint8Array, chunkBy
 /**
  * Sends `payload` over `link`'s `channel` in chunks, waiting for the channel's buffer to drain below
  * BUFFER_LOW_BYTES whenever it exceeds BUFFER_HIGH_BYTES (so a 16 MiB tensor never sits in one queue).
+ * `guard` wraps every such wait (the endpoint gives it a deadline, so a receiver that never grants
+ * credit fails the send instead of stalling it).
  */
 export async function sendChunked(
   link: SendTarget,
@@ -66,6 +68,7 @@ export async function sendChunked(
   header: MessageHeader,
   payload: Uint8Array,
   chunkBytes = CHUNK_PAYLOAD_BYTES,
+  guard: (drained: Promise<void>) => Promise<void> = (drained) => drained,
 ): Promise<void> {
   if (payload.byteLength > MAX_MESSAGE_BYTES) {
     throw new RangeError(`message of ${payload.byteLength} bytes exceeds MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`);
@@ -73,7 +76,7 @@ export async function sendChunked(
   const chunkCount = chunkCountFor(payload.byteLength, chunkBytes);
   const { size } = chunkLayout(payload.byteLength, chunkCount);
   for (let i = 0; i < chunkCount; i++) {
-    if (link.bufferedAmount(channel) > BUFFER_HIGH_BYTES) await link.whenDrained(channel, BUFFER_LOW_BYTES);
+    if (link.bufferedAmount(channel) > BUFFER_HIGH_BYTES) await guard(link.whenDrained(channel, BUFFER_LOW_BYTES));
     if (!link.open) throw new MeshError('ERR_PEER_LEFT', `link to ${link.remoteId} closed while sending`, link.remoteId);
     link.send(channel, encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, chunkOf(payload, i, size)));
   }

@@ -74,7 +74,7 @@ export class CollectiveGroup implements ProcessGroup {
     return this.run(opts, data?.byteLength ?? 0, async (opId, deadline, channel) => {
       if (this.rank !== root) return this.p2p.recv(root, opId, 0, deadline);
       const sends: Promise<void>[] = [];
-      for (let r = 0; r < this.size; r++) if (r !== root) sends.push(this.p2p.send(r, opId, 0, data!, channel));
+      for (let r = 0; r < this.size; r++) if (r !== root) sends.push(this.p2p.send(r, opId, 0, data!, channel, deadline));
       await Promise.all(sends);
       return data!.slice();
     });
@@ -88,7 +88,7 @@ export class CollectiveGroup implements ProcessGroup {
     this.checkRank(to, 'to');
     this.checkRank(from, 'from');
     return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
-      const send = to === this.rank ? Promise.resolve() : this.p2p.send(to, opId, 0, data, channel);
+      const send = to === this.rank ? Promise.resolve() : this.p2p.send(to, opId, 0, data, channel, deadline);
       const recv = from === this.rank ? Promise.resolve(data.slice()) : this.p2p.recv(from, opId, 0, deadline);
       const [, received] = await Promise.all([send, recv]);
       return received;
@@ -97,10 +97,12 @@ export class CollectiveGroup implements ProcessGroup {
 
   allReduce(data: Float32Array, op: ReduceOp = 'sum', opts: CollectiveOptions = {}): Promise<Float32Array> {
     return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
+      // Validation needs every rank's own contribution (the ring only ever shows partial sums), so
+      // every rank reaches the same verdict on the same peer.
       const sum =
-        this.size > 1 && data.byteLength > this.config.ringThresholdBytes
+        this.size > 1 && data.byteLength > this.config.ringThresholdBytes && !opts.validate
           ? await this.ringAllReduce(data, opId, deadline, channel)
-          : await this.directAllReduce(data, opId, deadline, channel);
+          : await this.directAllReduce(data, opId, deadline, channel, opts.validate);
       if (op === 'mean') for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / this.size;
       return sum;
     });
@@ -132,7 +134,7 @@ export class CollectiveGroup implements ProcessGroup {
     const result: Float32Array[] = new Array(this.size);
     result[this.rank] = data.slice();
     // Send in ring order starting at the right neighbour, so no single peer is hit by everyone first.
-    for (let k = 1; k < this.size; k++) pending.push(this.p2p.send((this.rank + k) % this.size, opId, round, data, channel));
+    for (let k = 1; k < this.size; k++) pending.push(this.p2p.send((this.rank + k) % this.size, opId, round, data, channel, deadline));
     for (let r = 0; r < this.size; r++) {
       if (r === this.rank) continue;
       pending.push(this.p2p.recv(r, opId, round, deadline).then((received) => (result[r] = received)));
@@ -141,15 +143,19 @@ export class CollectiveGroup implements ProcessGroup {
     return result;
   }
 
-  private async directAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel): Promise<Float32Array> {
+  private async directAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel, validate?: { maxAbs: number }): Promise<Float32Array> {
     const all = await this.gatherAll(data, opId, 0, deadline, channel);
     const sum = new Float32Array(data.length);
+    // Every contribution is checked before any is summed: the verdict names the offender, not the sum.
     for (let r = 0; r < this.size; r++) {
       const part = all[r]!;
       if (part.length !== data.length) {
-        const peerId = this.peerIdOf(r);
-        throw new MeshError('ERR_BAD_FRAME', `allReduce: rank ${r} sent ${part.length} elements, expected ${data.length}`, peerId);
+        throw new MeshError('ERR_BAD_PEER_DATA', `allReduce: peer ${this.peerIdOf(r)} (rank ${r}) sent ${part.length} elements, expected ${data.length}`, this.peerIdOf(r));
       }
+      if (validate) checkContribution(part, validate.maxAbs, this.peerIdOf(r), r);
+    }
+    for (let r = 0; r < this.size; r++) {
+      const part = all[r]!;
       for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + part[i]!;
     }
     return sum;
@@ -190,7 +196,7 @@ export class CollectiveGroup implements ProcessGroup {
       for (let p = 0; p < pieces; p++) {
         const round = k * pieces + p;
         const pieceReady = ready[p]!;
-        sendChain = sendChain.then(() => pieceReady).then(() => this.p2p.send(right, opId, round, piece(sendSeg, p), channel));
+        sendChain = sendChain.then(() => pieceReady).then(() => this.p2p.send(right, opId, round, piece(sendSeg, p), channel, deadline));
         const done = this.p2p.recv(left, opId, round, deadline).then((received) => {
           const target = piece(recvSeg, p);
           this.checkLength(received, target.length, left);
@@ -216,6 +222,22 @@ export class CollectiveGroup implements ProcessGroup {
 
   private checkRank(rank: number, what: string): void {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.size) throw new RangeError(`${what} rank ${rank} is outside 0..${this.size - 1}`);
+  }
+}
+
+/**
+ * Throws ERR_BAD_PEER_DATA naming `peerId` unless every value of its contribution is finite and at
+ * most `maxAbs` in magnitude.
+ */
+export function checkContribution(part: Float32Array, maxAbs: number, peerId: string, rank: number): void {
+  for (let i = 0; i < part.length; i++) {
+    const v = part[i]!;
+    if (Number.isFinite(v) && Math.abs(v) <= maxAbs) continue;
+    throw new MeshError(
+      'ERR_BAD_PEER_DATA',
+      `allReduce: peer ${peerId} (rank ${rank}) contributed ${v} at element ${i} (${Number.isFinite(v) ? `beyond the bound ±${maxAbs}` : 'not finite'})`,
+      peerId,
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import { decodeFrame, encodeFrame, FrameKind, type Frame } from './wire.ts';
 import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked, type ReassemblyLimits } from './chunker.ts';
 import { GroupCore, type MatchLimits } from './group-core.ts';
 import { HeldFrames, type HoldLimits } from './held-frames.ts';
+import { decodeHeartbeat, encodeHeartbeat, PaceBoard, withDeadline, type PeerPace } from './pace.ts';
 import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
 import { FlowControl } from './flow-control.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
@@ -69,6 +70,8 @@ export class MeshEndpoint {
   private core: GroupCore | null = null;
   private retired: number[] = [];
   private readonly held: HeldFrames;
+  /** Step times the peers report in their heartbeats; deadlines are extended by them. */
+  readonly pace: PaceBoard;
   private heartbeat: unknown = null;
   private sweeper: unknown;
   private destroyed = false;
@@ -79,6 +82,7 @@ export class MeshEndpoint {
     const interval = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     if (interval > 0) this.heartbeat = this.timers.setInterval(() => this.tick(), interval);
     this.held = new HeldFrames(opts.limits?.hold);
+    this.pace = new PaceBoard(this.selfId, this.timers);
     this.sweeper = this.timers.setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     // In Node (tests, benchmarks) housekeeping alone must not keep the process alive.
     (this.sweeper as { unref?: () => void } | null)?.unref?.();
@@ -106,6 +110,15 @@ export class MeshEndpoint {
   }
 
   /**
+   * Who the current epoch waits for: the slowest live peer by reported step time, and the peer of
+   * the longest-posted receive with how long it has waited (ms).
+   */
+  waitInfo(): { slowest: PeerPace | null; waitingFor: { peerId: string; waitedMs: number } | null } {
+    const oldest = this.core && !this.core.aborted ? this.core.oldestWait() : null;
+    return { slowest: this.pace.slowest(), waitingFor: oldest ? { peerId: oldest.peerId, waitedMs: this.timers.now() - oldest.since } : null };
+  }
+
+  /**
    * Round trip of one heartbeat frame on `channel` (ms): on `bulk` it queues behind whatever was sent
    * before it, so "send padding, then ping on bulk" times a transfer.
    */
@@ -114,8 +127,7 @@ export class MeshEndpoint {
     if (!state) return Promise.reject(new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId));
     let sentAt = this.timers.now();
     while (state.pings.has(sentAt)) sentAt += 1e-6;
-    const probe = new Uint8Array(8);
-    new DataView(probe.buffer).setFloat64(0, sentAt, true);
+    const probe = encodeHeartbeat(sentAt, this.pace.localPaceMs());
     return new Promise((resolve, reject) => {
       const timer = this.timers.setTimeout(() => {
         state.pings.delete(sentAt);
@@ -125,7 +137,7 @@ export class MeshEndpoint {
         this.timers.clearTimeout(timer);
         resolve(rtt);
       });
-      this.trySend(state, channel, encodeFrame({ kind: FrameKind.Heartbeat, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: 8 }, probe));
+      this.trySend(state, channel, encodeFrame({ kind: FrameKind.Heartbeat, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: probe.byteLength }, probe));
     });
   }
 
@@ -176,8 +188,9 @@ export class MeshEndpoint {
       members,
       epoch,
       this.timers,
-      (peerId, header, data, channel) => this.sendTo(peerId, header, data, channel),
+      (peerId, header, data, channel, deadline) => this.sendTo(peerId, header, data, channel, deadline),
       this.opts.limits?.match,
+      (startedAt, baseMs) => this.pace.extension(startedAt, baseMs),
     );
     this.core = core;
     for (const peerId of members) {
@@ -186,6 +199,11 @@ export class MeshEndpoint {
     for (const state of this.peers.values()) state.reassembler.retainEpoch(epoch);
     for (const { peerId, frame } of this.held.take(epoch, (e) => this.retired.includes(e))) this.route(peerId, frame);
     return new CollectiveGroup(core, this.opts.collective);
+  }
+
+  /** Whether `epoch` was formed here before (its operation numbers are used up). */
+  hasFormed(epoch: number): boolean {
+    return this.core?.epoch === epoch || this.retired.includes(epoch);
   }
 
   /** True when the current epoch has failed (a peer left) and a new one must be formed. */
@@ -220,11 +238,16 @@ export class MeshEndpoint {
     this.core = null;
   }
 
-  private async sendTo(peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel): Promise<void> {
+  private async sendTo(peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel, deadline: number): Promise<void> {
     const state = this.peers.get(peerId);
     if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    await sendChunked(state.flow, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES);
+    const startedAt = this.timers.now();
+    const baseMs = Math.max(0, deadline - startedAt);
+    // A receiver that never grants credit (or a channel that never drains) fails the send by its deadline.
+    const guard = (drained: Promise<void>) =>
+      withDeadline(drained, deadline, this.timers, () => this.pace.extension(startedAt, baseMs), peerId, `send of op ${header.opId} (${bytes.byteLength} bytes)`);
+    await sendChunked(state.flow, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard);
   }
 
   private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {
@@ -251,11 +274,15 @@ export class MeshEndpoint {
       case FrameKind.Credit:
         state.flow.onCredit(new DataView(frame.payload.buffer, frame.payload.byteOffset, 4).getUint32(0, true));
         return;
-      case FrameKind.Heartbeat:
-        this.trySend(state, channel, encodeFrame({ ...frame, kind: FrameKind.HeartbeatAck }, frame.payload));
+      case FrameKind.Heartbeat: {
+        const { clock, paceMs } = decodeHeartbeat(frame.payload);
+        this.pace.report(peerId, paceMs);
+        this.trySend(state, channel, encodeFrame({ ...frame, kind: FrameKind.HeartbeatAck }, encodeHeartbeat(clock, this.pace.localPaceMs())));
         return;
+      }
       case FrameKind.HeartbeatAck: {
-        const sentAt = new DataView(frame.payload.buffer, frame.payload.byteOffset, 8).getFloat64(0, true);
+        const { clock: sentAt, paceMs } = decodeHeartbeat(frame.payload);
+        this.pace.report(peerId, paceMs);
         const rtt = this.timers.now() - sentAt;
         const waiter = state.pings.get(sentAt);
         state.pings.delete(sentAt);
@@ -315,6 +342,7 @@ export class MeshEndpoint {
     if (!state) return;
     this.peers.delete(peerId);
     this.held.dropPeer(peerId);
+    this.pace.forget(peerId);
     state.link.destroy(reason.message);
     state.flow.close();
     if (this.core && this.core.rankOf(peerId) !== undefined) {
@@ -328,14 +356,13 @@ export class MeshEndpoint {
   private tick(): void {
     const now = this.timers.now();
     const timeout = this.opts.peerTimeoutMs ?? PEER_TIMEOUT_MS;
-    const probe = new Uint8Array(8);
-    new DataView(probe.buffer).setFloat64(0, now, true);
+    const probe = encodeHeartbeat(now, this.pace.localPaceMs());
     for (const [peerId, state] of [...this.peers]) {
       if (now - state.lastHeardMs > timeout) {
         this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} silent for ${Math.round(now - state.lastHeardMs)} ms (heartbeat timeout ${timeout} ms)`, peerId));
         continue;
       }
-      this.trySend(state, 'stats', encodeFrame({ kind: FrameKind.Heartbeat, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: 8 }, probe));
+      this.trySend(state, 'stats', encodeFrame({ kind: FrameKind.Heartbeat, round: 0, epoch: 0, step: 0, opId: 0, chunkIndex: 0, chunkCount: 1, totalBytes: probe.byteLength }, probe));
     }
   }
 

@@ -43,7 +43,8 @@ export interface PointToPoint {
   setStep(step: number): void;
   /** Next operation id of this epoch (same sequence on every peer). */
   nextOpId(): number;
-  send(to: number, opId: number, round: number, data: Float32Array, channel: Channel): Promise<void>;
+  /** Rejects with ERR_TIMEOUT naming the peer when it does not take the data by `deadline`. */
+  send(to: number, opId: number, round: number, data: Float32Array, channel: Channel, deadline: number): Promise<void>;
   /** Resolves with rank `from`'s message, or rejects with ERR_TIMEOUT naming that peer at `deadline`. */
   recv(from: number, opId: number, round: number, deadline: number): Promise<Float32Array>;
   /** Called by a collective when it has finished, so late frames of it are dropped. */
@@ -51,10 +52,18 @@ export interface PointToPoint {
 }
 
 /** Sends one message of a given epoch to a peer (the endpoint supplies it). */
-export type SendFn = (peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel) => Promise<void>;
+export type SendFn = (peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel, deadline: number) => Promise<void>;
+
+/**
+ * When a wait that started at `startedAt` with a `baseMs` deadline expires: ms to wait more, or 0 to
+ * fail it (pace.ts: the room's slowest peer is still working).
+ */
+export type WaitPolicy = (startedAt: number, baseMs: number) => number;
 
 interface Waiter {
   opId: number;
+  from: number;
+  startedAt: number;
   resolve(data: Float32Array): void;
   reject(err: Error): void;
   timer: unknown;
@@ -83,6 +92,7 @@ export class GroupCore implements PointToPoint {
     readonly timers: Timers,
     private readonly sendFn: SendFn,
     limits: Partial<MatchLimits> = {},
+    private readonly waitPolicy: WaitPolicy = () => 0,
   ) {
     this.limits = { ...DEFAULT_MATCH_LIMITS, ...limits };
     this.size = members.length;
@@ -125,9 +135,16 @@ export class GroupCore implements PointToPoint {
     return 'current';
   }
 
-  async send(to: number, opId: number, round: number, data: Float32Array, channel: Channel): Promise<void> {
+  async send(to: number, opId: number, round: number, data: Float32Array, channel: Channel, deadline: number): Promise<void> {
     if (this.abortError) throw this.abortError;
-    await this.sendFn(this.peerIdOf(to), { epoch: this.epoch, step: this.step, opId, round }, data, channel);
+    await this.sendFn(this.peerIdOf(to), { epoch: this.epoch, step: this.step, opId, round }, data, channel, deadline);
+  }
+
+  /** The peer this epoch has waited for longest (a posted receive), and since when; null if none. */
+  oldestWait(): { peerId: string; since: number } | null {
+    let oldest: Waiter | null = null;
+    for (const waiter of this.waiters.values()) if (!oldest || waiter.startedAt < oldest.startedAt) oldest = waiter;
+    return oldest ? { peerId: this.peerIdOf(oldest.from), since: oldest.startedAt } : null;
   }
 
   recv(from: number, opId: number, round: number, deadline: number): Promise<Float32Array> {
@@ -136,13 +153,23 @@ export class GroupCore implements PointToPoint {
     const early = this.takeArrived(key);
     if (early) return Promise.resolve(early.data);
     return new Promise<Float32Array>((resolve, reject) => {
-      const waitMs = Math.max(0, deadline - this.timers.now());
-      const timer = this.timers.setTimeout(() => {
-        this.waiters.delete(key);
-        const peerId = this.peerIdOf(from);
-        reject(new MeshError('ERR_TIMEOUT', `collective op ${opId} timed out waiting for peer ${peerId} (rank ${from})`, peerId));
-      }, waitMs);
-      this.waiters.set(key, { opId, resolve, reject, timer });
+      const startedAt = this.timers.now();
+      const baseMs = Math.max(0, deadline - startedAt);
+      const waiter: Waiter = { opId, from, startedAt, resolve, reject, timer: null };
+      const arm = (ms: number) => {
+        waiter.timer = this.timers.setTimeout(() => {
+          if (this.waiters.get(key) !== waiter) return;
+          // The base deadline passed: wait on while the room's slowest peer is still working.
+          const more = this.waitPolicy(startedAt, baseMs);
+          if (more > 0) return arm(more);
+          this.waiters.delete(key);
+          const peerId = this.peerIdOf(from);
+          const waited = Math.round(this.timers.now() - startedAt);
+          reject(new MeshError('ERR_TIMEOUT', `collective op ${opId} timed out after ${waited} ms waiting for peer ${peerId} (rank ${from})`, peerId));
+        }, ms);
+      };
+      arm(baseMs);
+      this.waiters.set(key, waiter);
     });
   }
 

@@ -182,6 +182,16 @@ export class Mesh {
     this.bumpRoomEpoch();
   }
 
+  /** Tells the room this peer's step time (ms, −1 when not training): sent in every heartbeat. */
+  setLocalPace(paceMs: () => number): void {
+    this.endpoint.pace.localPaceMs = paceMs;
+  }
+
+  /** The slowest live peer by reported step time, and the peer the current epoch waits for. */
+  waitInfo(): ReturnType<MeshEndpoint['waitInfo']> {
+    return this.endpoint.waitInfo();
+  }
+
   /** Last heartbeat round-trip to a peer (ms). */
   rttMs(peerId: string): number {
     return this.endpoint.rttMs(peerId);
@@ -358,6 +368,12 @@ export class Mesh {
     const ids = connected.map((m) => m.id);
     const epoch = groupEpoch(this.serverEpoch, ids);
     if (epoch === this.group.epoch && !this.endpoint.groupAborted) return;
+    if (this.endpoint.hasFormed(epoch)) {
+      // That epoch's operation numbers were used (it failed, or this set was formed before): never
+      // match them again; the server's next room epoch gives every peer a fresh one.
+      this.bumpRoomEpoch();
+      return;
+    }
     this.group = this.endpoint.formGroup(ids, epoch);
     this.members = connected.map((m, rank) => ({ id: m.id, rank, meta: m.meta }));
     this.emit('membership', {

@@ -24,13 +24,15 @@ import { MeshError } from './types.ts';
 export const WIRE_MAGIC = 0x4d4e4253;
 export const WIRE_VERSION = 1;
 export const HEADER_BYTES = 40;
+/** Payload of a heartbeat or its ack: clock (f64) and step pace (f64); see pace.ts. */
+export const HEARTBEAT_BYTES = 16;
 
 export enum FrameKind {
   /** Float32 tensor data of a collective: every element must be finite. */
   F32 = 1,
-  /** Liveness probe on the stats channel; payload: the sender's clock as a float64 (8 bytes). */
+  /** Liveness probe on the stats channel; payload (16 bytes): the sender's clock and step pace (pace.ts). */
   Heartbeat = 2,
-  /** Reply to a heartbeat: echoes the probe's 8 bytes, so the prober measures the round trip. */
+  /** Reply to a heartbeat: echoes the probe's clock (the prober measures the round trip) and gives its own pace. */
   HeartbeatAck = 3,
   /** Orderly goodbye before a link is closed. */
   Bye = 4,
@@ -160,8 +162,8 @@ export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
     // any bytes
   } else if (header.kind === FrameKind.Credit) {
     if (payloadLength !== 4 || header.chunkCount !== 1) throw bad('a credit carries exactly 4 bytes', peerId);
-  } else if (payloadLength !== 8 || header.chunkCount !== 1) {
-    throw bad('a heartbeat carries exactly 8 bytes', peerId);
+  } else if (payloadLength !== HEARTBEAT_BYTES || header.chunkCount !== 1) {
+    throw bad(`a heartbeat carries exactly ${HEARTBEAT_BYTES} bytes`, peerId);
   }
   return { ...header, payload };
 }

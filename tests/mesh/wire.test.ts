@@ -54,9 +54,10 @@ describe('wire format', () => {
   });
 
   it('heartbeats carry 8 bytes, goodbyes none', () => {
-    const hb = encodeFrame({ ...HEADER, kind: FrameKind.Heartbeat, chunkIndex: 0, chunkCount: 1, totalBytes: 8 }, new Uint8Array(8));
+    const hb = encodeFrame({ ...HEADER, kind: FrameKind.Heartbeat, chunkIndex: 0, chunkCount: 1, totalBytes: 16 }, new Uint8Array(16));
     expect(decodeFrame(hb).kind).toBe(FrameKind.Heartbeat);
     expectBad(encodeFrame({ ...HEADER, kind: FrameKind.Heartbeat, chunkIndex: 0, chunkCount: 1, totalBytes: 4 }, new Uint8Array(4)), 'heartbeat');
+    expectBad(encodeFrame({ ...HEADER, kind: FrameKind.Heartbeat, chunkIndex: 0, chunkCount: 1, totalBytes: 8 }, new Uint8Array(8)), 'heartbeat');
     expectBad(encodeFrame({ ...HEADER, kind: FrameKind.Bye, chunkIndex: 0, chunkCount: 1, totalBytes: 4 }, new Uint8Array(4)), 'goodbye');
   });
 
