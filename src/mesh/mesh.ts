@@ -337,7 +337,8 @@ export class Mesh {
     const misbehaved = EXCLUDING_CODES.has(reason.code);
     if (misbehaved) this.excluded.set(peerId, reason);
     this.emit('peer-left', { peerId, reason });
-    if (misbehaved) this.emit('error', reason);
+    // (The app reports 'peer-left' reasons itself, except bad frames, which go out as 'error'.)
+    if (reason.code === 'ERR_BAD_FRAME') this.emit('error', reason);
     // The link dropped but the room still lists the peer: reconnect (it may only have been the network).
     this.reform();
     if (!orderly && this.selfId < peerId && this.roomMembers.some((m) => m.id === peerId)) {

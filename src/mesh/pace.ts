@@ -13,10 +13,11 @@ import { MeshError } from './types.ts';
 import type { Timers } from './timers.ts';
 
 export const HEARTBEAT_PAYLOAD_BYTES = 16;
-/** A wait is extended up to this multiple of the slowest live peer's pace (its step may vary by 2×). */
+/**
+ * A wait is extended up to this multiple of the slowest other live peer's pace: its step time may
+ * vary by 2×, and its transfer follows its compute.
+ */
 export const PACE_DEADLINE_FACTOR = 2;
-/** …plus this much for the transfer that follows the slow peer's compute. */
-export const PACE_DEADLINE_MARGIN_MS = 2_000;
 /** No wait on a peer lasts longer than this, however slow the room says it is (a CPU-backend phone). */
 export const MAX_STEP_WAIT_MS = 10 * 60_000;
 /** A pace report older than this is not live (heartbeats come every second). */
@@ -66,11 +67,11 @@ export class PaceBoard {
     this.reports.delete(peerId);
   }
 
-  /** The slowest live peer (self included) and its step time, or null before any report. */
-  slowest(): PeerPace | null {
+  /** The slowest live peer (self included unless `othersOnly`) and its step time, or null before any report. */
+  slowest(othersOnly = false): PeerPace | null {
     const now = this.timers.now();
     let best: PeerPace | null = null;
-    const own = this.localPaceMs();
+    const own = othersOnly ? -1 : this.localPaceMs();
     if (own >= 0) best = { peerId: this.selfId, stepMs: own };
     for (const [peerId, { paceMs, at }] of this.reports) {
       if (now - at > PACE_STALE_MS) continue;
@@ -79,10 +80,13 @@ export class PaceBoard {
     return best;
   }
 
-  /** How long a wait that started with a `baseMs` deadline may last, given the room's pace. */
+  /**
+   * How long a wait that started with a `baseMs` deadline may last, given the other peers' pace (this
+   * peer's own pace is what the others wait for, not a reason to wait longer itself).
+   */
   allowanceMs(baseMs: number): number {
-    const slowest = this.slowest();
-    const paced = slowest ? PACE_DEADLINE_FACTOR * slowest.stepMs + PACE_DEADLINE_MARGIN_MS : 0;
+    const slowest = this.slowest(true);
+    const paced = slowest ? PACE_DEADLINE_FACTOR * slowest.stepMs : 0;
     return Math.min(MAX_STEP_WAIT_MS, Math.max(baseMs, paced));
   }
 

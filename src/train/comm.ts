@@ -4,9 +4,20 @@
  * spans several tabs, the process group (one all-reduce of gradients per step, the start-up
  * broadcast). Everything else the trainer does counts as compute.
  */
-import type { ProcessGroup } from '../mesh/types.ts';
+import type { CollectiveOptions, ProcessGroup, ReduceOp } from '../mesh/types.ts';
 import type { WorkerWorld } from '../nn/world.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
+
+/**
+ * Bound on |value| of every tab's contribution to the gradient all-reduce, checked per tab before
+ * anything is summed. The contribution is the tab's local gradient times its worker count, plus the
+ * loss and accuracy numerators (≤ ln(queue + 1) · rows). InfoNCE's logit gradients are bounded by 1/T
+ * and the encoders' weights are O(1): the demo model's elements stay below ~10 per worker. 1e6 leaves
+ * five orders of headroom for larger models and worker counts, while a room of 16 such tabs sums to
+ * ≤ 1.6e7, nowhere near float32's 3.4e38: a finite but huge contribution is refused before it can
+ * overflow the sum or blow up the parameters.
+ */
+export const GRADIENT_MAX_ABS = 1e6;
 
 /** Accumulates the milliseconds spent inside communication calls. */
 export class CommTimer {
@@ -46,9 +57,95 @@ export function timedWorld(world: WorkerWorld, timer: CommTimer): WorkerWorld {
 
 /**
  * Element-wise sum over all tabs (identity when the world is one tab). `group` is null for a world
- * that lives in one tab (localWorld).
+ * that lives in one tab (localWorld). Every tab's contribution is checked (length, finite,
+ * |x| ≤ GRADIENT_MAX_ABS) before the sum: a violation rejects with ERR_BAD_PEER_DATA naming the tab.
  */
 export async function allReduceSum(group: ProcessGroup | null, data: Float32Array, timer: CommTimer): Promise<Float32Array> {
   if (!group || group.size === 1) return data;
-  return timer.time(() => group.allReduce(data, 'sum', { priority: 'bulk' }));
+  return timer.time(() => group.allReduce(data, 'sum', { priority: 'bulk', validate: { maxAbs: GRADIENT_MAX_ABS } }));
+}
+
+/**
+ * This tab's step pace, shared with the room (heartbeats) so that waits on it adapt: the compute time
+ * of its last step, or of the current step when that is longer already. Compute is the step's wall
+ * time minus the time spent inside collectives.
+ */
+export class PaceMeter {
+  private stepStart = NaN;
+  private commMs = 0;
+  private commDepth = 0;
+  private commSince = 0;
+  private lastComputeMs = -1;
+
+  constructor(readonly now: Clock = defaultClock) {}
+
+  startStep(): void {
+    this.stepStart = this.now();
+    this.commMs = 0;
+  }
+
+  /** Ends the step; returns its compute time (ms). */
+  endStep(): number {
+    this.lastComputeMs = this.computeSoFar();
+    this.stepStart = NaN;
+    return this.lastComputeMs;
+  }
+
+  /** ms (−1 before the first step). */
+  paceMs(): number {
+    return Math.max(this.lastComputeMs, Number.isNaN(this.stepStart) ? -1 : this.computeSoFar());
+  }
+
+  async time<T>(work: () => Promise<T>): Promise<T> {
+    if (this.commDepth++ === 0) this.commSince = this.now();
+    try {
+      return await work();
+    } finally {
+      if (--this.commDepth === 0 && !Number.isNaN(this.stepStart)) this.commMs += this.now() - Math.max(this.commSince, this.stepStart);
+    }
+  }
+
+  private computeSoFar(): number {
+    if (Number.isNaN(this.stepStart)) return Math.max(0, this.lastComputeMs);
+    const inComm = this.commDepth > 0 ? this.now() - Math.max(this.commSince, this.stepStart) : 0;
+    return Math.max(0, this.now() - this.stepStart - this.commMs - inComm);
+  }
+}
+
+/**
+ * Test hooks that make one tab a faulty peer (fault tests, benchmarks): they act on what this tab
+ * sends, never on what it receives.
+ */
+export interface PeerFaults {
+  /** Rewrites this tab's gradient all-reduce contribution at `step` (Inf values, a wrong length, …). */
+  gradient?(step: number, data: Float32Array): Float32Array;
+  /** Stalls this tab for this many ms before it contributes its gradient at `step` (a hiccup mid-step). */
+  gradientDelayMs?(step: number): number;
+}
+
+/** `group` with every collective counted as communication by `pace`, and `faults` applied to what it sends. */
+export function pacedGroup(group: ProcessGroup, pace: PaceMeter, faults: PeerFaults = {}, stepOf: () => number = () => 0): ProcessGroup {
+  return {
+    get rank() {
+      return group.rank;
+    },
+    get size() {
+      return group.size;
+    },
+    get epoch() {
+      return group.epoch;
+    },
+    peerIdOf: (rank) => group.peerIdOf(rank),
+    setStep: (step) => group.setStep(step),
+    broadcast: (data, root, opts) => pace.time(() => group.broadcast(data, root, opts)),
+    allGather: (data, opts) => pace.time(() => group.allGather(data, opts)),
+    exchange: (to, data, from, opts) => pace.time(() => group.exchange(to, data, from, opts)),
+    allReduce: (data: Float32Array, op?: ReduceOp, opts?: CollectiveOptions) =>
+      pace.time(async () => {
+        const stallMs = faults.gradientDelayMs?.(stepOf()) ?? 0;
+        if (stallMs > 0) await new Promise((r) => setTimeout(r, stallMs));
+        return group.allReduce(faults.gradient ? faults.gradient(stepOf(), data) : data, op, opts);
+      }),
+    barrier: (opts) => pace.time(() => group.barrier(opts)),
+  };
 }

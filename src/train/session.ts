@@ -11,16 +11,26 @@
  * (parameters, key encoder, optimizer velocities, queue, step): survivors continue from the last
  * completed step, and a newcomer receives everything it needs at the same boundary.
  *
+ * After a timeout or a failed collective, the mesh moves every peer to a new epoch (operation numbers
+ * are never matched across it) and the tabs rebuild as above: one agreed step, rank 0's. A peer whose
+ * contribution fails validation (ERR_BAD_PEER_*: wrong length, non-finite or out-of-bound values,
+ * bad BatchNorm rows) is excluded by every tab that saw it (each sees the same evidence), and the
+ * others continue from the last step they completed: nothing of the refused step was applied.
+ * Waits adapt to the room: this tab's step time goes out in its heartbeats, and `pace` names the
+ * slowest peer and the one this tab is waiting on.
+ *
  * Events: 'step' (CustomEvent<StepLog>), 'state' (CustomEvent<SessionState>), 'error'
- * (CustomEvent<Error & { code?: string }>), 'world' (CustomEvent<WorldInfo>) when the world is (re)built.
+ * (CustomEvent<Error & { code?: string }>), 'world' (CustomEvent<WorldInfo>) when the world is (re)built,
+ * 'pace' (CustomEvent<RoomPace>) about once a second while running.
  */
 import type { Backend } from '../backend/backend.ts';
 import { MeshError, type ProcessGroup } from '../mesh/types.ts';
 import { localWorld, processGroupWorld, type WorkerWorld } from '../nn/world.ts';
 import { createDatasetAsync, type ShapeDataset } from './dataset.ts';
-import { RunTrainer, needsTwoWorkers } from './compare.ts';
+import { RunTrainer, needsTwoWorkers, type RunState } from './compare.ts';
 import { knnAccuracy } from './knn.ts';
 import type { StepLog, TrainConfig } from './types.ts';
+import { PaceMeter, pacedGroup, type PeerFaults } from './comm.ts';
 
 /** After a membership change, wait this long for more changes before rebuilding the world. */
 export const SETTLE_MS = 400;
@@ -32,6 +42,8 @@ export const RESYNC_TIMEOUT_MS = 15_000;
 export const MAX_RESYNC_ATTEMPTS = 4;
 /** How long the other tabs wait for rank 0's kNN evaluation (slow on a CPU-backend phone). */
 export const KNN_WAIT_MS = 10 * 60_000;
+/** How often a running session reports the room's pace ('pace' event). */
+export const PACE_EVENT_MS = 1_000;
 
 export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
 /**
@@ -46,6 +58,28 @@ export interface GroupSource {
   current(): ProcessGroup | null;
   /** `complete`: every member of the room is connected to this tab. Returns an unsubscribe function. */
   subscribe(listener: (group: ProcessGroup | null, complete: boolean) => void): () => void;
+  /** After a timeout or failed collective in `failed`: every peer moves to a new epoch. */
+  restart?(failed: ProcessGroup, reason: Error): void;
+  /** Drops a misbehaving peer for good (every tab that saw the same evidence does the same). */
+  exclude?(peerId: string, reason: Error): void;
+  /** Shares this tab's step time (ms, −1: none yet) with the room. */
+  setPace?(paceMs: () => number): void;
+  /** The room's slowest peer and the peer this tab waits on. */
+  pace?(): RoomPace;
+}
+
+/** Who the room waits for, as this tab sees it. */
+export interface RoomPace {
+  /** The slowest live peer by its reported step time (compute, ms): the one everyone waits for when it lags. */
+  slowest: { peerId: string; stepMs: number } | null;
+  /** The peer this tab is waiting on right now in a collective, and for how long (ms). */
+  waitingFor: { peerId: string; waitedMs: number } | null;
+}
+
+/** Test hooks that make this tab a faulty or slow peer (fault tests, benchmarks). */
+export interface SessionFaults extends PeerFaults {
+  /** Extra compute time (ms) this tab spends before step `step` (a slow device). */
+  stepDelayMs?(step: number): number;
 }
 
 export interface WorldInfo {
@@ -56,6 +90,8 @@ export interface WorldInfo {
   localWorkers: number;
   /** Step the (re)built world starts from. */
   step: number;
+  /** When the rebuild followed a fault here: ms from the fault to the rebuilt world (training resumes). */
+  recoveredInMs?: number;
 }
 
 export interface SessionOptions {
@@ -72,6 +108,7 @@ export interface SessionOptions {
   dataset?: ShapeDataset;
   /** kNN on the hidden (default) or output features. */
   knnFeatures?: 'hidden' | 'output';
+  faults?: SessionFaults;
 }
 
 function sessionError(code: string, message: string): Error & { code: string } {
@@ -83,6 +120,20 @@ export function isMembershipFault(err: unknown): boolean {
   return err instanceof MeshError && (err.code === 'ERR_PEER_LEFT' || err.code === 'ERR_MEMBERSHIP_CHANGED' || err.code === 'ERR_TIMEOUT');
 }
 
+/**
+ * The peer a validation error names, or null when `err` is not one. Validation errors have a code
+ * starting with ERR_BAD_PEER_ (the mesh's ERR_BAD_PEER_DATA, BatchNorm's ERR_BAD_PEER_ROWS, …) and
+ * name the offender by `peerId`, or by `rank` (its rank in `group`).
+ */
+export function offendingPeer(err: unknown, group: ProcessGroup | null): string | null {
+  if (!err || typeof err !== 'object') return null;
+  const { code, peerId, rank } = err as { code?: unknown; peerId?: unknown; rank?: unknown };
+  if (typeof code !== 'string' || !code.startsWith('ERR_BAD_PEER_')) return null;
+  if (typeof peerId === 'string' && peerId) return peerId;
+  if (group && typeof rank === 'number' && Number.isInteger(rank) && rank >= 0 && rank < group.size) return group.peerIdOf(rank);
+  return null;
+}
+
 export function staticGroups(group: ProcessGroup | null): GroupSource {
   return { current: () => group, subscribe: () => () => {} };
 }
@@ -91,6 +142,16 @@ export function staticGroups(group: ProcessGroup | null): GroupSource {
 export interface MembershipSource {
   readonly group: ProcessGroup;
   on(event: 'membership', listener: (payload: { group: ProcessGroup; complete: boolean }) => void): () => void;
+  restartGroup?(reason: MeshError): void;
+  excludePeer?(peerId: string, reason: MeshError): void;
+  setLocalPace?(paceMs: () => number): void;
+  waitInfo?(): RoomPace;
+}
+
+function asMeshError(err: Error, peerId?: string): MeshError {
+  if (err instanceof MeshError) return err;
+  const code = (err as { code?: string }).code;
+  return new MeshError(code?.startsWith('ERR_BAD_PEER_') ? 'ERR_BAD_PEER_DATA' : 'ERR_TIMEOUT', err.message, peerId);
 }
 
 /** Follows a mesh's membership: its current group, and every change. */
@@ -98,6 +159,10 @@ export function meshGroups(mesh: MembershipSource): GroupSource {
   return {
     current: () => mesh.group,
     subscribe: (listener) => mesh.on('membership', ({ group, complete }) => listener(group, complete)),
+    restart: (_failed, reason) => mesh.restartGroup?.(asMeshError(reason)),
+    exclude: (peerId, reason) => mesh.excludePeer?.(peerId, asMeshError(reason, peerId)),
+    setPace: (paceMs) => mesh.setLocalPace?.(paceMs),
+    pace: () => mesh.waitInfo?.() ?? { slowest: null, waitingFor: null },
   };
 }
 
@@ -118,6 +183,13 @@ export class TrainingSession extends EventTarget {
   private loop: Promise<void> | null = null;
   private destroyed = false;
   private phase: 'waiting' | 'evaluating' | null = null;
+  private readonly meter = new PaceMeter();
+  /** Epoch of a group that failed here; the world is rebuilt only once the mesh has moved past it. */
+  private failedEpoch: number | null = null;
+  /** When the fault that is being recovered from happened (performance.now()). */
+  private faultAt: number | null = null;
+  private paceTimer: ReturnType<typeof setInterval> | undefined;
+  private _pace: RoomPace | null = null;
   /** Every completed step's log, in order. */
   readonly logs: StepLog[] = [];
 
@@ -133,6 +205,12 @@ export class TrainingSession extends EventTarget {
       this.complete = complete;
       this.lastChange = performance.now();
     });
+    this.groups.setPace?.(() => this.meter.paceMs());
+  }
+
+  /** Who the room waits for (refreshed about once a second while running; null before). */
+  get pace(): RoomPace | null {
+    return this._pace;
   }
 
   get state(): SessionState {
@@ -147,6 +225,11 @@ export class TrainingSession extends EventTarget {
   /** Steps completed. */
   get step(): number {
     return this.trainer?.step ?? 0;
+  }
+
+  /** The full state of every model (parameters, optimizer, queue, step), or null before the first world. */
+  snapshot(): Promise<RunState> | null {
+    return this.trainer?.state() ?? null;
   }
 
   /** Runs until `config.steps` steps are done, paused, or destroyed. Resolves when the loop ends. */
@@ -185,6 +268,7 @@ export class TrainingSession extends EventTarget {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    clearInterval(this.paceTimer);
     this.unsubscribe();
     for (const wake of this.resumeWaiters.splice(0)) wake();
     this.trainer?.destroy();
@@ -204,6 +288,7 @@ export class TrainingSession extends EventTarget {
 
   private async run(): Promise<void> {
     this.setState('running');
+    this.paceTimer = setInterval(() => this.reportPace(), PACE_EVENT_MS);
     try {
       this.dataset ??= await createDatasetAsync({ seed: this.config.seed });
       while (!this.destroyed) {
@@ -222,15 +307,18 @@ export class TrainingSession extends EventTarget {
           return;
         }
         let log: StepLog;
+        this.meter.startStep();
         try {
+          const delayMs = this.opts.faults?.stepDelayMs?.(trainer.step) ?? 0;
+          if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
           log = await trainer.runStep({ trace: this.traceThisStep(trainer.step) });
         } catch (err) {
           if (this.destroyed) return;
-          if (!isMembershipFault(err)) throw err;
           // The step did not complete here; rank 0 of the new group decides where everyone resumes.
-          this.emitError(err);
-          this.needsWorld = true;
+          if (!this.recover(err, trainer.group)) throw err;
           continue;
+        } finally {
+          this.meter.endStep();
         }
         try {
           this.phase = 'evaluating';
@@ -238,9 +326,7 @@ export class TrainingSession extends EventTarget {
         } catch (err) {
           // The step itself completed: keep it, without its kNN figure.
           if (this.destroyed) return;
-          if (!isMembershipFault(err)) throw err;
-          this.emitError(err);
-          this.needsWorld = true;
+          if (!this.recover(err, trainer.group)) throw err;
         } finally {
           this.phase = null;
         }
@@ -252,7 +338,44 @@ export class TrainingSession extends EventTarget {
       if (this.destroyed) return;
       this.setState('error');
       this.emitError(err);
+    } finally {
+      clearInterval(this.paceTimer);
     }
+  }
+
+  /**
+   * Handles a failed collective: a peer named by a validation error is excluded, a timeout or other
+   * membership fault moves the room to a new epoch. Returns false when the failure is not
+   * recoverable here (this tab's own data was refused, or no way to exclude).
+   */
+  private recover(err: unknown, group: ProcessGroup | null): boolean {
+    const offender = offendingPeer(err, group);
+    if (offender !== null) {
+      const self = group ? group.peerIdOf(group.rank) : null;
+      if (offender === self || !this.groups.exclude) return false;
+      this.emitError(err);
+      this.faultAt ??= performance.now();
+      this.groups.exclude(offender, err as Error);
+      this.needsWorld = true;
+      return true;
+    }
+    if (!isMembershipFault(err)) return false;
+    this.emitError(err);
+    this.faultAt ??= performance.now();
+    // A timeout leaves the others wherever they were in the epoch: all of them move to a new one.
+    const current = this.groups.current();
+    if (group && current && current.epoch === group.epoch && this.groups.restart) {
+      this.failedEpoch = group.epoch;
+      this.groups.restart(current, err as Error);
+    }
+    this.needsWorld = true;
+    return true;
+  }
+
+  private reportPace(): void {
+    if (this.destroyed || !this.groups.pace) return;
+    this._pace = this.groups.pace();
+    this.dispatchEvent(new CustomEvent('pace', { detail: this._pace }));
   }
 
   private traceThisStep(step: number): boolean {
@@ -265,27 +388,37 @@ export class TrainingSession extends EventTarget {
   private async buildWorld(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       await this.settle();
+      await this.awaitNewEpoch();
       if (this.destroyed) return;
       this.needsWorld = false;
-      const group = this.groups.current();
+      const current = this.groups.current();
+      const group = current && current.size > 1 ? pacedGroup(current, this.meter, this.opts.faults, () => this.step) : null;
       try {
-        const world = group && group.size > 1 ? await processGroupWorld(group, this.config.workersPerTab, { timeoutMs: RESYNC_TIMEOUT_MS }) : localWorld(this.config.workersPerTab);
+        const world = group ? await processGroupWorld(group, this.config.workersPerTab, { timeoutMs: RESYNC_TIMEOUT_MS }) : localWorld(this.config.workersPerTab);
         if (needsTwoWorkers(this.config) && world.worldSize < 2) {
           const mode = this.config.mode !== 'local' ? this.config.mode : this.config.compareWith;
           throw sessionError('ERR_WORLD_TOO_SMALL', `mode '${mode}' needs at least 2 workers in the world, got ${world.worldSize}: add a tab or set virtual workers per tab ≥ 2`);
         }
-        await this.replaceTrainer(world, group && group.size > 1 ? group : null);
+        await this.replaceTrainer(world, group);
         return;
       } catch (err) {
         if (this.destroyed) return;
-        if (!isMembershipFault(err)) throw err;
-        if (attempt >= MAX_RESYNC_ATTEMPTS) {
+        if (attempt >= MAX_RESYNC_ATTEMPTS && isMembershipFault(err)) {
           throw sessionError('ERR_RESYNC_FAILED', `could not form a training group with the connected peers after ${attempt} attempts (${(err as Error).message}); are the other tabs running the same run?`);
         }
-        this.emitError(err);
-        this.needsWorld = true;
+        if (!this.recover(err, group)) throw err;
       }
     }
+  }
+
+  /** After a restart request, waits (bounded) until the mesh has moved past the failed epoch. */
+  private async awaitNewEpoch(): Promise<void> {
+    if (this.failedEpoch === null) return;
+    const started = performance.now();
+    while (!this.destroyed && this.groups.current()?.epoch === this.failedEpoch && performance.now() - started < SETTLE_LIMIT_MS) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.failedEpoch = null;
   }
 
   private async settle(): Promise<void> {
@@ -305,6 +438,11 @@ export class TrainingSession extends EventTarget {
       await next.broadcastParameters();
     } catch (err) {
       next.destroy();
+      // The wire already refuses non-finite values; a state of the wrong length or layout is the root's fault.
+      if (group && group.rank !== 0 && !(err instanceof MeshError)) {
+        const root = group.peerIdOf(0);
+        throw new MeshError('ERR_BAD_PEER_DATA', `the parameter broadcast of peer ${root} (rank 0) does not fit this run: ${(err as Error).message}`, root);
+      }
       throw err;
     }
     previous?.destroy();
@@ -319,6 +457,8 @@ export class TrainingSession extends EventTarget {
       localWorkers: world.localWorkers,
       step: next.step,
     };
+    if (this.faultAt !== null) info.recoveredInMs = performance.now() - this.faultAt;
+    this.faultAt = null;
     this.dispatchEvent(new CustomEvent('world', { detail: info }));
   }
 
