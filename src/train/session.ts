@@ -109,6 +109,11 @@ export interface SessionOptions {
   /** kNN on the hidden (default) or output features. */
   knnFeatures?: 'hidden' | 'output';
   faults?: SessionFaults;
+  /**
+   * Base deadline (ms) of the world's collectives: the worker-count exchange and every BatchNorm/key
+   * gather of a step (default RESYNC_TIMEOUT_MS); waits on a slower room outlive it (mesh/pace.ts).
+   */
+  gatherTimeoutMs?: number;
 }
 
 function sessionError(code: string, message: string): Error & { code: string } {
@@ -394,7 +399,7 @@ export class TrainingSession extends EventTarget {
       const current = this.groups.current();
       const group = current && current.size > 1 ? pacedGroup(current, this.meter, this.opts.faults, () => this.step) : null;
       try {
-        const world = group ? await processGroupWorld(group, this.config.workersPerTab, { timeoutMs: RESYNC_TIMEOUT_MS }) : localWorld(this.config.workersPerTab);
+        const world = group ? await processGroupWorld(group, this.config.workersPerTab, { timeoutMs: this.opts.gatherTimeoutMs ?? RESYNC_TIMEOUT_MS }) : localWorld(this.config.workersPerTab);
         if (needsTwoWorkers(this.config) && world.worldSize < 2) {
           const mode = this.config.mode !== 'local' ? this.config.mode : this.config.compareWith;
           throw sessionError('ERR_WORLD_TOO_SMALL', `mode '${mode}' needs at least 2 workers in the world, got ${world.worldSize}: add a tab or set virtual workers per tab ≥ 2`);

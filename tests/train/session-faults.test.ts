@@ -64,8 +64,15 @@ async function room(n: number, meshOpts: Partial<MeshOptions>): Promise<Mesh[]> 
   return meshes;
 }
 
-function train(mesh: Mesh, faults?: SessionFaults, cfg = config): Tab {
-  const session = new TrainingSession({ backend: createCpuBackend(), config: cfg, groups: meshGroups(mesh), dataset, ...(faults ? { faults } : {}) });
+function train(mesh: Mesh, faults?: SessionFaults, gatherTimeoutMs?: number): Tab {
+  const session = new TrainingSession({
+    backend: createCpuBackend(),
+    config,
+    groups: meshGroups(mesh),
+    dataset,
+    ...(faults ? { faults } : {}),
+    ...(gatherTimeoutMs ? { gatherTimeoutMs } : {}),
+  });
   cleanup.push(() => session.destroy());
   const tab: Tab = { mesh, session, steps: [], worlds: [], errors: [], paces: [], done: Promise.resolve() };
   session.addEventListener('step', (e) => tab.steps.push((e as CustomEvent<StepLog>).detail));
@@ -120,9 +127,10 @@ describe('sessions across unequal and faulty peers (mesh logic in Node)', () => 
   });
 
   it('a tab slower than the base deadline: the others wait (no timeout), the pace names it, the run goes on', async () => {
+    // Base deadline 400 ms for every collective of a step; tab 1 computes 1.5 s longer on steps 2-4.
     const meshes = await room(2, { collective: { timeoutMs: 400 }, heartbeatIntervalMs: 100 });
     const slowId = meshes[1]!.selfId;
-    const tabs = [train(meshes[0]!), train(meshes[1]!, { stepDelayMs: (step) => (step >= 2 && step <= 4 ? 1_500 : 0) })];
+    const tabs = [train(meshes[0]!, {}, 400), train(meshes[1]!, { stepDelayMs: (step) => (step >= 2 && step <= 4 ? 1_500 : 0) }, 400)];
     await Promise.all(tabs.map((t) => t.done));
     for (const t of tabs) {
       expect(t.errors).toEqual([]);
