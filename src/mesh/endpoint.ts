@@ -151,6 +151,12 @@ export class MeshEndpoint {
     }
   }
 
+  /** Sends one raw frame to `peerId` as is (fault injection in tests: a hostile peer's frames). */
+  sendRaw(peerId: string, channel: Channel, frame: ArrayBuffer): void {
+    const state = this.peers.get(peerId);
+    if (state) this.trySend(state, channel, frame);
+  }
+
   /** Padding bytes received from `peerId`. */
   paddingReceived(peerId: string): number {
     return this.peers.get(peerId)?.paddingBytes ?? 0;

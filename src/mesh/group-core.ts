@@ -125,6 +125,11 @@ export class GroupCore implements PointToPoint {
     return this.opCounter++;
   }
 
+  /** The id the next collective will take (fault tests aim forged frames inside the window with it). */
+  get currentOp(): number {
+    return this.opCounter;
+  }
+
   /**
    * Where operation `opId` stands: 'current' (deliver it), 'stale' (long finished: ignore), or
    * 'ahead' (further ahead than any healthy peer can be: the sender is broken or hostile).

@@ -202,6 +202,11 @@ export class Mesh {
     return this.endpoint.ping(peerId, channel);
   }
 
+  /** Sends one raw frame to `peerId` as is: fault tests play a hostile peer with it. */
+  sendRawFrame(peerId: string, channel: 'stats' | 'bulk', frame: ArrayBuffer): void {
+    this.endpoint.sendRaw(peerId, channel, frame);
+  }
+
   /** Sends `bytes` of padding frames to `peerId` (raw throughput measurement). */
   sendPadding(peerId: string, bytes: number): Promise<void> {
     return this.endpoint.sendPadding(peerId, bytes);

@@ -95,7 +95,7 @@ export function encodeFrame(header: FrameHeader, payload: Uint8Array): ArrayBuff
 }
 
 function bad(message: string, peerId?: string): MeshError {
-  return new MeshError('ERR_BAD_FRAME', `malformed frame: ${message}`, peerId);
+  return new MeshError('ERR_BAD_FRAME', `malformed frame${peerId ? ` from peer ${peerId}` : ''}: ${message}`, peerId);
 }
 
 /**

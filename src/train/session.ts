@@ -195,6 +195,9 @@ export class TrainingSession extends EventTarget {
   private faultAt: number | null = null;
   private paceTimer: ReturnType<typeof setInterval> | undefined;
   private _pace: RoomPace | null = null;
+  /** True while the loop waits in pause (no step in flight). */
+  private parked = false;
+  private parkWaiters: Array<() => void> = [];
   /** Every completed step's log, in order. */
   readonly logs: StepLog[] = [];
 
@@ -246,12 +249,20 @@ export class TrainingSession extends EventTarget {
     }
     this.loop = this.run().finally(() => {
       this.loop = null;
+      for (const settled of this.parkWaiters.splice(0)) settled();
     });
     return this.loop;
   }
 
   pause(): void {
     if (this._state === 'running') this.setState('paused');
+  }
+
+  /** Pauses and resolves once no step is in flight (the loop waits or has ended): e.g. before a snapshot. */
+  async pauseAndSettle(): Promise<void> {
+    this.pause();
+    if (!this.loop || this.parked || this._state !== 'paused') return;
+    await new Promise<void>((settled) => this.parkWaiters.push(settled));
   }
 
   resume(): void {
@@ -298,7 +309,10 @@ export class TrainingSession extends EventTarget {
       this.dataset ??= await createDatasetAsync({ seed: this.config.seed });
       while (!this.destroyed) {
         if (this._state === 'paused') {
+          this.parked = true;
+          for (const settled of this.parkWaiters.splice(0)) settled();
           await new Promise<void>((wake) => this.resumeWaiters.push(wake));
+          this.parked = false;
           continue;
         }
         if (this.needsWorld || !this.trainer) {

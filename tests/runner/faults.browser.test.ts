@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callWorker, HeadlessRoom, type HeadlessTab } from '../../scripts/lib/headless-run.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/types.ts';
 import type { HeadlessRunOptions } from '../../src/train/headless-worker.ts';
+import { FAULT_CONFIG, openFaultRoom, runFaultyPeerCase, type FaultTab } from '../../scripts/lib/fault-room.ts';
 
 /** A small encoder so a step takes little time; the protocol under test is the same at any size. */
 const config: TrainConfig = {
@@ -113,5 +114,77 @@ describe('faults across real tabs', () => {
     expect(fromC.map((s) => s.loss)).toEqual(fromA.map((s) => s.loss));
     for (const s of fromC) expect(s.sourceOf).toHaveLength(3);
     for (const s of finalSteps(a)) expect(Number.isFinite(s.loss)).toBe(true);
+  });
+});
+
+/**
+ * Unequal and faulty peers over real tabs (tests/runner/faulty-tab.page.ts plays the slow, stalling or
+ * hostile tab). The other faulty-peer cases (Inf, huge and wrong-length gradients, 10,000 future-step
+ * messages) run in `scripts/fault-room.ts`, which prints heap growth and time to resume; the same
+ * cases run on the mesh logic in Node in tests/train/session-faults.test.ts and tests/mesh/limits.test.ts.
+ */
+describe('unequal and faulty peers across real tabs', () => {
+  let room: HeadlessRoom;
+  beforeAll(async () => {
+    room = await HeadlessRoom.open();
+  });
+  afterAll(async () => {
+    await room?.close();
+  });
+
+  async function closeTabs(tabs: FaultTab[]): Promise<void> {
+    for (const t of tabs) await t.page.context().close().catch(() => {});
+  }
+
+  it('a one-off timeout mid-collective: all tabs re-form at one epoch and one step; losses equal an uninterrupted run', async () => {
+    const reference = await openFaultRoom(room.server, room.browser, 2, 1_500);
+    await Promise.all(reference.map((t) => t.run({ config: FAULT_CONFIG, tabs: 2, backend: 'auto' })));
+    const expected = reference[0]!.finalSteps().map((s) => s.loss);
+    await closeTabs(reference);
+    expect(expected).toHaveLength(FAULT_CONFIG.steps);
+
+    // Tab 1 stalls 5 s before its gradient at step 5; the all-reduce's base deadline is 1.5 s, and a
+    // stall inside a collective is not compute, so its pace does not extend the others' wait.
+    const tabs = await openFaultRoom(room.server, room.browser, 2, 1_500);
+    const results = await Promise.all(tabs.map((t, i) => t.run({ config: FAULT_CONFIG, tabs: 2, backend: 'auto', ...(i === 1 ? { faults: { stallOnce: { step: 5, ms: 5_000 } } } : {}) })));
+    await closeTabs(tabs);
+    expect(tabs[0]!.errors.some((e) => e.code === 'ERR_TIMEOUT' && e.peerId === tabs[1]!.selfId)).toBe(true);
+    const rebuilt = tabs.map((t) => t.worlds.at(-1)!);
+    expect(tabs.every((t) => t.worlds.length >= 2)).toBe(true);
+    expect(rebuilt[0]!.step).toBe(rebuilt[1]!.step);
+    expect(rebuilt[0]!.epoch).toBe(rebuilt[1]!.epoch);
+    expect(tabs[0]!.worlds.slice(0, -1).map((w) => w.epoch)).not.toContain(rebuilt[0]!.epoch);
+    for (const t of tabs) {
+      expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(FAULT_CONFIG.steps).keys()]);
+      expect(t.finalSteps().map((s) => s.loss)).toEqual(expected);
+    }
+    expect(results.map((r) => r.modelFinite)).toEqual([true, true]);
+  });
+
+  it('a tab slower than the base deadline for a few steps: everyone waits, the pace names it, the run goes on', async () => {
+    const tabs = await openFaultRoom(room.server, room.browser, 2, 1_500);
+    const slow = { slow: { from: 3, to: 5, delayMs: 4_000 } };
+    await Promise.all(tabs.map((t, i) => t.run({ config: FAULT_CONFIG, tabs: 2, backend: 'auto', gatherTimeoutMs: 1_500, ...(i === 1 ? { faults: slow } : {}) })));
+    await closeTabs(tabs);
+    for (const t of tabs) {
+      expect(t.errors).toEqual([]);
+      expect(t.worlds).toHaveLength(1);
+      expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(FAULT_CONFIG.steps).keys()]);
+    }
+    const slowId = tabs[1]!.selfId;
+    expect(tabs[0]!.paces.some((p) => p.slowest?.peerId === slowId && p.slowest.stepMs >= 3_000)).toBe(true);
+    expect(tabs[0]!.paces.some((p) => p.waitingFor?.peerId === slowId && p.waitingFor.waitedMs > 1_500)).toBe(true);
+  });
+
+  it('a tab sending chunks that declare 512 MiB is excluded by name; heap growth of the others stays under 16 MiB', async () => {
+    const result = await runFaultyPeerCase(room.server, room.browser, 'declare-512mib', { attack: 'declare-512mib' });
+    for (const reason of result.reasons) {
+      expect(reason?.code).toBe('ERR_PEER_OVER_LIMIT');
+      expect(reason?.message).toContain(result.offender);
+    }
+    for (const growth of result.heapGrowth) expect(growth).toBeLessThan(16 * 1024 * 1024);
+    expect(result.honestSteps[0]).toEqual([...Array(result.honestSteps[0]!.length).keys()]);
+    expect(result.honestLosses[0]).toEqual(result.honestLosses[1]!.slice(0, result.honestLosses[0]!.length));
+    expect(result.modelFinite.slice(0, 2)).toEqual([true, true]);
   });
 });
