@@ -132,21 +132,24 @@ describe('unequal and faulty peers across real tabs', () => {
     await room?.close();
   });
 
+  /** Eight steps are enough to see the fault, the rebuild and the steps after it. */
+  const SHORT = { ...FAULT_CONFIG, steps: 8 };
+
   async function closeTabs(tabs: FaultTab[]): Promise<void> {
     for (const t of tabs) await t.page.context().close().catch(() => {});
   }
 
   it('a one-off timeout mid-collective: all tabs re-form at one epoch and one step; losses equal an uninterrupted run', async () => {
     const reference = await openFaultRoom(room.server, room.browser, 2, 1_500);
-    await Promise.all(reference.map((t) => t.run({ config: FAULT_CONFIG, tabs: 2, backend: 'auto' })));
+    await Promise.all(reference.map((t) => t.run({ config: SHORT, tabs: 2, backend: 'auto' })));
     const expected = reference[0]!.finalSteps().map((s) => s.loss);
     await closeTabs(reference);
-    expect(expected).toHaveLength(FAULT_CONFIG.steps);
+    expect(expected).toHaveLength(SHORT.steps);
 
-    // Tab 1 stalls 5 s before its gradient at step 5; the all-reduce's base deadline is 1.5 s, and a
+    // Tab 1 stalls 3.5 s before its gradient at step 3; the all-reduce's base deadline is 1.5 s, and a
     // stall inside a collective is not compute, so its pace does not extend the others' wait.
     const tabs = await openFaultRoom(room.server, room.browser, 2, 1_500);
-    const results = await Promise.all(tabs.map((t, i) => t.run({ config: FAULT_CONFIG, tabs: 2, backend: 'auto', ...(i === 1 ? { faults: { stallOnce: { step: 5, ms: 5_000 } } } : {}) })));
+    const results = await Promise.all(tabs.map((t, i) => t.run({ config: SHORT, tabs: 2, backend: 'auto', ...(i === 1 ? { faults: { stallOnce: { step: 3, ms: 3_500 } } } : {}) })));
     await closeTabs(tabs);
     expect(tabs[0]!.errors.some((e) => e.code === 'ERR_TIMEOUT' && e.peerId === tabs[1]!.selfId)).toBe(true);
     const rebuilt = tabs.map((t) => t.worlds.at(-1)!);
@@ -155,7 +158,7 @@ describe('unequal and faulty peers across real tabs', () => {
     expect(rebuilt[0]!.epoch).toBe(rebuilt[1]!.epoch);
     expect(tabs[0]!.worlds.slice(0, -1).map((w) => w.epoch)).not.toContain(rebuilt[0]!.epoch);
     for (const t of tabs) {
-      expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(FAULT_CONFIG.steps).keys()]);
+      expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(SHORT.steps).keys()]);
       expect(t.finalSteps().map((s) => s.loss)).toEqual(expected);
     }
     expect(results.map((r) => r.modelFinite)).toEqual([true, true]);
@@ -163,16 +166,16 @@ describe('unequal and faulty peers across real tabs', () => {
 
   it('a tab slower than the base deadline for a few steps: everyone waits, the pace names it, the run goes on', async () => {
     const tabs = await openFaultRoom(room.server, room.browser, 2, 1_500);
-    const slow = { slow: { from: 3, to: 5, delayMs: 4_000 } };
-    await Promise.all(tabs.map((t, i) => t.run({ config: FAULT_CONFIG, tabs: 2, backend: 'auto', gatherTimeoutMs: 1_500, ...(i === 1 ? { faults: slow } : {}) })));
+    const slow = { slow: { from: 2, to: 3, delayMs: 3_500 } };
+    await Promise.all(tabs.map((t, i) => t.run({ config: SHORT, tabs: 2, backend: 'auto', gatherTimeoutMs: 1_500, ...(i === 1 ? { faults: slow } : {}) })));
     await closeTabs(tabs);
     for (const t of tabs) {
       expect(t.errors).toEqual([]);
       expect(t.worlds).toHaveLength(1);
-      expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(FAULT_CONFIG.steps).keys()]);
+      expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(SHORT.steps).keys()]);
     }
     const slowId = tabs[1]!.selfId;
-    expect(tabs[0]!.paces.some((p) => p.slowest?.peerId === slowId && p.slowest.stepMs >= 3_000)).toBe(true);
+    expect(tabs[0]!.paces.some((p) => p.slowest?.peerId === slowId && p.slowest.stepMs >= 2_500)).toBe(true);
     expect(tabs[0]!.paces.some((p) => p.waitingFor?.peerId === slowId && p.waitingFor.waitedMs > 1_500)).toBe(true);
   });
 
