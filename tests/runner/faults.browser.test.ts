@@ -157,6 +157,7 @@ describe('unequal and faulty peers across real tabs', () => {
     expect(rebuilt[0]!.step).toBe(rebuilt[1]!.step);
     expect(rebuilt[0]!.epoch).toBe(rebuilt[1]!.epoch);
     expect(tabs[0]!.worlds.slice(0, -1).map((w) => w.epoch)).not.toContain(rebuilt[0]!.epoch);
+    console.log(`one-off timeout: fault to rebuilt world ${rebuilt.map((w) => `${Math.round(w.recoveredInMs ?? NaN)} ms`).join(', ')} (ranks 0, 1)`);
     for (const t of tabs) {
       expect(t.finalSteps().map((s) => s.step)).toEqual([...Array(SHORT.steps).keys()]);
       expect(t.finalSteps().map((s) => s.loss)).toEqual(expected);
