@@ -10,7 +10,7 @@
  * sender's pace in ms (−1: not training).
  */
 import { MeshError } from './types.ts';
-import type { Timers } from './timers.ts';
+import type { Timers } from '../util/timers.ts';
 
 export const HEARTBEAT_PAYLOAD_BYTES = 16;
 /**

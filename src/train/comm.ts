@@ -77,7 +77,7 @@ export class PaceMeter {
   private commSince = 0;
   private lastComputeMs = -1;
 
-  constructor(readonly now: Clock = defaultClock) {}
+  constructor(readonly now: Timers['now'] = realTimers.now) {}
 
   startStep(): void {
     this.stepStart = this.now();

@@ -1,5 +1,5 @@
 /** A manual clock implementing the mesh's Timers: time moves only when a test calls advance(). */
-import type { Timers } from '../../src/mesh/timers.ts';
+import type { Timers } from '../../src/util/timers.ts';
 
 export interface FakeClock {
   timers: Timers;

@@ -10,7 +10,7 @@ import { chunkMessage } from '../../src/mesh/chunker.ts';
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { encodeFrame, FrameKind, HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_CHUNKS } from '../../src/mesh/wire.ts';
 import type { MeshError } from '../../src/mesh/types.ts';
-import type { Timers } from '../../src/mesh/timers.ts';
+import type { Timers } from '../../src/util/timers.ts';
 import { fakeClock } from './fake-timers.ts';
 
 const A = 'peer-aaaa';
