@@ -274,7 +274,7 @@ export class Mesh {
   }
 
   private ensureLink(peerId: string): void {
-    if (this.endpoint.hasLink(peerId) || this.pendingLinks.has(peerId) || this.retryTimers.has(peerId)) return;
+    if (this.excluded.has(peerId) || this.endpoint.hasLink(peerId) || this.pendingLinks.has(peerId) || this.retryTimers.has(peerId)) return;
     this.startLink(peerId, true);
   }
 
@@ -339,7 +339,7 @@ export class Mesh {
 
   private onPeerLeft(peerId: string, reason: MeshError, orderly = false): void {
     if (this.destroyed) return;
-    const misbehaved = EXCLUDING_CODES.has(reason.code);
+    const misbehaved = EXCLUDING_CODES.has(reason.code) || this.excluded.has(peerId);
     if (misbehaved) this.excluded.set(peerId, reason);
     this.emit('peer-left', { peerId, reason });
     // (The app reports 'peer-left' reasons itself, except bad frames, which go out as 'error'.)

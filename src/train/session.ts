@@ -127,13 +127,14 @@ export function isMembershipFault(err: unknown): boolean {
 
 /**
  * The peer a validation error names, or null when `err` is not one. Validation errors have a code
- * starting with ERR_BAD_PEER_ (the mesh's ERR_BAD_PEER_DATA, BatchNorm's ERR_BAD_PEER_ROWS, …) and
- * name the offender by `peerId`, or by `rank` (its rank in `group`).
+ * starting with ERR_BAD_PEER_ (the mesh's ERR_BAD_PEER_DATA, BatchNorm's ERR_BAD_PEER_ROWS, …), or
+ * are the world's ERR_WORLD_TOO_LARGE about one tab's worker count, and name the offender by
+ * `peerId`, or by `rank` (its rank in `group`).
  */
 export function offendingPeer(err: unknown, group: ProcessGroup | null): string | null {
   if (!err || typeof err !== 'object') return null;
   const { code, peerId, rank } = err as { code?: unknown; peerId?: unknown; rank?: unknown };
-  if (typeof code !== 'string' || !code.startsWith('ERR_BAD_PEER_')) return null;
+  if (typeof code !== 'string' || !(code.startsWith('ERR_BAD_PEER_') || code === 'ERR_WORLD_TOO_LARGE')) return null;
   if (typeof peerId === 'string' && peerId) return peerId;
   if (group && typeof rank === 'number' && Number.isInteger(rank) && rank >= 0 && rank < group.size) return group.peerIdOf(rank);
   return null;
@@ -153,10 +154,8 @@ export interface MembershipSource {
   waitInfo?(): RoomPace;
 }
 
-function asMeshError(err: Error, peerId?: string): MeshError {
-  if (err instanceof MeshError) return err;
-  const code = (err as { code?: string }).code;
-  return new MeshError(code?.startsWith('ERR_BAD_PEER_') ? 'ERR_BAD_PEER_DATA' : 'ERR_TIMEOUT', err.message, peerId);
+function asMeshError(err: Error, code: 'ERR_BAD_PEER_DATA' | 'ERR_TIMEOUT', peerId?: string): MeshError {
+  return err instanceof MeshError ? err : new MeshError(code, err.message, peerId);
 }
 
 /** Follows a mesh's membership: its current group, and every change. */
@@ -164,8 +163,8 @@ export function meshGroups(mesh: MembershipSource): GroupSource {
   return {
     current: () => mesh.group,
     subscribe: (listener) => mesh.on('membership', ({ group, complete }) => listener(group, complete)),
-    restart: (_failed, reason) => mesh.restartGroup?.(asMeshError(reason)),
-    exclude: (peerId, reason) => mesh.excludePeer?.(peerId, asMeshError(reason, peerId)),
+    restart: (_failed, reason) => mesh.restartGroup?.(asMeshError(reason, 'ERR_TIMEOUT')),
+    exclude: (peerId, reason) => mesh.excludePeer?.(peerId, asMeshError(reason, 'ERR_BAD_PEER_DATA', peerId)),
     setPace: (paceMs) => mesh.setLocalPace?.(paceMs),
     pace: () => mesh.waitInfo?.() ?? { slowest: null, waitingFor: null },
   };

@@ -14,7 +14,8 @@ import { MemoryLinkHub } from '../../src/mesh/memory-link.ts';
 import type { WebSocketCtor } from '../../src/mesh/signaling-client.ts';
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import { createDataset, type ShapeDataset } from '../../src/train/dataset.ts';
-import { meshGroups, TrainingSession, type RoomPace, type SessionFaults, type WorldInfo } from '../../src/train/session.ts';
+import type { ProcessGroup } from '../../src/mesh/types.ts';
+import { meshGroups, offendingPeer, TrainingSession, type RoomPace, type SessionFaults, type WorldInfo } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
 import { SMALL_CONFIG } from './harness.ts';
 
@@ -96,6 +97,19 @@ async function expectFiniteModel(tab: Tab): Promise<void> {
   expect(state).not.toBeNull();
   for (const part of [state!.query, state!.key, state!.velocities, state!.queue]) expect(part.every(Number.isFinite)).toBe(true);
 }
+
+describe('offendingPeer', () => {
+  const group = { size: 3, rank: 0, peerIdOf: (r: number) => `peer-${r}` } as unknown as ProcessGroup;
+  it('names the peer of a validation error by id or by tab rank, and nothing else', () => {
+    expect(offendingPeer(Object.assign(new Error('x'), { code: 'ERR_BAD_PEER_DATA', peerId: 'peer-2' }), group)).toBe('peer-2');
+    // BatchNorm's row validation names the worker and its tab rank.
+    expect(offendingPeer(Object.assign(new Error('x'), { code: 'ERR_BAD_PEER_ROWS', worker: 5, rank: 1 }), group)).toBe('peer-1');
+    expect(offendingPeer(Object.assign(new Error('x'), { code: 'ERR_WORLD_TOO_LARGE', rank: 2 }), group)).toBe('peer-2');
+    expect(offendingPeer(Object.assign(new Error('x'), { code: 'ERR_WORLD_TOO_LARGE' }), group)).toBeNull();
+    expect(offendingPeer(Object.assign(new Error('x'), { code: 'ERR_BAD_PEER_ROWS', rank: 7 }), group)).toBeNull();
+    expect(offendingPeer(Object.assign(new Error('x'), { code: 'ERR_TIMEOUT', peerId: 'peer-1' }), group)).toBeNull();
+  });
+});
 
 describe('sessions across unequal and faulty peers (mesh logic in Node)', () => {
   it('a one-off timeout mid-step: every tab moves to one new epoch and one step; losses equal an uninterrupted run', async () => {
