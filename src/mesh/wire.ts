@@ -22,7 +22,8 @@
 import { MeshError } from './types.ts';
 
 export const WIRE_MAGIC = 0x4d4e4253;
-export const WIRE_VERSION = 1;
+/** 2: heartbeats carry the sender's step pace (16 bytes instead of 8). */
+export const WIRE_VERSION = 2;
 export const HEADER_BYTES = 40;
 /** Payload of a heartbeat or its ack: clock (f64) and step pace (f64); see pace.ts. */
 export const HEARTBEAT_BYTES = 16;
