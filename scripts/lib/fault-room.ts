@@ -98,6 +98,7 @@ export function waitFor(condition: () => boolean, timeoutMs = 60_000): Promise<v
 /** A small encoder so a step takes little time on a software GPU; the protocol is the same at any size. */
 export const FAULT_CONFIG: TrainConfig = {
   mode: 'shuffle',
+  compareWith: null,
   permutation: 'random',
   seed: 1,
   steps: 12,

@@ -36,8 +36,8 @@ let session: TrainingSession | null = null;
 let finiteAtLeave: boolean | null = null;
 
 async function modelFinite(s: TrainingSession): Promise<boolean | null> {
-  const state = await s.snapshot();
-  return state ? [state.query, state.key, state.velocities, state.queue].every((part) => part.every(Number.isFinite)) : null;
+  const models = await s.snapshot();
+  return models ? models.every((state) => [state.query, state.key, state.velocities, state.queue].every((part) => part.every(Number.isFinite))) : null;
 }
 
 /** Joins (or creates) a room; `collectiveTimeoutMs` is the base deadline of every collective. */
