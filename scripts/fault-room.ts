@@ -8,6 +8,7 @@
  *   bash scripts/in-netns.sh npx tsx scripts/fault-room.ts [case …]
  */
 import { launchBrowser, startDevServer } from './lib/browser.ts';
+import { exitOnHelp, usageError } from './lib/cli.ts';
 import { runFaultyPeerCase, type FaultCaseResult } from './lib/fault-room.ts';
 import type { FaultSpec } from '../tests/runner/faulty-tab.page.ts';
 
@@ -34,16 +35,21 @@ function check(result: FaultCaseResult): string[] {
   return problems;
 }
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const USAGE = `usage: bash scripts/in-netns.sh npx tsx scripts/fault-room.ts [case …]
+
+Plays each faulty peer over real tabs (one room of three per case) and prints the reason the others
+excluded it with, their heap growth and the time from the fault to training resuming.
+Cases (default: all): ${Object.keys(CASES).join(', ')}`;
+exitOnHelp(USAGE);
+const wanted = process.argv.slice(2);
+for (const name of wanted) if (!CASES[name]) usageError(`unknown case '${name}'`, USAGE);
 const names = wanted.length ? wanted : Object.keys(CASES);
 const server = await startDevServer();
 const browser = await launchBrowser();
 let failed = 0;
 try {
   for (const name of names) {
-    const spec = CASES[name];
-    if (!spec) throw new Error(`unknown case ${name}; cases: ${Object.keys(CASES).join(', ')}`);
-    const result = await runFaultyPeerCase(server, browser, name, spec);
+    const result = await runFaultyPeerCase(server, browser, name, CASES[name]!);
     const problems = check(result);
     failed += problems.length ? 1 : 0;
     console.log(`\n${name}: ${problems.length ? 'FAIL' : 'ok'}`);
