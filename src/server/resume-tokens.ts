@@ -36,12 +36,15 @@ export class ResumeTokens {
 
   /** The seat's join number if `token` was issued for (roomId, peerId); null otherwise. */
   verify(roomId: string, peerId: string, token: string): number | null {
-    const dot = token.indexOf('.');
-    const seq = Number(token.slice(0, dot));
-    if (dot <= 0 || !Number.isSafeInteger(seq) || seq < 0) return null;
-    const presented = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = this.mac(roomId, peerId, seq);
-    // timingSafeEqual needs equal lengths; the length of a MAC is public.
+    // Only the canonical form counts: a decimal seq without sign, exponent or leading zeros, and the
+    // MAC exactly as issued. (Decoding the MAC first would accept other spellings of it: base64url's
+    // last character carries bits that the decoder drops.)
+    const match = /^(0|[1-9][0-9]{0,14})\.[A-Za-z0-9_-]+$/.exec(token);
+    if (!match) return null;
+    const seq = Number(match[1]);
+    const presented = Buffer.from(token, 'utf8');
+    const expected = Buffer.from(this.issue(roomId, peerId, seq), 'utf8');
+    // timingSafeEqual needs equal lengths; the length of a token is public.
     if (presented.length !== expected.length) return null;
     return timingSafeEqual(presented, expected) ? seq : null;
   }

@@ -57,6 +57,22 @@ describe('resume tokens', () => {
     expect(() => new ResumeTokens(new Uint8Array(16))).toThrow(expect.objectContaining({ code: 'ERR_RESUME_KEY' }));
   });
 
+  it('accept only the spelling they were issued in (other spellings that decode to the same MAC are refused)', () => {
+    const tokens = new ResumeTokens(new Uint8Array(32).fill(3));
+    const token = tokens.issue('R'.repeat(22), 'peer-aaaaaaa', 7);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // A 256-bit MAC is 43 base64url characters: the last one's two low bits are dropped by a decoder.
+    const last = alphabet.indexOf(token.at(-1)!);
+    const sameBits = alphabet[last ^ 1]!;
+    const respelled = token.slice(0, -1) + sameBits;
+    expect(Buffer.from(respelled.split('.')[1]!, 'base64url')).toEqual(Buffer.from(token.split('.')[1]!, 'base64url'));
+    expect(tokens.verify('R'.repeat(22), 'peer-aaaaaaa', respelled)).toBeNull();
+    for (const seq of ['07', '+7', '7e0', ' 7', '7.0']) {
+      expect(tokens.verify('R'.repeat(22), 'peer-aaaaaaa', token.replace(/^7/, seq))).toBeNull();
+    }
+    expect(tokens.verify('R'.repeat(22), 'peer-aaaaaaa', token)).toBe(7);
+  });
+
   it('keeps its key in a 0700 data directory as a 0600 file, reused on the next start', () => {
     const parent = mkdtempSync(path.join(tmpdir(), 'sbn-data-'));
     const dir = path.join(parent, 'data');
