@@ -5,14 +5,15 @@
  * `TrainConfig` fields it carries the run command: `start` from one tab starts every tab because every
  * tab sees the same `command` and `runId`.
  */
+import { MAX_WORKERS_PER_TAB } from '../nn/world.ts';
 import type { RoomConfig } from '../signaling/protocol.ts';
 import { DEFAULT_CONFIG, type BnMode, type PermutationKind, type TrainConfig } from '../train/types.ts';
 
 /** Bounds of the user-editable fields. BN in training needs at least 2 samples per worker. */
 export const MIN_BATCH_PER_WORKER = 2;
 export const MAX_BATCH_PER_WORKER = 1024;
-/** Matches `PeerMeta.virtualWorkers` in the signaling protocol. */
-export const MAX_WORKERS_PER_TAB = 64;
+/** The worker world's cap (src/nn/world.ts), which `PeerMeta.virtualWorkers` in the signaling protocol matches. */
+export { MAX_WORKERS_PER_TAB };
 export const MAX_STEPS = 1_000_000;
 export const MAX_LR = 10;
 export const MAX_SEED = 2 ** 31 - 1;

@@ -12,7 +12,7 @@ import { NnError } from './errors.ts';
 export const MAX_TABS = 16;
 /**
  * Workers one tab may declare: the most the room settings, the signaling protocol and the runner
- * offer (64, MAX_WORKERS_PER_TAB in src/app/room-config.ts). A peer's claim
+ * offer (src/app/room-config.ts re-exports this one). A peer's claim
  * sizes every tab's gather buffers (worldSize × row length), so it is capped before anything is
  * allocated: at 16 × 64 = 1024 workers a BatchNorm row gather of 512 channels is 4 MiB.
  */
