@@ -126,7 +126,7 @@ export class AppController {
     this.stopRun();
     this.connection?.destroy();
     this.connection = null;
-    this.store.update({ view: 'landing', roomId: null, link: null, connection: 'offline', selfId: null, peers: [], runState: 'idle' });
+    this.store.update({ view: 'landing', roomId: null, link: null, connection: 'offline', selfId: null, peers: [], runState: 'idle', pace: null });
     this.deps.nav.replace(landingUrl(this.deps.nav.href()));
   }
 
@@ -287,11 +287,39 @@ export class AppController {
       void this.apply(state);
     },
     onError: (err) => {
-      if (this.destroyed) return;
-      const peer = err.peerId ? this.store.state.peers.find((p) => p.id === err.peerId) : undefined;
-      this.store.notify(toNotice(err, peer ? { peerLabel: `rank ${peer.rank}` } : {}));
+      if (!this.destroyed) this.report(err);
     },
   };
+
+  /**
+   * One notice per failure. A peer's failure reaches the app twice: as the session's error (the
+   * validation error, or ERR_PEER_LEFT whose cause is the mesh's reason) and as the room's peer-left
+   * reason; both are keyed by the peer, and the first one (the more specific) stays.
+   */
+  private report(err: Error & { code?: string; peerId?: string; rank?: unknown; cause?: unknown }): void {
+    const cause = err.cause as (Error & { code?: string; peerId?: string }) | undefined;
+    const reason = err.code === 'ERR_PEER_LEFT' && typeof cause?.code === 'string' && cause.code !== 'ERR_PEER_LEFT' ? cause : err;
+    const peers = this.store.state.peers;
+    const peer =
+      (typeof err.peerId === 'string' ? peers.find((p) => p.id === err.peerId) : undefined) ??
+      (typeof err.rank === 'number' && err.code?.startsWith('ERR_BAD_PEER_') ? peers.find((p) => (p.groupRank ?? p.rank) === err.rank) : undefined);
+    if (!peer) return this.store.notify(toNotice(reason));
+    const key = `peer:${peer.id}`;
+    if (this.store.state.notices.some((n) => n.key === key)) return;
+    this.store.notify(toNotice(reason, { key, peerLabel: `rank ${peer.rank}` }));
+  }
+
+  /**
+   * Drops `peerId` from the run in every collective of this tab (a person chose to stop waiting for
+   * it): only while training, never this tab itself.
+   */
+  dropPeer(peerId: string): void {
+    const s = this.store.state;
+    if (!this.connection?.dropPeer || s.runState !== 'running' || peerId === this.connection.selfId) return;
+    const self = s.peers.find((p) => p.id === this.connection?.selfId);
+    const by = self ? `rank ${self.rank} (${self.meta.name ?? self.meta.device ?? self.id})` : this.connection.selfId;
+    this.connection.dropPeer(peerId, by);
+  }
 
   /**
    * A change made here. In a room it is only sent: the server relays it to every member, the sender
@@ -325,7 +353,7 @@ export class AppController {
       this.run?.pauseAfter(next.pauseAt);
     } else if (next.command === 'reset') {
       this.stopRun();
-      this.store.update({ runState: 'idle', step: -1, shuffle: null, log: [], progress: null });
+      this.store.update({ runState: 'idle', step: -1, shuffle: null, log: [], progress: null, pace: null });
     }
   }
 
@@ -351,17 +379,21 @@ export class AppController {
         onUpdate: (u) => this.onRunUpdate(run, u),
         onState: (runState) => {
           if (this.run !== run) return;
-          this.store.update({ runState, runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
+          this.store.update({ runState, runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress(), ...(runState === 'running' ? {} : { pace: null }) });
           if (runState === 'running') this.pollActivity(run);
           if (runState === 'done') this.markRunFinished(run.id);
         },
         onError: (err) => {
-          if (this.run === run) this.store.notify(toNotice(err));
+          if (this.run === run) this.report(err);
+        },
+        // Read as the session reported it: who the room waits for, and for how long.
+        onPace: (pace) => {
+          if (this.run === run && !this.destroyed) this.store.update({ pace });
         },
       },
     });
     this.run = run;
-    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
+    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], pace: null, runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
     run.start();
     this.pollActivity(run);
   }

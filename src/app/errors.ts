@@ -85,6 +85,11 @@ const WORDING: Record<string, Wording> = {
     title: 'A peer left',
     detail: 'A tab closed or lost its connection. Training continues with the tabs that remain, from the last completed step. Open the room link again to bring a tab back.',
   },
+  ERR_PEER_DROPPED: {
+    level: 'warning',
+    title: 'A peer was dropped from the run',
+    detail: 'A person dropped this tab from the run (the details name who), usually because everyone was waiting for it. The others continue from the last completed step; to bring it back, reload that tab.',
+  },
   ERR_MEMBERSHIP_CHANGED: {
     level: 'warning',
     title: 'The room changed during a step',

@@ -4,6 +4,7 @@
  * controller through one RoomListener.
  */
 import { Mesh } from '../mesh/mesh.ts';
+import { MeshError } from '../mesh/types.ts';
 import { meshGroups, type GroupSource } from '../train/session.ts';
 import type { Member, RoomConfig } from '../signaling/protocol.ts';
 import type { ConnectionState, PeerInfo, RoomConnection, RoomConnector, RoomListener } from './ports.ts';
@@ -58,6 +59,11 @@ class MeshRoom implements RoomConnection {
 
   setMeta(meta: Member['meta']): void {
     this.mesh.setMeta(meta);
+  }
+
+  dropPeer(peerId: string, by: string): void {
+    // The session's collectives fail with ERR_PEER_LEFT (this reason as its cause) and the group re-forms without it.
+    this.mesh.excludePeer(peerId, new MeshError('ERR_PEER_DROPPED', `peer ${peerId} dropped from the run by ${by}`, peerId));
   }
 
   destroy(): void {

@@ -4,7 +4,7 @@
  * session (src/train/session.ts). src/app/wiring.ts adapts the real modules to these; tests pass fakes.
  */
 import type { Backend } from '../backend/backend.ts';
-import type { GroupSource, SessionActivity } from '../train/session.ts';
+import type { GroupSource, RoomPace, SessionActivity } from '../train/session.ts';
 import type { ServerOrigins } from '../signaling/origins.ts';
 import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import type { StepLog, TrainConfig } from '../train/types.ts';
@@ -46,6 +46,11 @@ export interface RoomConnection {
   groups(): GroupSource;
   sendConfig(config: RoomConfig): void;
   setMeta(meta: PeerMeta): void;
+  /**
+   * Drops `peerId` from the run for good (a person chose to stop waiting for it); `by` names this
+   * tab in the reason. Absent: this connection cannot drop peers.
+   */
+  dropPeer?(peerId: string, by: string): void;
   /** Idempotent. */
   destroy(): void;
 }
@@ -78,6 +83,9 @@ export interface SessionLike extends EventTarget {
   /** What the session is doing right now (src/train/session.ts); absent in stand-ins. */
   readonly activity?: SessionActivity;
 }
+
+/** Data of the session's 'pace' event (about once a second while running). */
+export type PaceEvent = CustomEvent<RoomPace>;
 
 /**
  * Asks the page's server where other devices can reach it (`GET /api/origins`); null when the server

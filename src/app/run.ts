@@ -5,7 +5,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import { modelConfigs } from '../train/compare.ts';
-import type { GroupSource } from '../train/session.ts';
+import type { GroupSource, RoomPace } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { Batcher } from './batcher.ts';
@@ -31,6 +31,8 @@ export interface RunCallbacks {
   onUpdate(update: RunUpdate): void;
   onState(state: SessionState): void;
   onError(err: Error & { code?: string }): void;
+  /** The session's 'pace' event: the room's slowest peer and the one this tab waits on. */
+  onPace?(pace: RoomPace): void;
 }
 
 export interface RunOptions {
@@ -87,6 +89,7 @@ export class Run {
     this.session.addEventListener('state', this.onState);
     this.session.addEventListener('error', this.onError);
     this.session.addEventListener('world', this.onWorld);
+    this.session.addEventListener('pace', this.onPace);
   }
 
   get state(): SessionState {
@@ -153,6 +156,7 @@ export class Run {
     this.session.removeEventListener('state', this.onState);
     this.session.removeEventListener('error', this.onError);
     this.session.removeEventListener('world', this.onWorld);
+    this.session.removeEventListener('pace', this.onPace);
     this.series.finished = true;
     if (this.compareSeries) this.compareSeries.finished = true;
     this.session.destroy();
@@ -183,6 +187,12 @@ export class Run {
     if (this.destroyed) return;
     const detail = (ev as CustomEvent<Error & { code?: string }>).detail;
     this.opts.callbacks.onError(detail ?? new Error('training session error'));
+  };
+
+  private readonly onPace = (ev: Event): void => {
+    if (this.destroyed) return;
+    const pace = (ev as CustomEvent<RoomPace>).detail;
+    if (pace) this.opts.callbacks.onPace?.(pace);
   };
 
   /** The session (re)built its world: membership changed, so tabs and world size may have too. */

@@ -10,6 +10,7 @@ import type { BackendBadge, ConnectionState, PeerInfo, SessionState } from './po
 import type { RunProgress } from './progress.ts';
 import type { RunSeries } from './series.ts';
 import type { ServerOrigins } from '../signaling/origins.ts';
+import type { RoomPace } from '../train/session.ts';
 
 /** The statistics of one step as the shuffle view draws them. */
 export interface ShuffleFrame {
@@ -40,6 +41,11 @@ export interface AppState {
   runState: SessionState;
   /** Last completed step (0-based), -1 before the first. */
   step: number;
+  /**
+   * Who the room waits for, as the session last reported it ('pace' event): the slowest live peer and
+   * its step time, and the peer this tab waits on now. Null while not training.
+   */
+  pace: RoomPace | null;
   /** Pace, ETA and activity of the current run (null before the first run). */
   progress: RunProgress | null;
   backend: BackendSummary | null;
@@ -65,6 +71,7 @@ export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
   room: INITIAL_ROOM_STATE,
   runState: 'idle',
   step: -1,
+  pace: null,
   progress: null,
   backend: null,
   runs: [],

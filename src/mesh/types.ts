@@ -52,6 +52,8 @@ export type MeshErrorCode =
   | 'ERR_PEER_OVER_LIMIT'
   /** A peer's contribution failed validation (length, non-finite or out-of-bound values). */
   | 'ERR_BAD_PEER_DATA'
+  /** A person dropped the peer from the run (the message names the tab that did). */
+  | 'ERR_PEER_DROPPED'
   | 'ERR_MEMBERSHIP_CHANGED'
   | 'ERR_SIGNALING'
   | 'ERR_ROOM_FULL'

@@ -185,6 +185,8 @@ export class SbnApp extends LitElement {
           .tabs=${Math.max(1, s.peers.length)}
           .connecting=${s.peers.filter((p) => p.link === 'connecting').length}
           ?solo=${s.view === 'solo'}
+          .pace=${s.pace}
+          .peers=${s.peers}
         ></sbn-status>
       </section>
       ${s.view === 'room' && s.link
@@ -193,7 +195,13 @@ export class SbnApp extends LitElement {
             <sbn-share-settings .link=${settingsLink}></sbn-share-settings>
           </section>`
         : html`<section class="panel wide" aria-label="Share"><sbn-share-settings new-room .link=${settingsLink}></sbn-share-settings></section>`}
-      <section class="panel" aria-label="Peers"><sbn-peers .peers=${s.peers} .stepMs=${s.progress?.tabComputeMs ?? []}></sbn-peers></section>
+      <section class="panel" aria-label="Peers"><sbn-peers
+          .peers=${s.peers}
+          .stepMs=${s.progress?.tabComputeMs ?? []}
+          .pace=${s.pace}
+          ?canDrop=${s.view === 'room' && s.runState === 'running'}
+          @sbn-drop-peer=${(e: CustomEvent<{ peerId: string }>) => this.controller?.dropPeer(e.detail.peerId)}
+        ></sbn-peers></section>
       <section class="panel" aria-label="Controls">
         <sbn-controls
           .config=${s.room.config}

@@ -1,6 +1,7 @@
 import { LitElement, css, html } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { PeerInfo } from '../app/ports.ts';
+import type { RoomPace } from '../train/session.ts';
 import { base } from './theme.ts';
 
 const BACKEND_TEXT: Record<string, string> = {
@@ -20,7 +21,8 @@ const LINK_TEXT: Record<PeerInfo['link'], string> = {
  * The room's peers in rank order: rank, device/adapter, backend, virtual workers, each tab's compute
  * time of the newest step, round-trip time and link state. Purely presentational. Below ~38em of
  * width (a phone, or a narrow panel) each peer becomes a small card instead of a table row, so nothing
- * is cut off or scrolled sideways.
+ * is cut off or scrolled sideways. The peer the room waits for (the session's pace report) is marked
+ * with its step time, and while training its row offers to drop it from the run ('sbn-drop-peer').
  */
 @customElement('sbn-peers')
 export class SbnPeers extends LitElement {
@@ -59,6 +61,17 @@ export class SbnPeers extends LitElement {
       }
       tr.self {
         background: #1b2434;
+      }
+      .waits-for {
+        display: block;
+        color: var(--sbn-warn);
+        font-size: 0.9em;
+      }
+      td.action {
+        white-space: normal;
+      }
+      td.action button {
+        white-space: normal;
       }
       .connected {
         color: var(--sbn-ok);
@@ -107,6 +120,10 @@ export class SbnPeers extends LitElement {
   @property({ attribute: false }) peers: readonly PeerInfo[] = [];
   /** Every tab's compute time of the newest step, ms, by group rank (StepLog.tabComputeMs). */
   @property({ attribute: false }) stepMs: readonly number[] = [];
+  /** Who the room waits for, as the session reported it (null: no report). */
+  @property({ attribute: false }) pace: RoomPace | null = null;
+  /** The room is training: other peers' rows offer "Drop from run". */
+  @property({ type: Boolean }) canDrop = false;
 
   override render() {
     return html`<h2 id="peers-title">Peers (${this.peers.length})</h2>
@@ -120,6 +137,7 @@ export class SbnPeers extends LitElement {
             <th scope="col" class="num" title="The tab's compute time of the newest step">Step</th>
             <th scope="col" class="num" title="Round-trip time of the data channel">RTT</th>
             <th scope="col">State</th>
+            ${this.canDrop ? html`<th scope="col"><span class="sr-only">Action</span></th>` : ''}
           </tr>
         </thead>
         <tbody>
@@ -127,19 +145,39 @@ export class SbnPeers extends LitElement {
             ? html`<tr><td colspan="7" class="muted">No peers yet.</td></tr>`
             : this.peers.map((p) => {
                 const stepMs = this.stepMs[p.groupRank ?? p.rank];
+                const slowest = this.pace?.slowest?.peerId === p.id ? this.pace.slowest : null;
                 return html`<tr class=${p.link === 'self' ? 'self' : ''} data-peer=${p.id}>
                   <td class="num" data-label="Rank">${p.rank}</td>
-                  <td class="device">${p.meta.name ?? p.meta.device ?? '—'}</td>
+                  <td class="device">
+                    ${p.meta.name ?? p.meta.device ?? '—'}
+                    ${slowest ? html`<span class="waits-for" data-waits-for>everyone waits for this tab: ${formatStepTime(slowest.stepMs)} per step</span>` : ''}
+                  </td>
                   <td class="backend" data-label="Backend">${p.meta.backend ? BACKEND_TEXT[p.meta.backend] : '—'}</td>
                   <td class="num" data-label="Workers">${p.meta.virtualWorkers ?? '—'}</td>
                   <td class="num" data-label="Step" data-step-ms=${stepMs ?? ''}>${stepMs === undefined ? '—' : `${stepMs.toFixed(0)} ms`}</td>
                   <td class="num" data-label="RTT">${p.rttMs == null ? '—' : `${p.rttMs.toFixed(1)} ms`}</td>
                   <td class=${p.link} data-label="State">${LINK_TEXT[p.link]}</td>
+                  ${this.canDrop
+                    ? html`<td class="action">
+                        ${p.link !== 'self' && slowest
+                          ? html`<button data-drop=${p.id} title="Stop waiting for this tab: the others continue without it" @click=${() => this._drop(p.id)}>Drop from run</button>`
+                          : ''}
+                      </td>`
+                    : ''}
                 </tr>`;
               })}
         </tbody>
       </table>`;
   }
+
+  private _drop(peerId: string): void {
+    this.dispatchEvent(new CustomEvent('sbn-drop-peer', { detail: { peerId }, bubbles: true, composed: true }));
+  }
+}
+
+/** A step time as the person reads it: "850 ms", "3.4 s". */
+export function formatStepTime(ms: number): string {
+  return ms < 1_000 ? `${ms.toFixed(0)} ms` : `${(ms / 1_000).toFixed(1)} s`;
 }
 
 declare global {

@@ -1,6 +1,8 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
-import type { SessionState } from '../app/ports.ts';
+import type { PeerInfo, SessionState } from '../app/ports.ts';
+import type { RoomPace } from '../train/session.ts';
+import { formatStepTime } from './sbn-peers.ts';
 import { formatDuration, formatRate, type RunProgress } from '../app/progress.ts';
 import { base } from './theme.ts';
 
@@ -75,6 +77,10 @@ export class SbnStatus extends LitElement {
   @property({ type: Number }) connecting = 0;
   /** Training in this tab only: there is no room link to share. */
   @property({ type: Boolean }) solo = false;
+  /** Who the room waits for, as the session reported it (null: no report). */
+  @property({ attribute: false }) pace: RoomPace | null = null;
+  /** The room's peers, to name the one in `pace` by rank. */
+  @property({ attribute: false }) peers: readonly PeerInfo[] = [];
   /** The shown activity, reflected for styling and tests. */
   @property({ reflect: true }) activity: RunProgress['activity'] = 'idle';
 
@@ -84,7 +90,9 @@ export class SbnStatus extends LitElement {
 
   override render() {
     const p = this.progress;
+    const slowest = this.runState === 'running' && this.tabs > 1 ? this.pace?.slowest : null;
     return html`<span class="activity" data-activity=${this.activity}>${this._activityText()}</span>
+      ${slowest ? html`<span data-figure="waits-for">everyone waits for ${this._name(slowest.peerId)}: ${formatStepTime(slowest.stepMs)} per step</span>` : nothing}
       ${p && p.done > 0
         ? html`<span class="figures">
             <span data-figure="step">step ${p.done}/${p.total}</span>
@@ -93,6 +101,12 @@ export class SbnStatus extends LitElement {
             ${p.computeMs + p.commMs > 0 ? html`<span class="muted" data-figure="split">last step: ${p.computeMs.toFixed(0)} ms computing, ${p.commMs.toFixed(0)} ms exchanging</span>` : nothing}
           </span>`
         : nothing}`;
+  }
+
+  private _name(peerId: string): string {
+    const peer = this.peers.find((p) => p.id === peerId);
+    if (!peer) return `peer ${peerId.slice(0, 8)}`;
+    return peer.link === 'self' ? 'this tab' : `rank ${peer.rank}`;
   }
 
   private _activityText(): string {
@@ -104,6 +118,9 @@ export class SbnStatus extends LitElement {
       return this.tabs > 1 ? `Idle: ${this.tabs} tabs connected, press Start` : 'Idle: press Start, or open the room link in another tab to add a peer';
     }
     if (this.activity !== 'exchanging' || !p) return ACTIVITY_TEXT[this.activity];
+    // The session names the peer this tab waits on in the collective: said as reported.
+    const waiting = this.pace?.waitingFor;
+    if (waiting) return `Exchanging: waiting for ${this._name(waiting.peerId)} (${formatStepTime(waiting.waitedMs)} so far)`;
     // In a collective, this tab waits for the slowest tab: name it when another tab computes much longer.
     const own = p.computeMs;
     let slowest = -1;
