@@ -230,6 +230,59 @@ describe('AppController', () => {
   });
 });
 
+describe('AppController: the peer the room waits for', () => {
+  async function training() {
+    const t = setup();
+    await t.controller.createRoom();
+    await tick();
+    t.controller.start();
+    await tick();
+    return { ...t, session: t.sessions[0]! };
+  }
+
+  it('puts the session’s pace report into the store as reported, and clears it when the run stops', async () => {
+    const t = await training();
+    const pace = { slowest: { peerId: 'other-peer-id', stepMs: 3_412.5 }, waitingFor: { peerId: 'other-peer-id', waitedMs: 1_250 } };
+    t.session.dispatchEvent(new CustomEvent('pace', { detail: pace }));
+    expect(t.store.state.pace).toEqual({ slowest: { peerId: 'other-peer-id', stepMs: 3_412.5 }, waitingFor: { peerId: 'other-peer-id', waitedMs: 1_250 } });
+    t.session.dispatchEvent(new CustomEvent('pace', { detail: { slowest: { peerId: 'self-peer-id', stepMs: 90 }, waitingFor: null } }));
+    expect(t.store.state.pace).toEqual({ slowest: { peerId: 'self-peer-id', stepMs: 90 }, waitingFor: null });
+    t.session.set('paused');
+    expect(t.store.state.pace).toBeNull();
+  });
+
+  it('drops the named peer through the room connection while training, with this tab named; never itself, never when idle', async () => {
+    const idle = setup();
+    await idle.controller.createRoom();
+    await tick();
+    idle.controller.dropPeer('other-peer-id');
+    expect(idle.room.dropped ?? []).toEqual([]);
+
+    const t = await training();
+    t.controller.dropPeer('self-peer-id');
+    t.controller.dropPeer('other-peer-id');
+    expect(t.room.dropped).toEqual([{ peerId: 'other-peer-id', by: expect.stringMatching(/^rank 0 /) }]);
+  });
+
+  it('a dropped (or excluded) peer is reported once: the session’s error and the room’s peer-left reason are one notice', async () => {
+    const t = await training();
+    const reason = Object.assign(new Error('peer other-peer-id dropped from the run by rank 0 (Laptop)'), { code: 'ERR_PEER_DROPPED', peerId: 'other-peer-id' });
+    // The session's collective fails with ERR_PEER_LEFT whose cause is the mesh's reason…
+    const left = Object.assign(new Error('peer other-peer-id left: dropped'), { code: 'ERR_PEER_LEFT', peerId: 'other-peer-id', cause: reason });
+    t.session.dispatchEvent(new CustomEvent('error', { detail: left }));
+    // …and the room reports the same peer leaving.
+    t.room.listener!.onError(reason);
+    const about = t.store.state.notices.filter((n) => n.title.includes('rank 1'));
+    expect(about).toHaveLength(1);
+    expect(about[0]).toMatchObject({ code: 'ERR_PEER_DROPPED', technical: reason.message });
+    // A validation error naming the peer by group rank is the same peer's failure.
+    const u = await training();
+    u.session.dispatchEvent(new CustomEvent('error', { detail: Object.assign(new Error('bad rows'), { code: 'ERR_BAD_PEER_ROWS', rank: 1 }) }));
+    u.room.listener!.onError(Object.assign(new Error('bad rows'), { code: 'ERR_BAD_PEER_DATA', peerId: 'other-peer-id' }));
+    expect(u.store.state.notices.filter((n) => n.title.includes('rank 1')).map((n) => n.code)).toEqual(['ERR_BAD_PEER_ROWS']);
+  });
+});
+
 describe('AppController: settings in the link', () => {
   const OTHER_ROOM = 'BBBBBBBBBBBBBBBBBBBBBBBB';
 

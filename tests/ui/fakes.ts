@@ -13,6 +13,8 @@ export const FAKE_ROOM_ID = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
 export interface FakeRoom {
   configs: RoomConfig[];
   listener: RoomListener | null;
+  /** Peers this tab dropped from the run (RoomConnection.dropPeer), in order. */
+  dropped?: Array<{ peerId: string; by: string }>;
 }
 
 /**
@@ -44,6 +46,7 @@ export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: str
         peers[0] = { ...peers[0]!, meta: m };
         listener.onPeers([...peers], 1);
       },
+      dropPeer: (peerId, by) => (room.dropped ??= []).push({ peerId, by }),
       destroy: () => {},
     };
   };
