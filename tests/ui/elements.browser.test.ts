@@ -45,6 +45,41 @@ async function mount(tag: string, props: Record<string, unknown>): Promise<void>
   );
 }
 
+describe('sbn-peers', () => {
+  const peers = [
+    { id: 'p-self', rank: 0, meta: { device: 'Laptop GPU', backend: 'webgpu', virtualWorkers: 4 }, link: 'self' },
+    { id: 'p-slow', rank: 1, meta: { device: 'Phone', backend: 'cpu', virtualWorkers: 4 }, link: 'connected' },
+    { id: 'p-fast', rank: 2, meta: { device: 'Desktop GPU', backend: 'webgpu', virtualWorkers: 4 }, link: 'connected' },
+  ];
+  const pace = { slowest: { peerId: 'p-slow', stepMs: 3412 }, waitingFor: null };
+
+  it('marks the peer the room waits for with its reported step time; its Drop button fires sbn-drop-peer with its id', async () => {
+    await mount('sbn-peers', { peers, pace, canDrop: true });
+    await page.evaluate(() => (window as unknown as UiWindow).ui.recordEvents(['sbn-drop-peer']));
+    const marks = await page.locator('sbn-peers tr[data-peer] [data-waits-for]').evaluateAll((els) => els.map((e) => [e.closest('tr')!.getAttribute('data-peer'), e.textContent!.trim()]));
+    expect(marks).toEqual([['p-slow', 'everyone waits for this tab: 3.4 s per step']]);
+    const buttons = page.getByRole('button', { name: 'Drop from run' });
+    expect(await buttons.count()).toBe(1);
+    expect(await page.locator('sbn-peers tr[data-peer="p-slow"] button[data-drop]').count()).toBe(1);
+    await buttons.click();
+    expect(await page.evaluate(() => (window as unknown as { __events: unknown[] }).__events)).toEqual([{ type: 'sbn-drop-peer', detail: { peerId: 'p-slow' } }]);
+  });
+
+  it('offers no Drop button when not training, nor on this tab’s row when it is the slowest', async () => {
+    await mount('sbn-peers', { peers, pace, canDrop: false });
+    expect(await page.locator('sbn-peers [data-waits-for]').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Drop from run' }).count()).toBe(0);
+    await mount('sbn-peers', { peers, pace: { slowest: { peerId: 'p-self', stepMs: 850 }, waitingFor: null }, canDrop: true });
+    expect(await page.locator('sbn-peers tr[data-peer="p-self"] [data-waits-for]').textContent()).toBe('everyone waits for this tab: 850 ms per step');
+    expect(await page.getByRole('button', { name: 'Drop from run' }).count()).toBe(0);
+  });
+
+  it('the status line names the peer the room waits for by rank, from the report', async () => {
+    await mount('sbn-status', { peers, pace, runState: 'running', tabs: 3 });
+    expect(await page.locator('sbn-status [data-figure="waits-for"]').textContent()).toBe('everyone waits for rank 1: 3.4 s per step');
+  });
+});
+
 describe('sbn-shuffle-view', () => {
   it('draws an arrow from each source to its receiver, and after-means of r equal before-means of its source', async () => {
     const sourceOf = [2, 0, 3, 1];

@@ -6,6 +6,7 @@ import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import type { BackendBadge, BackendProvider, PeerInfo, RoomConnector, RoomListener, SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
 import type { RoomConfig } from '../../src/signaling/protocol.ts';
 import type { TrainConfig } from '../../src/train/types.ts';
+import type { RoomPace } from '../../src/train/session.ts';
 import { cyclic, stepLog } from './fixtures.ts';
 
 export const FAKE_ROOM_ID = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -66,6 +67,7 @@ class FakeSession extends EventTarget implements SessionLike {
     private readonly config: TrainConfig,
     private readonly intervalMs: number,
     private readonly tabComputeMs: number[] | undefined,
+    private readonly pace: RoomPace | undefined,
   ) {
     super();
   }
@@ -98,6 +100,7 @@ class FakeSession extends EventTarget implements SessionLike {
       const log = stepLog(this.step, cyclic(w, 1 + (this.step % Math.max(1, w - 1))), { channels: 24, layers: 3, knn: (this.step + 1) % 10 === 0 });
       if (this.tabComputeMs) log.tabComputeMs = [...this.tabComputeMs];
       this.dispatchEvent(new CustomEvent('step', { detail: log }));
+      if (this.pace) this.dispatchEvent(new CustomEvent('pace', { detail: this.pace }));
       if (this.step + 1 >= this.config.steps) {
         clearInterval(this.timer);
         this.setState('done');
@@ -111,9 +114,12 @@ class FakeSession extends EventTarget implements SessionLike {
   }
 }
 
-/** `tabComputeMs`: what every step reports as the tabs' compute times (StepLog.tabComputeMs). */
-export function fakeSessionFactory(opts: { stepIntervalMs: number; tabComputeMs?: number[] }): SessionFactory {
-  return ({ config }) => new FakeSession(config, opts.stepIntervalMs, opts.tabComputeMs);
+/**
+ * `tabComputeMs`: what every step reports as the tabs' compute times (StepLog.tabComputeMs); `pace`:
+ * what the session's 'pace' event reports after every step.
+ */
+export function fakeSessionFactory(opts: { stepIntervalMs: number; tabComputeMs?: number[]; pace?: RoomPace }): SessionFactory {
+  return ({ config }) => new FakeSession(config, opts.stepIntervalMs, opts.tabComputeMs, opts.pace);
 }
 
 /**

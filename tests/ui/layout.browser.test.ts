@@ -51,7 +51,7 @@ describe('room view layout', () => {
       expect(m.page, 'page').toEqual({ scrollWidth: expect.any(Number), innerWidth: width, overflows: false });
       for (const p of m.panels) expect(p, `panel ${p.label}`).toMatchObject({ overflows: false });
       for (const c of m.peerCells) expect(c, `peers cell "${c.text}"`).toMatchObject({ clipped: false });
-      expect(m.peerCells.map((c) => c.text)).toEqual(expect.arrayContaining(['connected', 'this tab', '1234.5 ms', '9877 ms']));
+      expect(m.peerCells.map((c) => c.text)).toEqual(expect.arrayContaining(['connected', 'this tab', '1234.5 ms', '9877 ms', 'Drop from run']));
       await page.screenshot({ path: `${ARTIFACTS}layout-${width}x${height}.png`, fullPage: true });
       await page.context().close();
     });

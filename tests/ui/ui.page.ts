@@ -66,6 +66,9 @@ const CROWD: PeerInfo[] = [
   { id: 'crowd-peer-b', rank: 3, meta: { device: 'Mozilla Firefox 153 (no WebGPU) on a Pixel 8 Pro', backend: 'cpu', virtualWorkers: 16 }, rttMs: 1234.5, link: 'connected' },
 ];
 
+/** The crowded room waits for its Firefox phone (the longest device name gets the mark and the button). */
+const CROWD_PACE = { slowest: { peerId: 'crowd-peer-b', stepMs: 9876.5 }, waitingFor: { peerId: 'crowd-peer-b', waitedMs: 4200 } };
+
 /** The whole app over fake ports: returns handles the test drives through `window.__app`. */
 export async function mountApp(opts: { href: string; stepsPerSecond?: number; crowded?: boolean }): Promise<void> {
   const room: FakeRoom = { configs: [], listener: null };
@@ -74,7 +77,7 @@ export async function mountApp(opts: { href: string; stepsPerSecond?: number; cr
     store,
     connectRoom: fakeConnector(room, opts.crowded ? { extraPeers: CROWD } : {}),
     provideBackend: fakeBackendProvider('webgpu-fallback', 'SwiftShader (test)'),
-    createSession: fakeSessionFactory({ stepIntervalMs: 1000 / (opts.stepsPerSecond ?? 50), ...(opts.crowded ? { tabComputeMs: [2412.4, 2871.9, 1203.2, 9876.5] } : {}) }),
+    createSession: fakeSessionFactory({ stepIntervalMs: 1000 / (opts.stepsPerSecond ?? 50), ...(opts.crowded ? { tabComputeMs: [2412.4, 2871.9, 1203.2, 9876.5], pace: CROWD_PACE } : {}) }),
     nav: { href: () => opts.href, replace: () => {} },
   });
   document.body.replaceChildren();
