@@ -10,7 +10,7 @@ import { exportFileName, runToCsv, runToJson } from './format.ts';
 import { settingsFromLink, shareLink } from './link-settings.ts';
 import { landingUrl, linksForOtherDevices, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
 import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
-import { decodeRoomState, encodeRoomState, newRunId, type RoomState } from './room-config.ts';
+import { decodeRoomState, encodeRoomState, MAX_DROPPED_PEERS, newRunId, type RoomState } from './room-config.ts';
 import { Run, type RunUpdate } from './run.ts';
 import { withRuns } from './series.ts';
 import type { AppStore } from './store.ts';
@@ -63,6 +63,8 @@ export class AppController {
   private lastSent: RoomState | null = null;
   private offBackendErrors: (() => void) | null = null;
   private activityTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Peers of `room.dropped` this tab has excluded already. */
+  private droppedApplied = new Set<string>();
   private destroyed = false;
 
   constructor(private readonly deps: ControllerDeps) {
@@ -140,7 +142,7 @@ export class AppController {
   start(): void {
     const room = this.intended();
     const resumable = this.run !== null && this.run.state === 'paused' && room.command === 'pause';
-    this.publish({ ...room, command: 'run', runId: resumable ? room.runId : newRunId(), pauseAt: -1 });
+    this.publish({ ...room, command: 'run', pauseAt: -1, ...(resumable ? {} : { runId: newRunId(), dropped: [], droppedBy: '' }) });
   }
 
   pause(): void {
@@ -310,15 +312,34 @@ export class AppController {
   }
 
   /**
-   * Drops `peerId` from the run in every collective of this tab (a person chose to stop waiting for
-   * it): only while training, never this tab itself.
+   * Drops `peerId` from the run (a person chose to stop waiting for it): only while training, never
+   * this tab itself. Sent through the room state, so every tab excludes it and the rest re-form together.
    */
   dropPeer(peerId: string): void {
     const s = this.store.state;
-    if (!this.connection?.dropPeer || s.runState !== 'running' || peerId === this.connection.selfId) return;
+    const room = this.intended();
+    if (!this.connection?.dropPeer || s.runState !== 'running' || peerId === this.connection.selfId || room.dropped.includes(peerId)) return;
+    if (room.dropped.length >= MAX_DROPPED_PEERS) return;
     const self = s.peers.find((p) => p.id === this.connection?.selfId);
     const by = self ? `rank ${self.rank} (${self.meta.name ?? self.meta.device ?? self.id})` : this.connection.selfId;
-    this.connection.dropPeer(peerId, by);
+    this.publish({ ...room, dropped: [...room.dropped, peerId], droppedBy: by });
+  }
+
+  /** Excludes every peer the room dropped from this run (once each); a tab that was dropped stops its run. */
+  private applyDrops(room: RoomState): void {
+    const connection = this.connection;
+    if (!connection?.dropPeer) return;
+    for (const peerId of room.dropped) {
+      if (this.droppedApplied.has(peerId)) continue;
+      this.droppedApplied.add(peerId);
+      if (peerId !== connection.selfId) {
+        connection.dropPeer(peerId, room.droppedBy);
+      } else if (this.run && this.run.id === room.runId) {
+        this.stopRun();
+        this.store.update({ runState: 'idle', pace: null });
+        this.store.notify(toNotice(Object.assign(new Error(`this tab was dropped from the run by ${room.droppedBy}`), { code: 'ERR_PEER_DROPPED' })));
+      }
+    }
   }
 
   /**
@@ -346,6 +367,7 @@ export class AppController {
     const workersChanged = next.config.workersPerTab !== this.store.state.room.config.workersPerTab;
     this.store.update({ room: next });
     if (workersChanged) void this.refreshSelfRow();
+    this.applyDrops(next);
     if (next.command === 'run') {
       if (this.run && this.run.id === next.runId) this.run.resume();
       else await this.beginRun(next);

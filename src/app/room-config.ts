@@ -35,19 +35,32 @@ export interface RoomState {
    * ends in collectives), so pausing all of them after the same step keeps them aligned; -1 = at once.
    */
   pauseAt: number;
+  /**
+   * Peers a person dropped from this run ("Drop from run"): every tab excludes them, so the rest of
+   * the room re-forms without them; a new run starts with none. At most MAX_DROPPED_PEERS.
+   */
+  dropped: string[];
+  /** Who dropped the newest of `dropped` (a tab's rank and name, for the notice). */
+  droppedBy: string;
 }
+
+/** Peer ids kept in `dropped`: the server's 256-character field holds 10 of 22 characters with commas. */
+export const MAX_DROPPED_PEERS = 10;
+const PEER_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
 export const INITIAL_ROOM_STATE: Readonly<RoomState> = Object.freeze({
   config: { ...DEFAULT_CONFIG, hiddenDims: [...DEFAULT_CONFIG.hiddenDims] },
   command: 'idle',
   runId: '',
   pauseAt: -1,
+  dropped: [],
+  droppedBy: '',
 });
 
 /** Flattens the room state into the server's record (arrays become comma-separated strings). */
 export function encodeRoomState(state: RoomState): RoomConfig {
   const { hiddenDims, ...scalars } = state.config;
-  return { ...scalars, hiddenDims: hiddenDims.join(','), command: state.command, runId: state.runId, pauseAt: state.pauseAt };
+  return { ...scalars, hiddenDims: hiddenDims.join(','), command: state.command, runId: state.runId, pauseAt: state.pauseAt, dropped: state.dropped.join(','), droppedBy: state.droppedBy };
 }
 
 function intIn(value: unknown, min: number, max: number): number | undefined {
@@ -60,6 +73,13 @@ function numIn(value: unknown, min: number, max: number): number | undefined {
 
 function oneOf<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
   return typeof value === 'string' && (allowed as readonly string[]).includes(value) ? (value as T) : undefined;
+}
+
+function peerIds(value: unknown): string[] | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (value === '') return [];
+  const ids = value.split(',');
+  return ids.length <= MAX_DROPPED_PEERS && ids.every((id) => PEER_ID.test(id)) ? ids : undefined;
 }
 
 function dims(value: unknown): number[] | undefined {
@@ -107,7 +127,9 @@ export function decodeRoomState(record: RoomConfig, fallback: RoomState = INITIA
   const command = pick('command', oneOf(r.command, RUN_COMMANDS), fallback.command);
   const runId = pick('runId', typeof r.runId === 'string' && r.runId.length <= 64 ? r.runId : undefined, fallback.runId);
   const pauseAt = pick('pauseAt', intIn(r.pauseAt, -1, MAX_STEPS), fallback.pauseAt);
-  return { state: { config, command, runId, pauseAt }, rejected };
+  const dropped = pick('dropped', peerIds(r.dropped), fallback.dropped);
+  const droppedBy = pick('droppedBy', typeof r.droppedBy === 'string' && r.droppedBy.length <= 128 ? r.droppedBy : undefined, fallback.droppedBy);
+  return { state: { config, command, runId, pauseAt, dropped, droppedBy }, rejected };
 }
 
 /** A fresh run id: time-ordered so runs sort naturally, with random bits so two tabs never collide. */

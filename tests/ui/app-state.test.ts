@@ -21,6 +21,8 @@ describe('room config codec', () => {
     command: 'pause',
     runId: 'abc-123',
     pauseAt: 7,
+    dropped: ['AAAAAAAAAAAAAAAAAAAAAA', 'b-b_b-b_b-b_b-b_b-b_bb'],
+    droppedBy: 'rank 0 (Laptop)',
   };
 
   it('round-trips through the server schema (what every other tab receives)', () => {
@@ -31,10 +33,10 @@ describe('room config codec', () => {
   });
 
   it('keeps the previous value of out-of-range or mistyped fields and names them', () => {
-    const wire = { ...encodeRoomState(state), batchPerWorker: 1, mode: 'bogus', lr: -1, hiddenDims: '64,x', command: 'explode', steps: 2.5 };
+    const wire = { ...encodeRoomState(state), batchPerWorker: 1, mode: 'bogus', lr: -1, hiddenDims: '64,x', command: 'explode', steps: 2.5, dropped: 'AAAAAAAAAAAAAAAAAAAAAA,no spaces allowed' };
     const { state: back, rejected } = decodeRoomState(wire, state);
     expect(back).toEqual(state);
-    expect(rejected.sort()).toEqual(['batchPerWorker', 'command', 'hiddenDims', 'lr', 'mode', 'steps']);
+    expect(rejected.sort()).toEqual(['batchPerWorker', 'command', 'dropped', 'hiddenDims', 'lr', 'mode', 'steps']);
   });
 
   it('fills missing fields from the fallback', () => {

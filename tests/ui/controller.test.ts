@@ -251,17 +251,38 @@ describe('AppController: the peer the room waits for', () => {
     expect(t.store.state.pace).toBeNull();
   });
 
-  it('drops the named peer through the room connection while training, with this tab named; never itself, never when idle', async () => {
+  it('drops the named peer through the room state, so every tab excludes it; never itself, never when idle', async () => {
     const idle = setup();
     await idle.controller.createRoom();
     await tick();
     idle.controller.dropPeer('other-peer-id');
+    await tick();
     expect(idle.room.dropped ?? []).toEqual([]);
 
     const t = await training();
     t.controller.dropPeer('self-peer-id');
     t.controller.dropPeer('other-peer-id');
+    await tick();
+    // What the room receives names the peer and this tab; the echo makes this tab exclude it, once.
+    expect(decodeRoomState(t.room.configs.at(-1)!).state).toMatchObject({ command: 'run', dropped: ['other-peer-id'], droppedBy: expect.stringMatching(/^rank 0 /) });
     expect(t.room.dropped).toEqual([{ peerId: 'other-peer-id', by: expect.stringMatching(/^rank 0 /) }]);
+    t.room.listener!.onConfig(t.room.configs.at(-1)!, 'other-tab');
+    expect(t.room.dropped).toHaveLength(1);
+    expect(t.sessions).toHaveLength(1);
+    expect(t.sessions[0]!.destroyed).toBe(false);
+  });
+
+  it('a tab the room dropped stops its run and says who dropped it; a new run starts with nobody dropped', async () => {
+    const t = await training();
+    const room = t.store.state.room;
+    t.room.listener!.onConfig(encodeRoomState({ ...room, dropped: ['self-peer-id'], droppedBy: 'rank 1 (Phone GPU)' }), 'other-peer-id');
+    await tick();
+    expect(t.sessions[0]!.destroyed).toBe(true);
+    expect(t.store.state.runState).toBe('idle');
+    expect(t.store.state.notices.at(-1)).toMatchObject({ code: 'ERR_PEER_DROPPED', technical: 'this tab was dropped from the run by rank 1 (Phone GPU)' });
+    t.controller.start();
+    await tick();
+    expect(decodeRoomState(t.room.configs.at(-1)!).state.dropped).toEqual([]);
   });
 
   it('a dropped (or excluded) peer is reported once: the session’s error and the room’s peer-left reason are one notice', async () => {
