@@ -67,11 +67,8 @@ export class SbnPeers extends LitElement {
         color: var(--sbn-warn);
         font-size: 0.9em;
       }
-      td.action {
-        white-space: normal;
-      }
-      td.action button {
-        white-space: normal;
+      td.device button {
+        margin-top: 0.25em;
       }
       .connected {
         color: var(--sbn-ok);
@@ -137,7 +134,6 @@ export class SbnPeers extends LitElement {
             <th scope="col" class="num" title="The tab's compute time of the newest step">Step</th>
             <th scope="col" class="num" title="Round-trip time of the data channel">RTT</th>
             <th scope="col">State</th>
-            ${this.canDrop ? html`<th scope="col"><span class="sr-only">Action</span></th>` : ''}
           </tr>
         </thead>
         <tbody>
@@ -151,19 +147,15 @@ export class SbnPeers extends LitElement {
                   <td class="device">
                     ${p.meta.name ?? p.meta.device ?? '—'}
                     ${slowest ? html`<span class="waits-for" data-waits-for>everyone waits for this tab: ${formatStepTime(slowest.stepMs)} per step</span>` : ''}
+                    ${slowest && this.canDrop && p.link !== 'self'
+                      ? html`<button data-drop=${p.id} title="Stop waiting for this tab: the others continue without it" @click=${() => this._drop(p.id)}>Drop from run</button>`
+                      : ''}
                   </td>
                   <td class="backend" data-label="Backend">${p.meta.backend ? BACKEND_TEXT[p.meta.backend] : '—'}</td>
                   <td class="num" data-label="Workers">${p.meta.virtualWorkers ?? '—'}</td>
                   <td class="num" data-label="Step" data-step-ms=${stepMs ?? ''}>${stepMs === undefined ? '—' : `${stepMs.toFixed(0)} ms`}</td>
                   <td class="num" data-label="RTT">${p.rttMs == null ? '—' : `${p.rttMs.toFixed(1)} ms`}</td>
                   <td class=${p.link} data-label="State">${LINK_TEXT[p.link]}</td>
-                  ${this.canDrop
-                    ? html`<td class="action">
-                        ${p.link !== 'self' && slowest
-                          ? html`<button data-drop=${p.id} title="Stop waiting for this tab: the others continue without it" @click=${() => this._drop(p.id)}>Drop from run</button>`
-                          : ''}
-                      </td>`
-                    : ''}
                 </tr>`;
               })}
         </tbody>

@@ -51,7 +51,15 @@ describe('room view layout', () => {
       expect(m.page, 'page').toEqual({ scrollWidth: expect.any(Number), innerWidth: width, overflows: false });
       for (const p of m.panels) expect(p, `panel ${p.label}`).toMatchObject({ overflows: false });
       for (const c of m.peerCells) expect(c, `peers cell "${c.text}"`).toMatchObject({ clipped: false });
-      expect(m.peerCells.map((c) => c.text)).toEqual(expect.arrayContaining(['connected', 'this tab', '1234.5 ms', '9877 ms', 'Drop from run']));
+      expect(m.peerCells.map((c) => c.text)).toEqual(expect.arrayContaining(['connected', 'this tab', '1234.5 ms', '9877 ms']));
+      // The slowest peer's row carries its mark and the Drop button, inside its cell and the panel.
+      const drop = await page.evaluate(() => {
+        const peers = document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-peers')!;
+        const button = peers.shadowRoot!.querySelector('tr[data-peer="crowd-peer-b"] button[data-drop]')!;
+        const [b, cell, panel] = [button, button.closest('td')!, peers.closest('section')!].map((e) => e.getBoundingClientRect().right);
+        return { text: button.textContent!.trim(), inCell: b! <= cell! + 0.5, inPanel: b! <= panel! + 0.5 };
+      });
+      expect(drop).toEqual({ text: 'Drop from run', inCell: true, inPanel: true });
       await page.screenshot({ path: `${ARTIFACTS}layout-${width}x${height}.png`, fullPage: true });
       await page.context().close();
     });
