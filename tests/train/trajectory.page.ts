@@ -64,15 +64,7 @@ export async function runSetting(name: string, tabs: number, workers: number): P
     const run = await runTrajectory(trainer);
     // The next setting's collectives must not meet this one's late frames.
     await group.barrier();
-    return {
-      rank: group.rank,
-      firstWorker: world.firstWorker,
-      backend: `${gpuBackend.kind}: ${gpuBackend.label}`,
-      fallbackAdapter: gpuBackend.isFallbackAdapter,
-      inputsSha256,
-      run,
-      gpuErrors: [...gpuErrors],
-    };
+    return tabResult(group.rank, world.firstWorker, gpuBackend, inputsSha256, run);
   } finally {
     trainer.destroy();
   }
@@ -90,9 +82,14 @@ export async function runEncoderSetting(name: string, tabs: number, workers: num
   const inputsSha256 = await encoderInputsFingerprint(gpuBackend, source, TRAJECTORY_WORKERS);
   const run = await runEncoderTrajectory(gpuBackend, world, group, setting, source);
   await group.barrier();
+  return tabResult(group.rank, world.firstWorker, gpuBackend, inputsSha256, run);
+}
+
+/** What a tab reports of one setting: where it ran, on what, with which inputs, and the trajectory. */
+function tabResult(rank: number, firstWorker: number, gpuBackend: Awaited<ReturnType<typeof backend>>, inputsSha256: string, run: TabResult['run']): TabResult {
   return {
-    rank: group.rank,
-    firstWorker: world.firstWorker,
+    rank,
+    firstWorker,
     backend: `${gpuBackend.kind}: ${gpuBackend.label}`,
     fallbackAdapter: gpuBackend.isFallbackAdapter,
     inputsSha256,
