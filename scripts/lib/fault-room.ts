@@ -40,7 +40,7 @@ export class FaultTab {
     this.call = pageModuleCaller<Module>(() => page, '/tests/runner/faulty-tab.page.ts');
   }
 
-  run(opts: TabRunOptions): Promise<{ steps: number; state: string; modelFinite: boolean | null }> {
+  run(opts: TabRunOptions): Promise<{ steps: number; state: string; backend: string; modelFinite: boolean | null }> {
     return this.call('run', opts);
   }
 

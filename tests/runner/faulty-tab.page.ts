@@ -71,8 +71,8 @@ function sessionFaults(spec: FaultSpec = {}): SessionFaults {
   return faults;
 }
 
-/** Trains until the run's last step or leave(); resolves with whether this tab's model is finite. */
-export async function run(opts: TabRunOptions): Promise<{ steps: number; state: string; modelFinite: boolean | null }> {
+/** Trains until the run's last step or leave(); resolves with the backend it ran on and whether its model is finite. */
+export async function run(opts: TabRunOptions): Promise<{ steps: number; state: string; backend: string; modelFinite: boolean | null }> {
   if (!mesh) throw new Error('joinRoom() first');
   const m = mesh;
   await m.waitForSize(opts.tabs, 120_000);
@@ -94,7 +94,7 @@ export async function run(opts: TabRunOptions): Promise<{ steps: number; state: 
     report('error', { code: err.code ?? 'ERR_SESSION', message: err.message, peerId: err.peerId ?? null, at: performance.now() });
   });
   await s.start().catch(() => {});
-  const result = { steps: s.step, state: s.state, modelFinite: s === session ? await modelFinite(s) : finiteAtLeave };
+  const result = { steps: s.step, state: s.state, backend: backend.kind, modelFinite: s === session ? await modelFinite(s) : finiteAtLeave };
   s.destroy();
   backend.destroy();
   return result;
