@@ -2,7 +2,8 @@
  * Training sessions on the mesh logic in Node (real signaling server on an ephemeral port, in-memory
  * links, CPU backend): a one-off timeout moves every tab to a new epoch and one agreed step, with the
  * losses of an uninterrupted run; a slow tab makes the others wait and is named; a faulty tab (Inf,
- * huge or wrong-length gradients) is excluded by name and the others continue with finite models.
+ * huge or wrong-length gradients, NaN or negative-variance BatchNorm sync rows, 16,000,000 workers
+ * claimed) is excluded by name and the others continue with finite models.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
@@ -18,6 +19,7 @@ import type { ProcessGroup } from '../../src/mesh/types.ts';
 import { meshGroups, offendingPeer, TrainingSession, type RoomPace, type SessionFaults, type WorldInfo } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
 import { SMALL_CONFIG } from './harness.ts';
+import { hostileGroups, type GatherFault } from '../helpers/hostile-gather.ts';
 
 let server: http.Server;
 let closeSignaling: () => void;
@@ -65,15 +67,18 @@ async function room(n: number, meshOpts: Partial<MeshOptions>): Promise<Mesh[]> 
   return meshes;
 }
 
-function train(mesh: Mesh, faults?: SessionFaults, gatherTimeoutMs?: number): Tab {
+function train(mesh: Mesh, faults?: SessionFaults, gatherTimeoutMs?: number, opts: { config?: TrainConfig; gatherFault?: GatherFault } = {}): Tab {
+  let stepOf = () => 0;
+  const groups = opts.gatherFault ? hostileGroups(meshGroups(mesh), opts.gatherFault, () => stepOf()) : meshGroups(mesh);
   const session = new TrainingSession({
     backend: createCpuBackend(),
-    config,
-    groups: meshGroups(mesh),
+    config: opts.config ?? config,
+    groups,
     dataset,
     ...(faults ? { faults } : {}),
     ...(gatherTimeoutMs ? { gatherTimeoutMs } : {}),
   });
+  stepOf = () => session.step;
   cleanup.push(() => session.destroy());
   const tab: Tab = { mesh, session, steps: [], worlds: [], errors: [], paces: [], done: Promise.resolve() };
   session.addEventListener('step', (e) => tab.steps.push((e as CustomEvent<StepLog>).detail));
@@ -176,6 +181,37 @@ describe('sessions across unequal and faulty peers (mesh logic in Node)', () => 
         expect(t.mesh.group.size).toBe(2);
         expect(t.worlds.at(-1)).toMatchObject({ tabs: 2, step: 2 });
         expect(t.session.logs.map((l) => l.step)).toEqual([...Array(config.steps).keys()]);
+        expect(t.session.logs.every((l) => Number.isFinite(l.loss))).toBe(true);
+        await expectFiniteModel(t);
+      }
+      expect(lossesOf(tabs[0]!)).toEqual(lossesOf(tabs[1]!));
+    });
+  }
+
+  // What a tab contributes to a gather, forged (tests/helpers/hostile-gather.ts): BatchNorm rows in
+  // sync mode, the worker count every world starts by exchanging.
+  // The reason names the peer by id (the mesh's exclusion) and says what it sent; BatchNorm and the
+  // world name the tab by its rank in the world it broke.
+  const gatherFaults: Array<[string, TrainConfig, GatherFault, string, RegExp]> = [
+    ['NaN BatchNorm sync rows', { ...config, mode: 'sync' }, { syncRows: { step: 2, channels: config.hiddenDims[0]!, kind: 'nan' } }, 'ERR_BAD_FRAME', /non-finite/],
+    ['negative-variance BatchNorm sync rows', { ...config, mode: 'sync' }, { syncRows: { step: 2, channels: config.hiddenDims[0]!, kind: 'negative-variance' } }, 'ERR_BAD_PEER_DATA', /step 2: worker 4 \(tab rank 2\) sent bad sync statistics \(M2 of channel 0 is -[\d.e+]+ < 0\)/],
+    ['16,000,000 workers claimed', config, { workerCount: { step: 2, claim: 16_000_000 } }, 'ERR_BAD_PEER_DATA', /tab 2 declared 16000000 as its worker count/],
+  ];
+  for (const [name, runConfig, gatherFault, code, says] of gatherFaults) {
+    it(`a faulty tab (${name}) is excluded by name; the others continue from the last consistent step`, async () => {
+      const meshes = await room(3, { collective: { timeoutMs: 5_000 } });
+      const badId = meshes[2]!.selfId;
+      const tabs = [train(meshes[0]!, undefined, undefined, { config: runConfig }), train(meshes[1]!, undefined, undefined, { config: runConfig }), train(meshes[2]!, undefined, undefined, { config: runConfig, gatherFault })];
+      await Promise.all(tabs.slice(0, 2).map((t) => t.done));
+      tabs[2]!.session.destroy();
+      for (const t of tabs.slice(0, 2)) {
+        const reason = t.mesh.excludedPeers.get(badId);
+        expect(reason?.code).toBe(code);
+        expect(reason?.peerId).toBe(badId);
+        expect(reason?.message).toMatch(says);
+        expect(t.mesh.group.size).toBe(2);
+        expect(t.worlds.at(-1)).toMatchObject({ tabs: 2, step: 2 });
+        expect(t.session.logs.map((l) => l.step)).toEqual([...Array(runConfig.steps).keys()]);
         expect(t.session.logs.every((l) => Number.isFinite(l.loss))).toBe(true);
         await expectFiniteModel(t);
       }
