@@ -9,7 +9,8 @@ import type { Browser, CDPSession, Page } from 'playwright-core';
 import { harnessUrl, openPage, pageModuleCaller, type DevServer } from './browser.ts';
 import type { FaultSpec, TabRunOptions } from '../../tests/runner/faulty-tab.page.ts';
 import type { RoomPace, WorldInfo } from '../../src/train/session.ts';
-import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import type { BnMode, StepLog, TrainConfig } from '../../src/train/types.ts';
+import type { GatherFault } from '../../tests/helpers/hostile-gather.ts';
 
 export interface FaultTabStep extends StepLog {
   rank: number;
@@ -116,6 +117,18 @@ export const FAULT_CONFIG: TrainConfig = {
   outputDim: 16,
 };
 
+/** How the third tab of a faulty-peer case misbehaves. */
+export interface FaultCase {
+  /** While training: slow, stalling or corrupt gradients. */
+  faults?: FaultSpec;
+  /** While training: forged BatchNorm sync rows or worker count. */
+  gatherFault?: GatherFault;
+  /** Once the others have trained 2 steps: forged frames. */
+  attack?: 'declare-512mib' | 'future-steps';
+  /** BatchNorm mode of the whole room (default FAULT_CONFIG's shuffle; sync rows need 'sync'). */
+  mode?: BnMode;
+}
+
 export interface FaultCaseResult {
   name: string;
   /** The faulty tab's id, and the code and message the others excluded it with. */
@@ -123,6 +136,8 @@ export interface FaultCaseResult {
   reasons: Array<{ code: string; message: string } | null>;
   /** Heap growth of each honest tab from before the fault to 3 steps after training resumed, bytes. */
   heapGrowth: number[];
+  /** Whether both honest tabs' heap baselines were taken before the first sign of the fault. */
+  baselineBeforeFault: boolean;
   /** ms from the fault (first report of it at an honest tab) to that tab's first step of the rebuilt world. */
   resumeMs: number[];
   honestSteps: number[][];
@@ -131,28 +146,28 @@ export interface FaultCaseResult {
 }
 
 /**
- * Three tabs; the third misbehaves (`faults` while training, or `attack` once the others have trained
- * 3 steps). Open-ended run: ends once the honest tabs have trained 3 steps after excluding it.
+ * Three tabs; the third misbehaves (`faults` or `gatherFault` while training, from their step on once
+ * the others have trained 2 steps and their heap baseline is taken; or `attack` then). Open-ended run: ends once the honest tabs have trained 3 steps after
+ * excluding it.
  */
-export async function runFaultyPeerCase(
-  server: DevServer,
-  browser: Browser,
-  name: string,
-  misbehave: { faults?: FaultSpec; attack?: 'declare-512mib' | 'future-steps' },
-): Promise<FaultCaseResult> {
+export async function runFaultyPeerCase(server: DevServer, browser: Browser, name: string, misbehave: FaultCase): Promise<FaultCaseResult> {
   const tabs = await openFaultRoom(server, browser, 3, 10_000);
   const [a, b, bad] = tabs as [FaultTab, FaultTab, FaultTab];
   const honest = [a, b];
-  const config = { ...FAULT_CONFIG, steps: 1_000_000 };
-  const runs = tabs.map((t, i) => t.run({ config, tabs: 3, backend: 'auto', ...(i === 2 && misbehave.faults ? { faults: misbehave.faults } : {}) }));
+  const config = { ...FAULT_CONFIG, steps: 1_000_000, mode: misbehave.mode ?? FAULT_CONFIG.mode };
+  const hostile = { ...(misbehave.faults ? { faults: misbehave.faults } : {}), ...(misbehave.gatherFault ? { gatherFault: misbehave.gatherFault } : {}) };
+  // The faulty tab holds its faults until the honest tabs' heap baseline is taken.
+  const runs = tabs.map((t, i) => t.run({ config, tabs: 3, backend: 'auto', ...(i === 2 ? { ...hostile, armed: false } : {}) }));
   const badRun = runs[2]!.catch(() => null);
   // A failure below closes the pages: the pending runs then reject, and that must not hide the failure.
   for (const r of runs) r.catch(() => {});
   try {
     await waitFor(() => honest.every((t) => t.steps.length >= 2));
     const before = await Promise.all(honest.map((t) => t.heapBytes()));
+    const baselineBeforeFault = honest.every((t) => t.errors.length === 0);
     const attackAt = Date.now();
     if (misbehave.attack) await bad.call('attack', misbehave.attack);
+    else await bad.call('arm');
     const excluded = (t: FaultTab) => t.errors.find((e) => e.peerId === bad.selfId && e.code !== 'ERR_PEER_LEFT' && e.code !== 'ERR_TIMEOUT' && e.code !== 'ERR_MEMBERSHIP_CHANGED');
     const rebuilt = (t: FaultTab) => t.worlds.find((w) => w.tabs === 2);
     await waitFor(() => honest.every((t) => rebuilt(t) !== undefined && t.steps.filter((s) => s.receivedAt > rebuilt(t)!.receivedAt).length >= 3));
@@ -169,8 +184,10 @@ export async function runFaultyPeerCase(
         return e ? { code: e.code, message: e.message } : null;
       }),
       heapGrowth: honest.map((_, i) => after[i]! - before[i]!),
+      baselineBeforeFault,
       resumeMs: honest.map((t) => {
-        // An attack starts the clock when it is sent; a corrupt gradient when the first tab reports it.
+        // An attack starts the clock when it is sent; a fault while training when this tab first reports
+        // it (for a forced re-form, its ERR_MEMBERSHIP_CHANGED, before the forged claim).
         const faultAt = misbehave.attack ? attackAt : Math.min(...t.errors.map((e) => e.receivedAt));
         const firstAfter = t.steps.find((s) => s.receivedAt > rebuilt(t)!.receivedAt)!;
         return firstAfter.receivedAt - faultAt;

@@ -10,7 +10,7 @@ import type { GroupSource } from '../../src/train/session.ts';
 export interface GatherFault {
   /**
    * Sync-mode BatchNorm rows (count, mean[c], M2[c] per worker) of the first gather of width
-   * `channels` at `step`, i.e. the query encoder's first layer: 'nan' puts NaN in every mean;
+   * `channels` from `step` on, i.e. the query encoder's first layer: 'nan' puts NaN in every mean;
    * 'negative-variance' keeps the declared count (so the variance check is what trips) and sends
    * mean 1e6, M2 −1e36, the row of issue 9.
    */
@@ -22,7 +22,7 @@ export interface GatherFault {
   workerCount?: { step: number; claim: number };
 }
 
-/** `source` as a hostile tab would follow it; `stepOf` is the step this tab is on. */
+/** `source` as a hostile tab would follow it; `stepOf` is the step this tab is on (below 0: hold off). */
 export function hostileGroups(source: GroupSource, fault: GatherFault, stepOf: () => number): GroupSource {
   let rowsSent = false;
   let reformed = false;
@@ -38,7 +38,7 @@ export function hostileGroups(source: GroupSource, fault: GatherFault, stepOf: (
     }
     const rows = fault.syncRows;
     const rowLen = rows ? 2 * rows.channels + 1 : 0;
-    if (!rows || rowsSent || step !== rows.step || data.length === 0 || data.length % rowLen !== 0) return data;
+    if (!rows || rowsSent || step < rows.step || data.length === 0 || data.length % rowLen !== 0) return data;
     rowsSent = true;
     const forged = data.slice();
     for (let row = 0; row < data.length / rowLen; row++) {

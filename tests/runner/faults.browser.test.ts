@@ -119,9 +119,10 @@ describe('faults across real tabs', () => {
 
 /**
  * Unequal and faulty peers over real tabs (tests/runner/faulty-tab.page.ts plays the slow, stalling or
- * hostile tab). The other faulty-peer cases (Inf, huge and wrong-length gradients, 10,000 future-step
- * messages) run in `scripts/fault-room.ts`, which prints heap growth and time to resume; the same
- * cases run on the mesh logic in Node in tests/train/session-faults.test.ts and tests/mesh/limits.test.ts.
+ * hostile tab). The other faulty-peer cases (Inf, huge and wrong-length gradients, NaN and
+ * negative-variance BatchNorm sync rows, 16,000,000 workers claimed, 10,000 future-step messages) run
+ * in `scripts/fault-room.ts`, which prints heap growth and time to resume; the same cases run on the
+ * mesh logic in Node in tests/train/session-faults.test.ts and tests/mesh/limits.test.ts.
  */
 describe('unequal and faulty peers across real tabs', () => {
   let room: HeadlessRoom;

@@ -8,6 +8,7 @@ import { Mesh } from '../../src/mesh/mesh.ts';
 import { encodeFrame, FrameKind, MAX_CHUNKS, MAX_MESSAGE_BYTES } from '../../src/mesh/wire.ts';
 import { meshGroups, TrainingSession, type RoomPace, type SessionFaults, type WorldInfo } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import { hostileGroups, type GatherFault } from '../helpers/hostile-gather.ts';
 
 /** What makes this tab misbehave (JSON, so a test can pass it into the page). */
 export interface FaultSpec {
@@ -15,7 +16,7 @@ export interface FaultSpec {
   slow?: { from: number; to: number; delayMs: number };
   /** One stall of `ms` before the gradient of `step` (the first time that step runs only). */
   stallOnce?: { step: number; ms: number };
-  /** This tab's gradient contribution at `step` is corrupted. */
+  /** This tab's gradient contribution at `step` (or the first step after, once armed) is corrupted. */
   gradient?: { step: number; kind: 'inf' | 'huge' | 'wrong-length' };
 }
 
@@ -25,6 +26,10 @@ export interface TabRunOptions {
   backend: BackendPreference;
   gatherTimeoutMs?: number;
   faults?: FaultSpec;
+  /** What this tab forges in its gathers (BatchNorm sync rows, its worker count). */
+  gatherFault?: GatherFault;
+  /** false: `gradient` and `gatherFault` hold off until arm() (so a test can take a baseline first). */
+  armed?: boolean;
 }
 
 type Report = (kind: 'step' | 'world' | 'error' | 'pace' | 'state', payload: unknown) => void;
@@ -34,6 +39,13 @@ let mesh: Mesh | null = null;
 let session: TrainingSession | null = null;
 /** Whether the model was finite when leave() stopped training (null before). */
 let finiteAtLeave: boolean | null = null;
+/** Whether corrupt gradients and forged gathers may strike (see TabRunOptions.armed). */
+let armed = true;
+
+/** Lets the faults of a run started with `armed: false` strike from now on. */
+export function arm(): void {
+  armed = true;
+}
 
 async function modelFinite(s: TrainingSession): Promise<boolean | null> {
   const models = await s.snapshot();
@@ -61,8 +73,10 @@ function sessionFaults(spec: FaultSpec = {}): SessionFaults {
   }
   if (spec.gradient) {
     const { step: at, kind } = spec.gradient;
+    let done = false;
     faults.gradient = (step, g) => {
-      if (step !== at) return g;
+      if (!armed || step < at || done) return g;
+      done = true;
       if (kind === 'inf') return g.map((v, i) => (i % 7 === 0 ? Infinity : v));
       if (kind === 'huge') return g.map(() => 3e38);
       return Float32Array.from([...g, 0]);
@@ -77,14 +91,17 @@ export async function run(opts: TabRunOptions): Promise<{ steps: number; state: 
   const m = mesh;
   await m.waitForSize(opts.tabs, 120_000);
   const { backend } = await createBackend(opts.backend);
+  armed = opts.armed ?? true;
+  let stepOf = () => 0;
   const s = new TrainingSession({
     backend,
     config: opts.config,
-    groups: meshGroups(m),
+    groups: opts.gatherFault ? hostileGroups(meshGroups(m), opts.gatherFault, () => stepOf()) : meshGroups(m),
     faults: sessionFaults(opts.faults),
     ...(opts.gatherTimeoutMs ? { gatherTimeoutMs: opts.gatherTimeoutMs } : {}),
   });
   session = s;
+  stepOf = () => (armed ? s.step : -1);
   s.addEventListener('step', (e) => report('step', { ...(e as CustomEvent<StepLog>).detail, rank: m.group.rank, epoch: m.epoch, at: performance.now() }));
   s.addEventListener('world', (e) => report('world', { ...(e as CustomEvent<WorldInfo>).detail, epoch: m.epoch, at: performance.now() }));
   s.addEventListener('pace', (e) => report('pace', (e as CustomEvent<RoomPace>).detail));
