@@ -146,9 +146,9 @@ export interface FaultCaseResult {
 }
 
 /**
- * Three tabs; the third misbehaves (`faults` or `gatherFault` while training, from their step on once
- * the others have trained 2 steps and their heap baseline is taken; or `attack` then). Open-ended run: ends once the honest tabs have trained 3 steps after
- * excluding it.
+ * Three tabs; the third misbehaves once the others have trained 2 steps and their heap baseline is
+ * taken: `attack` at once, `faults` or `gatherFault` from their step on. Open-ended run: ends once
+ * the honest tabs have trained 3 steps after excluding it.
  */
 export async function runFaultyPeerCase(server: DevServer, browser: Browser, name: string, misbehave: FaultCase): Promise<FaultCaseResult> {
   const tabs = await openFaultRoom(server, browser, 3, 10_000);
