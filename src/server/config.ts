@@ -137,6 +137,11 @@ export interface SignalingOptions {
    * so tokens survive a restart; undefined: a random key for this process only.
    */
   resumeKey: Uint8Array | undefined;
+  /**
+   * Directory where the rooms' state is saved (room-store.ts) so a restarted server gives rooms, their
+   * settings and their seats back; `npm start` uses its data directory. Undefined: nothing is saved.
+   */
+  stateDir: string | undefined;
   /** STUN/TURN servers handed to every peer in `welcome`. Default none: LAN host candidates only. */
   iceServers: readonly RTCIceServerLike[];
   timers: Timers;
@@ -166,6 +171,7 @@ export const DEFAULT_SIGNALING_OPTIONS: Readonly<SignalingOptions> = Object.free
   allowedOrigins: [],
   trustedProxies: [],
   resumeKey: undefined,
+  stateDir: undefined,
   iceServers: [],
   timers: REAL_TIMERS,
   log: () => {},

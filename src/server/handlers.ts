@@ -80,10 +80,8 @@ export class MessageHandlers {
 
   /** Stores the room's config (latest wins) and broadcasts it to every member, the sender included. */
   private onConfig(conn: Connection, config: Extract<ClientMessage, { type: 'config' }>['config']): void {
-    const room = conn.room;
-    if (!room || conn.peerId === null) return conn.sendError('ERR_NOT_IN_ROOM', 'join a room before sending config');
-    room.config = { from: conn.peerId, config };
-    this.membership.broadcast(room, { type: 'config', from: conn.peerId, config });
+    if (!conn.room || conn.peerId === null) return conn.sendError('ERR_NOT_IN_ROOM', 'join a room before sending config');
+    this.membership.setConfig(conn, config);
   }
 
   private violation(conn: Connection, code: ErrorCode, message: string): void {

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       allowedOrigins: config.allowedOrigins,
       trustedProxies: config.trustedProxies,
       resumeKey: loadOrCreateResumeKey(config.dataDir),
+      stateDir: config.dataDir,
       log: (line) => console.log(`[signal] ${line}`),
     },
   });

@@ -13,9 +13,10 @@ import { AddressCounter } from './addresses.ts';
 import type { Connection } from './connection.ts';
 import { newPeerId, newRoomId } from './ids.ts';
 import { ResumeTokens } from './resume-tokens.ts';
-import type { PeerMeta, ServerMessage } from '../signaling/protocol.ts';
+import type { PeerMeta, RoomConfig, ServerMessage } from '../signaling/protocol.ts';
 import { PROTOCOL_VERSION } from '../signaling/protocol.ts';
 import { RoomRegistry, type Room, type Seat } from './rooms.ts';
+import type { LoadedRooms, SavedRoom } from './room-store.ts';
 
 export type MembershipOptions = Pick<
   SignalingOptions,
@@ -34,6 +35,11 @@ function sameMeta(a: PeerMeta, b: PeerMeta): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Where membership reports a change worth saving (room-store.ts); absent: nothing is saved. */
+export interface ChangeSink {
+  changed(): void;
+}
+
 export class Membership {
   readonly rooms = new RoomRegistry<Connection>();
   /** Live rooms per creating address (MAX_ROOMS_PER_ADDRESS). */
@@ -42,9 +48,69 @@ export class Membership {
   private readonly graceTimers = new Set<unknown>();
   private readonly metaRooms = new Set<Room<Connection>>();
   private readonly tokens: ResumeTokens;
+  /**
+   * Until this time (server clock, ms) an unknown room is answered with ERR_ROOM_RESTORING (retry)
+   * instead of ERR_ROOM_NOT_FOUND: set when the server found saved state at start, i.e. it restarted,
+   * and a room it lost (saved too late, or a damaged file) may still be recreated by its members.
+   */
+  private restartWindowUntil = -Infinity;
 
-  constructor(private readonly opts: MembershipOptions) {
+  constructor(
+    private readonly opts: MembershipOptions,
+    private readonly store: ChangeSink | null = null,
+  ) {
     this.tokens = new ResumeTokens(opts.resumeKey);
+  }
+
+  /**
+   * Puts back the rooms saved before a restart: each with its config, epoch and next join number, its
+   * seats waiting for their members as after a dropped socket, for `roomRestoreMs` (then they go and an
+   * empty room is freed, as any room in memory). Members return with their resume tokens.
+   */
+  restore(loaded: LoadedRooms): void {
+    const now = this.opts.timers.now();
+    if (loaded.existed) this.restartWindowUntil = now + this.opts.roomRestoreMs;
+    for (const saved of loaded.rooms) {
+      if (this.rooms.size >= this.opts.maxRooms || this.rooms.get(saved.id)) continue;
+      const room = this.rooms.create(saved.id, saved.createdBy);
+      if (saved.createdBy !== null) this.roomsByAddress.add(saved.createdBy);
+      room.config = saved.config ? { from: saved.config.from, config: { ...saved.config.config } } : null;
+      room.nextSeq = saved.nextSeq;
+      room.restoreUntil = now + this.opts.roomRestoreMs;
+      for (const s of saved.seats) {
+        room.seats.push({ id: s.id, seq: s.seq, meta: s.meta, pendingMeta: undefined, holder: null, graceTimer: undefined });
+      }
+      room.seats.sort((a, b) => a.seq - b.seq);
+      for (const seat of room.seats) this.startGrace(room, seat, this.opts.roomRestoreMs);
+      room.epoch = saved.epoch;
+    }
+    if (loaded.rooms.length > 0) this.opts.log(`${this.rooms.size} room(s) restored; their members have ${this.opts.roomRestoreMs} ms to return`);
+  }
+
+  /** What room-store.ts saves: every room that has a seat, with its settled state. */
+  snapshot(): SavedRoom[] {
+    const saved: SavedRoom[] = [];
+    for (const room of this.rooms.all()) {
+      if (room.seats.length === 0) continue;
+      saved.push({
+        id: room.id,
+        createdBy: room.createdBy,
+        epoch: room.epoch,
+        nextSeq: room.nextSeq,
+        config: room.config ? { from: room.config.from, config: room.config.config } : null,
+        seats: room.seats.map((s) => ({ id: s.id, seq: s.seq, meta: s.meta })),
+      });
+    }
+    return saved;
+  }
+
+  /** `config`: stores the room's config (latest wins) and sends it to every member, the sender included. */
+  setConfig(conn: Connection, config: RoomConfig): void {
+    const room = conn.room;
+    if (!room || conn.peerId === null) return;
+    room.config = { from: conn.peerId, config };
+    this.broadcast(room, { type: 'config', from: conn.peerId, config });
+    this.store?.changed();
   }
 
   get pendingTimers(): number {
@@ -88,6 +154,9 @@ export class Membership {
     const seq = resumePeerId !== undefined && resumeToken !== undefined ? this.tokens.verify(roomId, resumePeerId, resumeToken) : null;
     let room = this.rooms.get(roomId);
     if (!room) {
+      if (seq === null && this.opts.timers.now() < this.restartWindowUntil) {
+        return conn.sendError('ERR_ROOM_RESTORING', 'the server has just restarted and does not know this room yet: its members may still be coming back, try again in a few seconds');
+      }
       if (seq === null) return conn.sendError('ERR_ROOM_NOT_FOUND', 'this room link is not known to the server: ask for a new link');
       if (!this.mayCreateRoom(conn)) return;
       room = this.openRoom(roomId, conn);
@@ -126,10 +195,15 @@ export class Membership {
     const seat = room.seat(peerId);
     if (!seat || seat.holder !== conn) return;
     seat.holder = null;
+    this.startGrace(room, seat, this.opts.resumeGraceMs);
+  }
+
+  /** A seat without a socket waits `ms` for its member to resume it, then goes. */
+  private startGrace(room: Room<Connection>, seat: Seat<Connection>, ms: number): void {
     const timer = this.opts.timers.setTimeout(() => {
       this.graceTimers.delete(timer);
-      if (seat.holder === null && seat.graceTimer === timer) this.removeSeat(room, peerId);
-    }, this.opts.resumeGraceMs);
+      if (seat.holder === null && seat.graceTimer === timer) this.removeSeat(room, seat.id);
+    }, ms);
     seat.graceTimer = timer;
     this.graceTimers.add(timer);
   }
@@ -282,6 +356,7 @@ export class Membership {
   private freeIfEmpty(room: Room<Connection>): boolean {
     if (!this.rooms.freeIfEmpty(room)) return false;
     this.settleMeta(room);
+    this.store?.changed();
     if (room.createdBy !== null) this.roomsByAddress.remove(room.createdBy);
     return true;
   }
@@ -302,5 +377,6 @@ export class Membership {
   private broadcastMembers(room: Room<Connection>): void {
     this.settleMeta(room);
     this.broadcast(room, { type: 'members', roomId: room.id, epoch: room.epoch, members: room.members() });
+    this.store?.changed();
   }
 }

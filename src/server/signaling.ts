@@ -15,6 +15,7 @@ import { MessageHandlers } from './handlers.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { Membership } from './membership.ts';
 import { OriginPolicy } from './origin-check.ts';
+import { RoomStore } from './room-store.ts';
 import { SIGNAL_PATH } from '../signaling/protocol.ts';
 
 export type { SignalingOptions } from './config.ts';
@@ -72,7 +73,12 @@ export function attachSignaling(
   const socketsByAddress = new AddressCounter();
   const trustedProxies = new Set(opts.trustedProxies.map(canonicalAddress));
   const origins = new OriginPolicy(server, opts.allowedOrigins, opts.timers.now);
-  const membership = new Membership(opts);
+  // The rooms' state on disk (stateDir): read once now, written after every change that it holds.
+  const store = opts.stateDir === undefined
+    ? null
+    : new RoomStore({ dir: opts.stateDir, maxRooms: opts.maxRooms, maxSeatsPerRoom: opts.maxPeersPerRoom, timers: opts.timers, log: opts.log }, () => membership.snapshot());
+  const membership: Membership = new Membership(opts, store);
+  if (store) membership.restore(store.load());
   const handlers = new MessageHandlers(opts, membership);
   const heartbeat = new Heartbeat(opts, () => connections);
   const limits = { ...opts, now: opts.timers.now };
@@ -156,6 +162,8 @@ export function attachSignaling(
       }
       connections.clear();
       socketsByAddress.clear();
+      // Saved before the rooms are freed: a restart gives them back.
+      store?.close();
       membership.close();
       wss.close();
     },

@@ -29,6 +29,12 @@ export const PeerMeta = z.object({
   device: z.string().max(128).optional(),
   backend: z.enum(['webgpu', 'webgpu-fallback', 'cpu']).optional(),
   virtualWorkers: z.number().int().min(1).max(64).optional(),
+  /**
+   * The run this peer is training (the room state's run id), absent when it is not training: a run's
+   * group forms only from the peers that confirm it (src/mesh/mesh.ts), so a member whose backend
+   * failed, or that trains another run, is never waited for.
+   */
+  run: z.string().max(64).optional(),
 });
 export type PeerMeta = z.infer<typeof PeerMeta>;
 
@@ -116,6 +122,8 @@ export type ErrorCode =
   | 'ERR_FRAME_TOO_LARGE'
   | 'ERR_RATE_LIMIT'
   | 'ERR_ROOM_NOT_FOUND'
+  /** The server restarted moments ago and does not know the room yet: retry (its members may recreate it). */
+  | 'ERR_ROOM_RESTORING'
   | 'ERR_ROOM_FULL'
   | 'ERR_TOO_MANY_ROOMS'
   | 'ERR_NOT_IN_ROOM'
