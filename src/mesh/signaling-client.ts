@@ -5,6 +5,10 @@
  * `resumePeerId` and the secret `resumeToken` of its latest welcome, so the peer keeps its id and rank
  * (the server gives the seat back only with the token). Data channels do not depend on this socket: a
  * signaling restart leaves the mesh's links untouched.
+ *
+ * A tab not admitted yet retries the same way while the server cannot be reached (down, restarting)
+ * or answers that it has just restarted and does not know the room yet (ERR_ROOM_RESTORING), for at
+ * most JOIN_RETRY_LIMIT_MS; each attempt is announced ('retry') so the page can say it is retrying.
  */
 import { SIGNAL_PATH, type ClientMessage, type Member, type PeerMeta, type RoomConfig, type RTCIceServerLike, type ServerMessage } from '../signaling/protocol.ts';
 import { MeshError, type MeshErrorCode } from './types.ts';
@@ -13,6 +17,14 @@ import { realTimers, type Timers } from '../util/timers.ts';
 /** First reconnect delay; doubles per failed attempt up to RECONNECT_MAX_MS (with ±25% jitter). */
 export const RECONNECT_INITIAL_MS = 250;
 export const RECONNECT_MAX_MS = 8_000;
+/** Jitter: each delay is the doubled base times a uniform factor in [1 − 0.25, 1 + 0.25]. */
+export const RECONNECT_JITTER = 0.25;
+/**
+ * A tab that has not been admitted yet gives up after retrying this long (ms): longer than a server
+ * restart takes (seconds) plus the server's restore window (ROOM_RESTORE_MS, 30 s), short enough that
+ * a link to a server that is really gone fails within two minutes instead of spinning forever.
+ */
+export const JOIN_RETRY_LIMIT_MS = 120_000;
 /** Signals queued while the socket is down (ICE candidates mostly); older ones are dropped first. */
 export const MAX_QUEUED_MESSAGES = 256;
 
@@ -37,6 +49,15 @@ export interface Welcome {
 
 export type SignalingState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+/** One scheduled retry: the attempt that failed (1-based), the wait before the next, and why. */
+export interface RetryInfo {
+  attempt: number;
+  delayMs: number;
+  reason: string;
+  /** Whether this tab was admitted before (a reconnect) or is still trying to get in. */
+  admitted: boolean;
+}
+
 export interface SignalingEvents {
   welcome: Welcome;
   members: { roomId: string; epoch: number; members: Member[] };
@@ -44,6 +65,7 @@ export interface SignalingEvents {
   config: { from: string | null; config: RoomConfig };
   error: MeshError;
   state: SignalingState;
+  retry: RetryInfo;
 }
 
 export interface SignalingClientOptions {
@@ -67,6 +89,16 @@ export function signalingUrl(origin: string = globalThis.location.origin): strin
 
 const SOCKET_OPEN = 1;
 
+/**
+ * Wait before retry number `attempt` + 1 (0-based count of failures so far): RECONNECT_INITIAL_MS
+ * doubled per failure up to RECONNECT_MAX_MS, times a jitter factor from `unit` in [0, 1), so tabs
+ * that lost the same server do not all come back in the same millisecond.
+ */
+export function reconnectDelayMs(attempt: number, unit: number): number {
+  const base = Math.min(RECONNECT_MAX_MS, RECONNECT_INITIAL_MS * 2 ** Math.min(attempt, 30));
+  return base * (1 - RECONNECT_JITTER + 2 * RECONNECT_JITTER * unit);
+}
+
 function errorCode(serverCode: string): MeshErrorCode {
   return serverCode === 'ERR_ROOM_FULL' || serverCode === 'ERR_ROOM_NOT_FOUND' ? serverCode : 'ERR_SIGNALING';
 }
@@ -89,6 +121,8 @@ export class SignalingClient {
   private readonly timers: Timers;
   private readonly Ctor: WebSocketCtor;
   private firstWelcome: { resolve(w: Welcome): void; reject(e: MeshError): void } | null = null;
+  /** When start() was called (timers clock): a tab never admitted retries until JOIN_RETRY_LIMIT_MS after it. */
+  private startedAt = 0;
 
   constructor(private readonly opts: SignalingClientOptions) {
     this.timers = opts.timers ?? realTimers;
@@ -100,6 +134,7 @@ export class SignalingClient {
   /** Connects; resolves with the first `welcome`, rejects on a refusal (room full, not found…). */
   start(): Promise<Welcome> {
     const welcome = new Promise<Welcome>((resolve, reject) => (this.firstWelcome = { resolve, reject }));
+    this.startedAt = this.timers.now();
     this.connect();
     return welcome;
   }
@@ -239,6 +274,14 @@ export class SignalingClient {
   }
 
   private onServerError(serverCode: string, text: string): void {
+    if (serverCode === 'ERR_ROOM_RESTORING' && (this.peerId === null || this.state !== 'open')) {
+      // The server restarted moments ago: the room may come back with its members. Try again later.
+      const socket = this.socket;
+      this.detach(socket);
+      socket?.close(1000, 'retrying later');
+      this.onSocketGone(`${text} (${serverCode})`);
+      return;
+    }
     const error = new MeshError(errorCode(serverCode), `signaling: ${text} (${serverCode})`);
     const refusal = serverCode === 'ERR_ROOM_FULL' || serverCode === 'ERR_ROOM_NOT_FOUND' || serverCode === 'ERR_PROTOCOL_VERSION' || serverCode === 'ERR_ORIGIN';
     if (refusal && (this.peerId === null || this.state !== 'open')) {
@@ -256,9 +299,12 @@ export class SignalingClient {
     this.detach(this.socket);
     this.socket = null;
     if (this.destroyed) return;
-    if (this.peerId === null && this.firstWelcome) {
-      // Never admitted: report instead of retrying behind the page's back.
-      const error = new MeshError('ERR_SIGNALING', `cannot reach the signaling server at ${this.opts.url}: ${reason}`);
+    const delay = reconnectDelayMs(this.attempt, (this.opts.random ?? Math.random)());
+    const admitted = this.peerId !== null;
+    if (!admitted && this.firstWelcome && this.timers.now() + delay - this.startedAt > JOIN_RETRY_LIMIT_MS) {
+      // Never admitted, and the next try would pass the limit: report instead of trying on.
+      const seconds = Math.round((this.timers.now() - this.startedAt) / 1000);
+      const error = new MeshError('ERR_SIGNALING', `cannot reach the signaling server at ${this.opts.url} (${this.attempt + 1} attempts over ${seconds} s): ${reason}`);
       this.firstWelcome.reject(error);
       this.firstWelcome = null;
       this.emit('error', error);
@@ -267,9 +313,8 @@ export class SignalingClient {
       return;
     }
     this.setState('reconnecting');
-    const base = Math.min(RECONNECT_MAX_MS, RECONNECT_INITIAL_MS * 2 ** this.attempt);
-    const delay = base * (0.75 + 0.5 * (this.opts.random ?? Math.random)());
     this.attempt++;
+    this.emit('retry', { attempt: this.attempt, delayMs: delay, reason, admitted });
     this.reconnectTimer = this.timers.setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();

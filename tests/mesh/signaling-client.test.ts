@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RECONNECT_INITIAL_MS, SignalingClient, signalingUrl, type WebSocketLike } from '../../src/mesh/signaling-client.ts';
+import { JOIN_RETRY_LIMIT_MS, RECONNECT_INITIAL_MS, RECONNECT_MAX_MS, reconnectDelayMs, SignalingClient, signalingUrl, type RetryInfo, type WebSocketLike } from '../../src/mesh/signaling-client.ts';
 import { MeshError } from '../../src/mesh/types.ts';
 import type { Timers } from '../../src/util/timers.ts';
 
@@ -132,11 +132,77 @@ describe('SignalingClient', () => {
     expect(c.state).toBe('open');
   });
 
-  it('fails start() when the server cannot be reached', async () => {
-    const c = client({ create: true });
+  it('retries a server it cannot reach with doubling delays, announcing each retry, and gives up after JOIN_RETRY_LIMIT_MS', async () => {
+    const clock = manualTimers();
+    const c = client({ roomId: 'x'.repeat(22) }, clock.timers);
+    const retries: RetryInfo[] = [];
+    c.on('retry', (r) => retries.push(r));
+    let outcome: unknown = null;
+    c.start().then(() => (outcome = 'admitted'), (err: MeshError) => (outcome = err));
+    let elapsed = 0;
+    const waited: number[] = [];
+    for (;;) {
+      FakeSocket.all.at(-1)!.drop(); // connection refused: closed without ever opening
+      await Promise.resolve();
+      if (outcome !== null) break;
+      const [delay] = clock.delays();
+      waited.push(delay!);
+      clock.advance(delay!);
+      elapsed += delay!;
+    }
+    // The schedule, jitter fixed at ×1 (random() = 0.5): 250, 500, …, capped at 8 s, until 120 s would pass.
+    const expected: number[] = [];
+    for (let t = 0, i = 0; ; i++) {
+      const d = Math.min(RECONNECT_MAX_MS, RECONNECT_INITIAL_MS * 2 ** i);
+      if (t + d > JOIN_RETRY_LIMIT_MS) break;
+      expected.push(d);
+      t += d;
+    }
+    expect(waited).toEqual(expected);
+    expect(retries.map((r) => [r.attempt, r.delayMs, r.admitted])).toEqual(expected.map((d, i) => [i + 1, d, false]));
+    expect(elapsed).toBeLessThanOrEqual(JOIN_RETRY_LIMIT_MS);
+    expect(elapsed + RECONNECT_MAX_MS).toBeGreaterThan(JOIN_RETRY_LIMIT_MS);
+    expect(outcome).toMatchObject({ code: 'ERR_SIGNALING', message: expect.stringMatching(new RegExp(`${expected.length + 1} attempts over ${Math.round(elapsed / 1000)} s`)) });
+    expect(c.state).toBe('closed');
+    expect(clock.delays()).toEqual([]);
+  });
+
+  it('joins once the server is back: refused twice, then "restoring" once, then welcomed', async () => {
+    const clock = manualTimers();
+    const c = client({ roomId: 'x'.repeat(22) }, clock.timers);
+    const states: string[] = [];
+    c.on('state', (s) => states.push(s));
+    const retries: RetryInfo[] = [];
+    c.on('retry', (r) => retries.push(r));
     const started = c.start();
     FakeSocket.all[0]!.drop();
-    await expect(started).rejects.toMatchObject({ code: 'ERR_SIGNALING' });
+    clock.advance(clock.delays()[0]!);
+    FakeSocket.all[1]!.drop();
+    clock.advance(clock.delays()[0]!);
+    const third = FakeSocket.all[2]!;
+    third.open();
+    third.receive({ type: 'error', code: 'ERR_ROOM_RESTORING', message: 'the server has just restarted' });
+    expect(retries.map((r) => r.reason)).toEqual([expect.stringMatching(/1006/), expect.stringMatching(/1006/), expect.stringMatching(/just restarted \(ERR_ROOM_RESTORING\)/)]);
+    expect(third.readyState).toBe(3); // closed by the client, which waits before the next try
+    expect(clock.delays()).toEqual([RECONNECT_INITIAL_MS * 4]);
+    clock.advance(RECONNECT_INITIAL_MS * 4);
+    const fourth = FakeSocket.all[3]!;
+    fourth.open();
+    expect(fourth.sent[0]).toEqual({ type: 'join', roomId: 'x'.repeat(22) });
+    fourth.receive({ ...WELCOME, roomId: 'x'.repeat(22) });
+    await expect(started).resolves.toMatchObject({ peerId: WELCOME.peerId });
+    expect(states).toEqual(['reconnecting', 'open']);
+    // The backoff starts over once admitted.
+    fourth.drop();
+    expect(clock.delays()).toEqual([RECONNECT_INITIAL_MS]);
+    c.destroy();
+  });
+
+  it('jitters each delay within ±25% of its doubled base', () => {
+    expect(reconnectDelayMs(0, 0)).toBe(RECONNECT_INITIAL_MS * 0.75);
+    expect(reconnectDelayMs(0, 0.5)).toBe(RECONNECT_INITIAL_MS);
+    expect(reconnectDelayMs(3, 0.999999)).toBeCloseTo(RECONNECT_INITIAL_MS * 8 * 1.25, 1);
+    expect(reconnectDelayMs(100, 0)).toBe(RECONNECT_MAX_MS * 0.75);
   });
 
   it('reconnects with exponential backoff and resumes its peer id with the latest token; queued signals are flushed', async () => {
