@@ -65,6 +65,8 @@ export class AppController {
   private activityTimer: ReturnType<typeof setTimeout> | undefined;
   /** Peers of `room.dropped` this tab has excluded already. */
   private droppedApplied = new Set<string>();
+  /** The run the server's replay showed in progress when this tab had none: this tab joins it, never starts it alone. */
+  private joiningRunId: string | null = null;
   private destroyed = false;
 
   constructor(private readonly deps: ControllerDeps) {
@@ -244,6 +246,7 @@ export class AppController {
       const meta = await this.meta();
       const connection = await this.deps.connectRoom({ roomId, meta, listener: this.listener });
       if (this.destroyed) return connection.destroy();
+      this.store.dismiss('signaling');
       this.connection = connection;
       const link = roomUrl(this.deps.nav.href(), connection.roomId);
       this.deps.nav.replace(link);
@@ -284,12 +287,19 @@ export class AppController {
       // The server replays the stored config to a tab that joins (from = null). If the room is
       // training, this tab joins the run: the session adopts rank 0's state at the next step boundary.
       if (from === null && state.command === 'run' && this.run === null) {
+        this.joiningRunId = state.runId;
         this.store.notify(toNotice(appError('ERR_RUN_IN_PROGRESS', `joining run ${state.runId}`)));
       }
       void this.apply(state);
     },
     onError: (err) => {
       if (!this.destroyed) this.report(err);
+    },
+    // While joining: the server is down or restarting; the connection keeps trying (the notice says so).
+    onRetry: (info) => {
+      if (this.destroyed || info.admitted) return;
+      const wait = `attempt ${info.attempt} failed (${info.reason}); next try in ${(info.delayMs / 1000).toFixed(1)} s`;
+      this.store.notify(toNotice(appError('ERR_JOIN_RETRYING', wait), { key: 'signaling' }));
     },
   };
 
@@ -394,7 +404,7 @@ export class AppController {
       config: room.config,
       backend: choice.backend,
       backendLabel: choice.backend.label,
-      groups: this.connection?.groups() ?? null,
+      groups: this.connection?.groups({ id: room.runId, joining: this.joiningRunId === room.runId }) ?? null,
       createSession: this.deps.createSession,
       timers: this.deps.timers ?? realTimers,
       callbacks: {

@@ -27,7 +27,7 @@ interface Wording {
 }
 
 /** Codes the app itself raises (the rest come from src/backend, src/mesh and src/server). */
-export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_ROOM_REPLACED' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS';
+export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_ROOM_REPLACED' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS' | 'ERR_JOIN_RETRYING';
 
 const WORDING: Record<string, Wording> = {
   ERR_NO_WEBGPU: {
@@ -119,6 +119,16 @@ const WORDING: Record<string, Wording> = {
     level: 'warning',
     title: 'Some room settings were ignored',
     detail: 'Another tab sent settings this tab does not accept (out of range, or from a different version). The previous values are kept; reload the tabs so all run the same version.',
+  },
+  ERR_JOIN_RETRYING: {
+    level: 'warning',
+    title: 'Waiting for the room server',
+    detail: 'The room server cannot be reached or has just restarted; this tab keeps trying (up to 2 minutes) and joins the room as soon as it is back. No action needed.',
+  },
+  ERR_RUN_GONE: {
+    level: 'error',
+    title: 'The run\'s other tabs did not come back',
+    detail: 'This tab joined a run in progress, but none of the tabs training it is connected. Press Start to begin a new run.',
   },
   ERR_RUN_IN_PROGRESS: {
     level: 'info',

@@ -5,9 +5,9 @@
  */
 import { Mesh } from '../mesh/mesh.ts';
 import { MeshError } from '../mesh/types.ts';
-import { meshGroups, type GroupSource } from '../train/session.ts';
+import { meshGroups, runGroups, type GroupSource } from '../train/session.ts';
 import type { Member, RoomConfig } from '../signaling/protocol.ts';
-import type { ConnectionState, PeerInfo, RoomConnection, RoomConnector, RoomListener } from './ports.ts';
+import type { ConnectionState, PeerInfo, RoomConnection, RoomConnector, RoomListener, RunRef } from './ports.ts';
 
 /** How often the peers table's round-trip times refresh, in ms. */
 export const RTT_REFRESH_MS = 2_000;
@@ -49,8 +49,8 @@ class MeshRoom implements RoomConnection {
     this.rttTimer = setInterval(() => this.reportPeers(), RTT_REFRESH_MS);
   }
 
-  groups(): GroupSource {
-    return meshGroups(this.mesh);
+  groups(run?: RunRef): GroupSource {
+    return run ? runGroups(this.mesh, run) : meshGroups(this.mesh);
   }
 
   sendConfig(config: RoomConfig): void {
@@ -85,7 +85,7 @@ class MeshRoom implements RoomConnection {
         meta: m.meta,
         groupRank: groupRank.get(m.id) ?? null,
         rttMs: rtt !== null && Number.isFinite(rtt) ? rtt : null,
-        link: m.id === this.selfId ? 'self' : groupRank.has(m.id) ? 'connected' : 'connecting',
+        link: m.id === this.selfId ? 'self' : this.mesh.linked(m.id) ? 'connected' : 'connecting',
       };
     });
     this.listener.onPeers(peers, this.mesh.epoch);
@@ -94,7 +94,7 @@ class MeshRoom implements RoomConnection {
 
 /** Joins (roomId) or creates (null) a room on this page's signaling server. */
 export const connectMeshRoom: RoomConnector = async ({ roomId, meta, listener }) => {
-  const mesh = await Mesh.join({ room: roomId === null ? { create: true } : { roomId }, meta });
+  const mesh = await Mesh.join({ room: roomId === null ? { create: true } : { roomId }, meta, onRetry: (info) => listener.onRetry?.(info) });
   // The member list and stored config that arrived with the welcome, before anyone could listen.
   const room = new MeshRoom(mesh, listener, [...mesh.roomMemberList].sort((a, b) => a.rank - b.rank));
   const joinConfig = mesh.roomConfig;

@@ -35,6 +35,17 @@ export interface RoomListener {
   onConfig(config: RoomConfig, from: string | null): void;
   /** Anything a person should know: room full/unknown, peer lost, bad frame, signaling lost. */
   onError(err: Error & { code?: string; peerId?: string }): void;
+  /**
+   * The room server could not be reached (or has just restarted and does not know the room yet): the
+   * next attempt follows in `delayMs`. Also before the connection resolves, while joining.
+   */
+  onRetry?(info: { attempt: number; delayMs: number; reason: string; admitted: boolean }): void;
+}
+
+/** The run a session trains: its id, and whether this tab joins it in progress (it did not start with it). */
+export interface RunRef {
+  id: string;
+  joining: boolean;
 }
 
 export interface RoomConnection {
@@ -42,8 +53,12 @@ export interface RoomConnection {
   readonly selfId: string;
   /** Whether the room already had a stored configuration when this tab joined (a link's settings then yield to it). */
   readonly hasStoredConfig?: boolean;
-  /** The room's process groups as they change with membership (the session follows them). */
-  groups(): GroupSource;
+  /**
+   * The room's process groups as they change with membership (the session follows them). With `run`,
+   * the groups hold only the members that confirm that run, and this tab confirms it while the session
+   * follows them.
+   */
+  groups(run?: RunRef): GroupSource;
   sendConfig(config: RoomConfig): void;
   setMeta(meta: PeerMeta): void;
   /**

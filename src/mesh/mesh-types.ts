@@ -4,7 +4,7 @@
 import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import { MeshError, type ProcessGroup } from './types.ts';
 import { fnv1a } from './wire.ts';
-import type { SignalingClientOptions } from './signaling-client.ts';
+import type { RetryInfo, SignalingClientOptions } from './signaling-client.ts';
 import type { Timers } from '../util/timers.ts';
 import type { CollectiveConfig } from './collectives.ts';
 import type { LinkFactory } from './transport.ts';
@@ -27,6 +27,8 @@ export interface MeshOptions {
   peerTimeoutMs?: number;
   /** Per-peer memory caps (tests lower them); a peer over one is dropped with ERR_PEER_OVER_LIMIT. */
   limits?: PeerLimits;
+  /** Each retry of the signaling socket (server down or restarting), before admission and after. */
+  onRetry?: (info: RetryInfo) => void;
 }
 
 export interface MeshMember {

@@ -5,6 +5,11 @@
  * starts: in-flight collectives of the old one fail fast (ERR_PEER_LEFT / ERR_MEMBERSHIP_CHANGED) and a
  * 'membership' event carries the new group.
  *
+ * While this tab trains a run (confirmRun), its group holds only the members that confirm the same run
+ * in their meta, as the server lists them: a member whose backend failed, that joined and has not
+ * started yet, or that trains another run is linked but not in the group, so nobody waits for it.
+ * Every member of the run sees the same list at the same server epoch, hence the same group.
+ *
  *   const mesh = await Mesh.join({ room: roomFromLink(location.href) });
  *   mesh.on('membership', ({ group, complete }) => { if (complete) restartStepWith(group); });
  *   mesh.on('peer-left', ({ peerId, reason }) => showWhy(peerId, reason));
@@ -47,7 +52,10 @@ export class Mesh {
   private recovering = new Set<string>();
   /** Peers dropped for misbehaviour, with the reason: never linked again by this mesh. */
   private excluded = new Map<string, MeshError>();
+  /** This peer's description without `run` (that part follows confirmRun). */
   private meta: PeerMeta;
+  /** The run this tab trains and confirms to the room, or null (then the group is every member). */
+  private run: string | null = null;
   private endpoint: MeshEndpoint;
   private pendingLinks = new Map<string, PendingLink>();
   private retryTimers = new Map<string, unknown>();
@@ -77,6 +85,7 @@ export class Mesh {
       m.emit('config', p);
     }));
     signaling.on('error', buffer((m, p) => m.emit('error', p)));
+    if (opts.onRetry) signaling.on('retry', opts.onRetry);
     const welcome = await signaling.start();
     mesh = new Mesh(signaling, welcome, opts);
     for (const run of early) run();
@@ -214,8 +223,26 @@ export class Mesh {
 
   /** Updates this peer's description. The room's epoch changes: every peer re-forms its group. */
   setMeta(meta: PeerMeta): void {
-    this.meta = meta;
-    this.signaling.setMeta(meta);
+    const { run: _ignored, ...rest } = meta;
+    this.meta = rest;
+    this.signaling.setMeta(this.fullMeta());
+  }
+
+  /**
+   * Trains `runId` (null: stops training): tells the room (this peer's meta carries the run) and from
+   * then on forms groups only of the members that confirm the same run. Until the server lists this
+   * peer's confirmation, its group is itself alone and not `complete`.
+   */
+  confirmRun(runId: string | null): void {
+    if (this.destroyed || runId === this.run) return;
+    this.run = runId;
+    this.signaling.setMeta(this.fullMeta());
+    this.reform();
+  }
+
+  /** Whether a data-channel link to `peerId` is up (in the group or not). */
+  linked(peerId: string): boolean {
+    return this.endpoint.hasLink(peerId);
   }
 
   setConfig(config: RoomConfig): void {
@@ -362,21 +389,29 @@ export class Mesh {
    * `members` and start a new group epoch from operation 0 together.
    */
   private bumpRoomEpoch(): void {
-    this.signaling.setMeta(this.meta);
+    this.signaling.setMeta(this.fullMeta());
+  }
+
+  private fullMeta(): PeerMeta {
+    return this.run === null ? this.meta : { ...this.meta, run: this.run };
   }
 
   /** Starts a new epoch if the connected set or the room's epoch changed. */
   private reform(): void {
     if (this.destroyed) return;
-    const eligible = this.roomMembers.filter((m) => !this.excluded.has(m.id));
-    const connected = eligible.filter((m) => m.id === this.selfId || this.endpoint.hasLink(m.id));
-    if (!connected.some((m) => m.id === this.selfId)) return; // our own members entry has not arrived yet
+    const inRun = (m: Member): boolean => this.run === null || m.meta.run === this.run;
+    const self = this.roomMembers.find((m) => m.id === this.selfId);
+    if (!self) return; // our own members entry has not arrived yet
+    const eligible = this.roomMembers.filter((m) => !this.excluded.has(m.id) && inRun(m));
+    // Not confirmed by the server yet: the others do not count this peer in, so it counts nobody in.
+    const connected = inRun(self) ? eligible.filter((m) => m.id === this.selfId || this.endpoint.hasLink(m.id)) : [self];
     const ids = connected.map((m) => m.id);
     const epoch = groupEpoch(this.serverEpoch, ids);
     if (epoch === this.group.epoch && !this.endpoint.groupAborted) return;
-    if (this.endpoint.hasFormed(epoch)) {
+    if (ids.length > 1 && this.endpoint.hasFormed(epoch)) {
       // That epoch's operation numbers were used (it failed, or this set was formed before): never
-      // match them again; the server's next room epoch gives every peer a fresh one.
+      // match them again; the server's next room epoch gives every peer a fresh one. (A group of this
+      // peer alone exchanges nothing, so it may be formed again.)
       this.bumpRoomEpoch();
       return;
     }
@@ -386,7 +421,7 @@ export class Mesh {
       epoch,
       members: this.members,
       group: this.group,
-      complete: connected.length === eligible.length,
+      complete: inRun(self) && connected.length === eligible.length,
     });
   }
 }

@@ -44,6 +44,12 @@ export const MAX_RESYNC_ATTEMPTS = 4;
 export const KNN_WAIT_MS = 10 * 60_000;
 /** How often a running session reports the room's pace ('pace' event). */
 export const PACE_EVENT_MS = 1_000;
+/**
+ * A tab that joins a run in progress waits this long for one of the run's tabs before it gives up
+ * (ERR_RUN_GONE) rather than train the run alone from step 0. After a server restart the run's tabs
+ * return within their reconnect backoff (≤ 10 s) and the server's restore window (30 s).
+ */
+export const JOIN_RUN_WAIT_MS = 60_000;
 
 export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
 /**
@@ -66,6 +72,11 @@ export interface GroupSource {
   setPace?(paceMs: () => number): void;
   /** The room's slowest peer and the peer this tab waits on. */
   pace?(): RoomPace;
+  /**
+   * This tab joins a run already in progress: its first world waits for a group with another tab
+   * (whose rank 0 hands over the run's state), never trains the run alone from scratch.
+   */
+  joinsRunInProgress?: boolean;
 }
 
 /** Who the room waits for, as this tab sees it. */
@@ -114,6 +125,8 @@ export interface SessionOptions {
    * gather of a step (default RESYNC_TIMEOUT_MS); waits on a slower room outlive it (mesh/pace.ts).
    */
   gatherTimeoutMs?: number;
+  /** How long a tab joining a run in progress waits for the run's tabs (default JOIN_RUN_WAIT_MS). */
+  joinRunWaitMs?: number;
 }
 
 function sessionError(code: string, message: string): Error & { code: string } {
@@ -152,6 +165,8 @@ export interface MembershipSource {
   excludePeer?(peerId: string, reason: MeshError): void;
   setLocalPace?(paceMs: () => number): void;
   waitInfo?(): RoomPace;
+  /** Trains `runId` (null: stops): groups then hold only the members confirming it (mesh.ts). */
+  confirmRun?(runId: string | null): void;
 }
 
 function asMeshError(err: Error, code: 'ERR_BAD_PEER_DATA' | 'ERR_TIMEOUT', peerId?: string): MeshError {
@@ -167,6 +182,29 @@ export function meshGroups(mesh: MembershipSource): GroupSource {
     exclude: (peerId, reason) => mesh.excludePeer?.(peerId, asMeshError(reason, 'ERR_BAD_PEER_DATA', peerId)),
     setPace: (paceMs) => mesh.setLocalPace?.(paceMs),
     pace: () => mesh.waitInfo?.() ?? { slowest: null, waitingFor: null },
+  };
+}
+
+/**
+ * The groups of one run: only the members that confirm run `run.id` (a member that is not training it
+ * is never waited for). This tab confirms the run while a session follows these groups, i.e. from its
+ * subscribe() to the unsubscribe of its destroy().
+ */
+export function runGroups(mesh: MembershipSource, run: { id: string; joining: boolean }): GroupSource {
+  const source = meshGroups(mesh);
+  return {
+    ...source,
+    joinsRunInProgress: run.joining,
+    subscribe: (listener) => {
+      const off = source.subscribe(listener);
+      mesh.confirmRun?.(run.id);
+      let subscribed = true;
+      return () => {
+        off();
+        if (subscribed) mesh.confirmRun?.(null);
+        subscribed = false;
+      };
+    },
   };
 }
 
@@ -405,6 +443,7 @@ export class TrainingSession extends EventTarget {
   /** Waits for membership to settle, then rebuilds the world and adopts rank 0's state. */
   private async buildWorld(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      if (!this.trainer && this.groups.joinsRunInProgress) await this.awaitRunTabs();
       await this.settle();
       await this.awaitNewEpoch();
       if (this.destroyed) return;
@@ -426,6 +465,18 @@ export class TrainingSession extends EventTarget {
         }
         if (!this.recover(err, group)) throw err;
       }
+    }
+  }
+
+  /** Waits (bounded by JOIN_RUN_WAIT_MS) until another tab of the run is in this tab's group. */
+  private async awaitRunTabs(): Promise<void> {
+    const started = performance.now();
+    const limitMs = this.opts.joinRunWaitMs ?? JOIN_RUN_WAIT_MS;
+    while (!this.destroyed && (this.groups.current()?.size ?? 1) < 2) {
+      if (performance.now() - started >= limitMs) {
+        throw sessionError('ERR_RUN_GONE', `no tab of this run is connected after ${limitMs / 1000} s: press Start to begin a new run`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

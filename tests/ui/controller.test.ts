@@ -52,7 +52,7 @@ class ManualSession extends EventTarget implements SessionLike {
 /** Long enough for the fake server's echo (1 ms) and the batcher's zero-delay flush. */
 const tick = () => new Promise((r) => setTimeout(r, 10));
 
-function setup(opts: { href?: string; connectFail?: Error & { code: string }; unknownRooms?: string[]; storedConfig?: boolean } = {}) {
+function setup(opts: { href?: string; connectFail?: Error & { code: string }; unknownRooms?: string[]; storedConfig?: boolean; retriesBeforeJoin?: number } = {}) {
   const room: FakeRoom = { configs: [], listener: null };
   const sessions: ManualSession[] = [];
   const factory: SessionFactory = ({ config }) => {
@@ -66,7 +66,7 @@ function setup(opts: { href?: string; connectFail?: Error & { code: string }; un
   const timers = { now: () => 1e12 + sessions.length, setTimeout: (fn: () => void) => setTimeout(fn, 0), clearTimeout: (h: unknown) => clearTimeout(h as number) };
   const controller = new AppController({
     store,
-    connectRoom: fakeConnector(room, { ...(opts.connectFail ? { fail: opts.connectFail } : {}), unknownRooms: opts.unknownRooms ?? [], storedConfig: opts.storedConfig ?? false }),
+    connectRoom: fakeConnector(room, { ...(opts.connectFail ? { fail: opts.connectFail } : {}), unknownRooms: opts.unknownRooms ?? [], storedConfig: opts.storedConfig ?? false, retriesBeforeJoin: opts.retriesBeforeJoin ?? 0 }),
     provideBackend: fakeBackendProvider('cpu', 'cpu'),
     createSession: factory,
     nav: { href: () => href, replace: (u) => (href = u) },
@@ -91,6 +91,8 @@ describe('AppController', () => {
     expect(sent.config.mode).toBe('local');
     expect(t.sessions).toHaveLength(1);
     expect(t.sessions[0]!.config.workersPerTab).toBe(3);
+    // The session's groups are this run's, which this tab started (it does not join it in progress).
+    expect(t.room.groupRuns).toEqual([{ id: sent.runId, joining: false }]);
     t.sessions[0]!.emit(stepLog(0, cyclic(3), { channels: 4 }));
     await tick();
     expect(t.store.state.step).toBe(0);
@@ -199,6 +201,25 @@ describe('AppController', () => {
     expect(t.sessions).toHaveLength(1);
     expect(t.store.state.room.runId).toBe('old');
     expect(t.store.state.notices.map((n) => n.code)).toContain('ERR_RUN_IN_PROGRESS');
+    // It joins that run in progress: its session waits for the run's tabs instead of starting it alone.
+    expect(t.room.groupRuns).toEqual([{ id: 'old', joining: true }]);
+    // A run started later in the room is not joined in progress.
+    t.room.listener!.onConfig(encodeRoomState({ ...t.store.state.room, command: 'run', runId: 'new' }), 'other-peer-id');
+    await tick();
+    expect(t.room.groupRuns).toEqual([{ id: 'old', joining: true }, { id: 'new', joining: false }]);
+  });
+
+  it('while the room server is unreachable, says that it is retrying (one notice, updated); the notice goes once joined', async () => {
+    const t = setup({ href: `http://h/?room=${FAKE_ROOM_ID}`, retriesBeforeJoin: 3 });
+    const seen: string[] = [];
+    t.store.addEventListener('change', () => {
+      const n = t.store.state.notices.find((x) => x.key === 'signaling');
+      if (n && seen.at(-1) !== `${n.code}: ${n.technical}`) seen.push(`${n.code}: ${n.technical}`);
+    });
+    await t.controller.boot();
+    expect(seen).toEqual([1, 2, 3].map((k) => `ERR_JOIN_RETRYING: attempt ${k} failed (socket closed (1006)); next try in ${(0.25 * 2 ** (k - 1)).toFixed(1)} s`));
+    expect(t.store.state.notices.filter((n) => n.key === 'signaling')).toEqual([]);
+    expect(t.store.state.view).toBe('room');
   });
 
   it('turns failures into notices: bad link, full room, signaling reconnect, session error, a peer by rank', async () => {

@@ -3,7 +3,7 @@
  * store → elements) is tested on its own. They follow the port contracts in src/app/ports.ts.
  */
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
-import type { BackendBadge, BackendProvider, PeerInfo, RoomConnector, RoomListener, SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
+import type { BackendBadge, BackendProvider, PeerInfo, RoomConnector, RoomListener, RunRef, SessionFactory, SessionLike, SessionState } from '../../src/app/ports.ts';
 import type { RoomConfig } from '../../src/signaling/protocol.ts';
 import type { TrainConfig } from '../../src/train/types.ts';
 import type { RoomPace } from '../../src/train/session.ts';
@@ -16,6 +16,8 @@ export interface FakeRoom {
   listener: RoomListener | null;
   /** Peers this tab dropped from the run (RoomConnection.dropPeer), in order. */
   dropped?: Array<{ peerId: string; by: string }>;
+  /** The run each groups() call asked for (null: none), in order. */
+  groupRuns?: Array<RunRef | null>;
 }
 
 /**
@@ -23,8 +25,13 @@ export interface FakeRoom {
  * server does. `unknownRooms`: ids the "server" answers with ERR_ROOM_NOT_FOUND; `storedConfig`: the
  * room already has settings when joined.
  */
-export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: string }; unknownRooms?: string[]; storedConfig?: boolean; extraPeers?: PeerInfo[] } = {}): RoomConnector {
+export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: string }; unknownRooms?: string[]; storedConfig?: boolean; extraPeers?: PeerInfo[]; retriesBeforeJoin?: number } = {}): RoomConnector {
   return async ({ roomId, meta, listener }) => {
+    // A server that is down at first: the connection announces each retry, as the real one does.
+    for (let attempt = 1; attempt <= (opts.retriesBeforeJoin ?? 0); attempt++) {
+      listener.onRetry?.({ attempt, delayMs: 250 * 2 ** (attempt - 1), reason: 'socket closed (1006)', admitted: false });
+      await new Promise((r) => setTimeout(r, 1));
+    }
     if (opts.fail) throw opts.fail;
     if (roomId !== null && opts.unknownRooms?.includes(roomId)) throw Object.assign(new Error(`no room ${roomId}`), { code: 'ERR_ROOM_NOT_FOUND' });
     room.listener = listener;
@@ -38,7 +45,10 @@ export function fakeConnector(room: FakeRoom, opts: { fail?: Error & { code: str
       roomId: roomId ?? FAKE_ROOM_ID,
       selfId: 'self-peer-id',
       hasStoredConfig: opts.storedConfig ?? false,
-      groups: () => ({ current: () => null, subscribe: () => () => {} }),
+      groups: (run) => {
+        (room.groupRuns ??= []).push(run ?? null);
+        return { current: () => null, subscribe: () => () => {} };
+      },
       sendConfig: (c) => {
         room.configs.push(c);
         setTimeout(() => listener.onConfig(c, 'self-peer-id'), 1);
