@@ -11,6 +11,10 @@ function signaling(): Plugin {
     name: 'shufflebn-signaling',
     async configureServer(server) {
       if (!server.httpServer) return;
+      const { SIGNAL_PATH } = await import('./src/signaling/protocol.ts');
+      // A dev server that proxies the signaling path to a separate server (`npm start` elsewhere, or a
+      // test that restarts it) leaves that path to the proxy.
+      if (server.config.server.proxy && SIGNAL_PATH in server.config.server.proxy) return;
       const { attachSignaling } = await import('./src/server/signaling.ts');
       const { createOriginsHandler } = await import('./src/server/urls.ts');
       const { isSelfSigned } = await import('./src/server/certs.ts');

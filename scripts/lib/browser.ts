@@ -7,6 +7,7 @@ import { createServer, type ViteDevServer } from 'vite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { SIGNAL_PATH } from '../../src/signaling/protocol.ts';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -29,14 +30,18 @@ export interface DevServer {
   close(): Promise<void>;
 }
 
-/** Starts the Vite dev server with the signaling endpoint on an ephemeral port. */
-export async function startDevServer(opts: { host?: string } = {}): Promise<DevServer> {
+/**
+ * Starts the Vite dev server with the signaling endpoint on an ephemeral port. `signalingTarget`
+ * (e.g. 'ws://127.0.0.1:4100'): the pages' signaling socket is proxied to that server instead, so a
+ * test can stop and restart signaling while the pages stay served.
+ */
+export async function startDevServer(opts: { host?: string; signalingTarget?: string } = {}): Promise<DevServer> {
   const host = opts.host ?? '127.0.0.1';
   const vite = await createServer({
     configFile: new URL('../../vite.config.ts', import.meta.url).pathname,
     // 'development', not Vitest's 'test': pages need the browser polyfills (see vite.config.ts).
     mode: 'development',
-    server: { port: 0, host, strictPort: false, hmr: false },
+    server: { port: 0, host, strictPort: false, hmr: false, ...(opts.signalingTarget ? { proxy: { [SIGNAL_PATH]: { target: opts.signalingTarget, ws: true } } } : {}) },
     logLevel: 'warn',
     clearScreen: false,
   });
