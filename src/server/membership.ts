@@ -141,12 +141,14 @@ export class Membership {
    * `join`: enter the room of a link. With a valid resume token (`resumePeerId` + `resumeToken`):
    * - the seat is still held (socket dropped, or a phone changed networks before the server noticed):
    *   the new socket takes it over, same id and rank; a still-open old socket is closed with 4000;
-   * - the room is unknown (the server restarted): the room is recreated under its id, and for
-   *   ROOM_RESTORE_MS returning members take their old places in their old order;
+   * - the room is unknown (the server restarted without it: no data directory, or not saved in time):
+   *   the room is recreated under its id, and for ROOM_RESTORE_MS returning members take their old
+   *   places in their old order (a saved room comes back whole at start: see restore());
    * - the seat has expired in a live room: the id comes back, at the last rank (the others went on
    *   without it, so it must not become rank 0 again).
    * Without a valid token a resume is an ordinary join (fresh id, last rank), and an unknown room is
-   * refused: a stranger never picks an id, a rank or a room id.
+   * refused (ERR_ROOM_RESTORING, try again, within ROOM_RESTORE_MS of a restart; else not found): a
+   * stranger never picks an id, a rank or a room id.
    */
   join(conn: Connection, request: JoinRequest): void {
     if (conn.room) return conn.sendError('ERR_ALREADY_IN_ROOM', 'this connection is already in a room: leave it first');
