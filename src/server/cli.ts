@@ -49,8 +49,9 @@ export const USAGE = `Usage: npm start -- [options]
                         server's own local and LAN URLs (env ALLOWED_ORIGINS)
   --trusted-proxies L   comma-separated addresses of reverse proxies whose X-Forwarded-For header
                         gives the client address for per-client limits (env TRUSTED_PROXIES)
-  --data-dir DIR        keeps the key of the room-seat resume tokens, so members keep their seats
-                        across a restart (env DATA_DIR, default .data)
+  --data-dir DIR        keeps the rooms (settings, run, seats) and the key of the seats' resume
+                        tokens, so rooms and members come back after a restart (env DATA_DIR,
+                        default .data)
   --dist DIR            built app to serve (default dist)
   --help                this text`;
 
