@@ -4,7 +4,7 @@
  */
 import { AppController } from './app/controller.ts';
 import { AppStore } from './app/store.ts';
-import { connectRoom, createSession, loadOrigins, provideBackend } from './app/wiring.ts';
+import { computeFor, connectRoom, loadOrigins } from './app/wiring.ts';
 import './ui/sbn-app.ts';
 
 // The page itself: dark background edge to edge (index.html says so too; the elements style only their
@@ -14,6 +14,8 @@ document.documentElement.style.colorScheme = 'dark';
 document.body.style.margin = '0';
 
 const store = new AppStore();
+// Training computes in a worker (src/worker/); `?compute=main` keeps it on the page, for comparison.
+const { provideBackend, createSession } = computeFor(location.href);
 const controller = new AppController({
   store,
   connectRoom,

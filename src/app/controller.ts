@@ -203,6 +203,7 @@ export class AppController {
         this.offBackendErrors = choice.onError?.((err) => {
           if (!this.destroyed) this.store.notify(toNotice(err));
         }) ?? null;
+        for (const notice of choice.notices ?? []) this.store.notify(toNotice(notice));
         if (choice.fallbackReason) this.store.notify(toNotice(choice.fallbackReason));
         else if (choice.badge === 'webgpu-fallback') this.store.notify(toNotice(appError('ERR_FALLBACK_ADAPTER', choice.backend.label)));
         void this.refreshSelfRow();

@@ -155,6 +155,16 @@ const WORDING: Record<string, Wording> = {
     title: 'Too many workers',
     detail: 'A tab asked for more virtual workers than a room allows (64 per tab, 16 tabs). Lower the workers per tab, then Start.',
   },
+  ERR_NO_WORKER: {
+    level: 'info',
+    title: 'Training runs on the page itself',
+    detail: 'This browser could not start a background worker for training (a content security policy, or an older browser), so each step runs on the page: it may respond slowly while training. Results are the same. A recent Chrome, Edge or Firefox trains in the background.',
+  },
+  ERR_WORKER_FAILED: {
+    level: 'error',
+    title: 'The training worker stopped',
+    detail: 'The background worker that computes the steps failed (often memory). Reload this tab to rejoin the room; the other tabs keep their place.',
+  },
   ERR_SESSION: {
     level: 'error',
     title: 'Training stopped',

@@ -19,6 +19,8 @@ import { PRESET_NAMES, PRESETS, presetConfig, type PresetName } from './presets.
 import { BN_MODES, INITIAL_ROOM_STATE, MAX_BATCH_PER_WORKER, MAX_LR, MAX_SEED, MAX_STEPS, MAX_WORKERS_PER_TAB, MIN_BATCH_PER_WORKER, PERMUTATIONS, decodeRoomState } from './room-config.ts';
 
 export const PRESET_PARAM = 'preset';
+/** Sets up this page, not the room: `compute=main` trains on the page instead of the compute worker (src/app/wiring.ts). */
+export const COMPUTE_PARAM = 'compute';
 /** Longest parameter value read: the signaling server's limit on a config string. */
 export const MAX_LINK_VALUE_CHARS = 256;
 /** Model size a link may ask for: the bounds of the room's controls, so a link cannot exhaust a phone's memory. */
@@ -126,7 +128,7 @@ export function settingsFromLink(href: string | URL): LinkSettings | null {
   const record: RoomConfig = {};
   const paramOf = new Map<string, string>();
   for (const [name, raw] of params) {
-    if (name === ROOM_PARAM || name === PRESET_PARAM) continue;
+    if (name === ROOM_PARAM || name === PRESET_PARAM || name === COMPUTE_PARAM) continue;
     const key = KEY_OF_PARAM.get(name);
     if (!key) {
       problems.push(`${shown(name)} is not a setting (known: ${[PRESET_PARAM, ...KEY_OF_PARAM.keys()].join(', ')})`);

@@ -3,7 +3,6 @@
  * connection (signaling + WebRTC mesh, src/mesh/), the compute backend (src/backend/) and the training
  * session (src/train/session.ts). src/app/wiring.ts adapts the real modules to these; tests pass fakes.
  */
-import type { Backend } from '../backend/backend.ts';
 import type { GroupSource, RoomPace, SessionActivity } from '../train/session.ts';
 import type { ServerOrigins } from '../signaling/origins.ts';
 import type { PeerMeta, RoomConfig } from '../signaling/protocol.ts';
@@ -73,13 +72,26 @@ export interface RoomConnection {
 /** Opens a room: `roomId` null creates a new one. Rejects with a coded error (ERR_ROOM_FULL…). */
 export type RoomConnector = (opts: { roomId: string | null; meta: PeerMeta; listener: RoomListener }) => Promise<RoomConnection>;
 
+/**
+ * What the page holds of the tensor backend: its name and kind. The backend itself runs in the
+ * compute worker (src/worker/), or is the Backend object when computing on the page.
+ */
+export interface BackendHandle {
+  readonly label: string;
+  readonly kind?: string;
+  /** Where the math runs; absent: on the page. */
+  readonly where?: 'worker' | 'page';
+}
+
 export interface BackendChoice {
-  backend: Backend;
+  backend: BackendHandle;
   badge: BackendBadge;
   /** Why this is not a hardware WebGPU backend, when it is not (shown as a notice). */
   fallbackReason?: Error & { code?: string };
   /** Subscribes to GPU failures that happen later (device lost, validation); returns unsubscribe. */
   onError?: (listener: (err: Error & { code?: string }) => void) => () => void;
+  /** Anything else a person should know about where training runs (e.g. ERR_NO_WORKER). */
+  notices?: Array<Error & { code?: string }>;
 }
 
 export type BackendProvider = () => Promise<BackendChoice>;
@@ -109,7 +121,7 @@ export type PaceEvent = CustomEvent<RoomPace>;
 export type OriginsProvider = () => Promise<ServerOrigins | null>;
 
 /** `groups` null: this tab trains alone. */
-export type SessionFactory = (opts: { backend: Backend; groups: GroupSource | null; config: TrainConfig; trace: boolean }) => SessionLike;
+export type SessionFactory = (opts: { backend: BackendHandle; groups: GroupSource | null; config: TrainConfig; trace: boolean }) => SessionLike;
 
 /** Data of the 'step' event. */
 export type StepEvent = CustomEvent<StepLog>;

@@ -3,14 +3,13 @@
  * log lines. Step events are batched (src/app/batcher.ts) so the page renders at most ~10 times a
  * second however fast the steps come.
  */
-import type { Backend } from '../backend/backend.ts';
 import { modelConfigs } from '../train/compare.ts';
 import type { GroupSource, RoomPace } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { Batcher } from './batcher.ts';
 import { stepLines } from './format.ts';
-import type { SessionFactory, SessionLike, SessionState } from './ports.ts';
+import type { BackendHandle, SessionFactory, SessionLike, SessionState } from './ports.ts';
 import { ProgressMeter, type RunProgress } from './progress.ts';
 import { appendStep, newSeries, seriesLabel, type RunSeries } from './series.ts';
 import type { ShuffleFrame } from './store.ts';
@@ -38,7 +37,7 @@ export interface RunCallbacks {
 export interface RunOptions {
   id: string;
   config: TrainConfig;
-  backend: Backend;
+  backend: BackendHandle;
   backendLabel: string;
   groups: GroupSource | null;
   createSession: SessionFactory;

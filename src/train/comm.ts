@@ -96,6 +96,11 @@ export class PaceMeter {
     return Math.max(this.lastComputeMs, Number.isNaN(this.stepStart) ? -1 : this.computeSoFar());
   }
 
+  /** While a step computes (started, not inside a collective): its compute time so far; else null. */
+  computingMs(): number | null {
+    return !Number.isNaN(this.stepStart) && this.commDepth === 0 ? this.computeSoFar() : null;
+  }
+
   async time<T>(work: () => Promise<T>): Promise<T> {
     if (this.commDepth++ === 0) this.commSince = this.now();
     try {

@@ -68,8 +68,12 @@ export interface GroupSource {
   restart?(failed: ProcessGroup, reason: Error): void;
   /** Drops a misbehaving peer for good (every tab that saw the same evidence does the same). */
   exclude?(peerId: string, reason: Error): void;
-  /** Shares this tab's step time (ms, −1: none yet) with the room. */
-  setPace?(paceMs: () => number): void;
+  /**
+   * Shares this tab's step time (ms, −1: none yet) with the room. `computing` gives the compute time
+   * of the step in progress while it computes (null otherwise), for a reader that cannot call
+   * `paceMs` whenever it likes and extrapolates from a reading (src/worker/group-host.ts).
+   */
+  setPace?(paceMs: () => number, computing?: () => number | null): void;
   /** The room's slowest peer and the peer this tab waits on. */
   pace?(): RoomPace;
   /**
@@ -250,7 +254,7 @@ export class TrainingSession extends EventTarget {
       this.complete = complete;
       this.lastChange = performance.now();
     });
-    this.groups.setPace?.(() => this.meter.paceMs());
+    this.groups.setPace?.(() => this.meter.paceMs(), () => this.meter.computingMs());
   }
 
   /** Who the room waits for (refreshed about once a second while running; null before). */

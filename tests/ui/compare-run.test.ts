@@ -17,7 +17,8 @@ import type { TrainConfig } from '../../src/train/types.ts';
 import { SMALL_CONFIG } from '../train/harness.ts';
 
 const dataset = createDataset({ seed: 1, trainPerClass: 20, testPerClass: 4 });
-const createSession: SessionFactory = ({ backend, config, trace }) => new TrainingSession({ backend, config, trace, dataset });
+const backend = createCpuBackend();
+const createSession: SessionFactory = ({ config, trace }) => new TrainingSession({ backend, config, trace, dataset });
 
 /** Runs `config` to the end through the app's Run; resolves with the Run and its last update. */
 function runToEnd(config: TrainConfig): Promise<{ run: Run; last: RunUpdate }> {
@@ -26,7 +27,7 @@ function runToEnd(config: TrainConfig): Promise<{ run: Run; last: RunUpdate }> {
     const run = new Run({
       id: `run-${config.mode}-${config.compareWith}`,
       config,
-      backend: createCpuBackend(),
+      backend,
       backendLabel: 'cpu',
       groups: null,
       createSession,

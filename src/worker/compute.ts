@@ -1,0 +1,112 @@
+/**
+ * Starts the compute worker (src/worker/compute.worker.ts) and adapts it to the app's ports: the
+ * backend choice is made in the worker and reported here (badge, label, fallback reason, later GPU
+ * errors), and each session is a RemoteSession on its own MessageChannel. When no worker can be
+ * started (a CSP without worker-src, a browser without module workers), `startComputeWorker`
+ * resolves to null and the app computes on the page, with a notice (ERR_NO_WORKER).
+ */
+import type { BackendChoice, BackendHandle, SessionFactory } from '../app/ports.ts';
+import { decodeError } from './errors.ts';
+import { listen } from './port.ts';
+import type { ControlReply, ControlRequest } from './protocol.ts';
+import { RemoteSession } from './session-client.ts';
+
+/**
+ * How long the page waits for a started worker to report that its modules loaded before it gives up
+ * and computes on the page: generous, since a shared, loaded machine was seen taking seconds.
+ */
+export const WORKER_START_TIMEOUT_MS = 30_000;
+
+export interface ComputeWorker {
+  backend(): Promise<BackendChoice>;
+  createSession: SessionFactory;
+  terminate(): void;
+}
+
+/** Why the worker could not be used, as an error with a stable code (shown as a notice). */
+export function noWorkerError(why: string): Error & { code: string } {
+  return Object.assign(new Error(`no compute worker: ${why}`), { code: 'ERR_NO_WORKER' });
+}
+
+/** Resolves once the worker runs, or rejects with ERR_NO_WORKER when it cannot. */
+export function startComputeWorker(create: () => Worker = defaultWorker): Promise<ComputeWorker> {
+  let worker: Worker;
+  try {
+    worker = create();
+  } catch (err) {
+    return Promise.reject(noWorkerError(err instanceof Error ? err.message : String(err)));
+  }
+  return new Promise<ComputeWorker>((resolve, reject) => {
+    const fail = (why: string) => {
+      cleanup();
+      worker.terminate();
+      reject(noWorkerError(why));
+    };
+    const onError = (ev: Event) => fail((ev as ErrorEvent).message || 'the worker script failed to load');
+    const timer = setTimeout(() => fail(`it did not start within ${WORKER_START_TIMEOUT_MS / 1000} s`), WORKER_START_TIMEOUT_MS);
+    const off = listen(worker, (data) => {
+      if ((data as ControlReply)?.type !== 'ready') return;
+      cleanup();
+      resolve(computeWorker(worker));
+    });
+    const cleanup = () => {
+      clearTimeout(timer);
+      off();
+      worker.removeEventListener('error', onError);
+    };
+    worker.addEventListener('error', onError);
+  });
+}
+
+function defaultWorker(): Worker {
+  return new Worker(new URL('./compute.worker.ts', import.meta.url), { type: 'module', name: 'shufflebn-compute' });
+}
+
+function computeWorker(worker: Worker): ComputeWorker {
+  const errorListeners = new Set<(err: Error & { code?: string }) => void>();
+  let choice: Promise<BackendChoice> | null = null;
+  const handles = new WeakSet<BackendHandle>();
+
+  listen(worker, (data) => {
+    const msg = data as ControlReply;
+    if (msg?.type === 'backend-error') for (const listener of errorListeners) listener(decodeError(msg.error));
+  });
+  // A worker that dies later (out of memory, a crash) is a failure a person must hear of.
+  worker.addEventListener('error', (ev) => {
+    const err = Object.assign(new Error(`the compute worker failed: ${(ev as ErrorEvent).message || 'unknown error'}`), { code: 'ERR_WORKER_FAILED' });
+    for (const listener of errorListeners) listener(err);
+  });
+
+  const backend = (): Promise<BackendChoice> =>
+    (choice ??= new Promise<BackendChoice>((resolve, reject) => {
+      const off = listen(worker, (data) => {
+        const msg = data as ControlReply;
+        if (msg?.type !== 'backend') return;
+        off();
+        if (!msg.ok) return reject(decodeError(msg.error));
+        const handle: BackendHandle = { label: msg.label, kind: msg.kind, where: 'worker' };
+        handles.add(handle);
+        resolve({
+          backend: handle,
+          badge: msg.badge,
+          ...(msg.fallback ? { fallbackReason: decodeError(msg.fallback) } : {}),
+          onError: (listener) => {
+            errorListeners.add(listener);
+            return () => errorListeners.delete(listener);
+          },
+        });
+      });
+      // The page's own WebGPU decides: a page without it (switched off, not offered) trains without it.
+      const webgpu = typeof navigator !== 'undefined' && Boolean((navigator as Navigator & { gpu?: unknown }).gpu);
+      worker.postMessage({ type: 'backend', webgpu } satisfies ControlRequest);
+    }));
+
+  const createSession: SessionFactory = ({ backend: handle, groups, config, trace }) => {
+    if (!handles.has(handle)) throw Object.assign(new Error('this session factory trains on the compute worker’s backend only'), { code: 'ERR_SESSION' });
+    const { port1, port2 } = new MessageChannel();
+    worker.postMessage({ type: 'session', port: port2 } satisfies ControlRequest, [port2]);
+    return new RemoteSession(port1, { config, trace, groups });
+  };
+
+  return { backend, createSession, terminate: () => worker.terminate() };
+}
