@@ -46,6 +46,8 @@ export default defineConfig(({ mode }) => ({
     signaling(),
   ],
   build: { target: 'es2022', outDir: 'dist', sourcemap: true },
+  // The compute worker (src/worker/compute.worker.ts) is a module worker that loads backends on demand.
+  worker: { format: 'es' },
   optimizeDeps: {
     // Pre-bundle up front: a mid-test "new dependencies optimized, reloading" would break browser tests.
     include: ['lit', 'lit/decorators.js', 'simple-peer', 'uplot', 'qrcode', 'zod'],
