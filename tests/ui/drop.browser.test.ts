@@ -1,7 +1,7 @@
 /**
  * "Drop from run" end to end over 3 tabs, real everything (signaling, WebRTC mesh, WebGPU on
- * SwiftShader, the app): C's CPU is throttled so the room waits for it and A's row for C offers
- * "Drop from run"; A clicks it mid-run. C stops and says who dropped it; A and B train on without it
+ * SwiftShader, the app): C computes on its page and its CPU is throttled, so the room waits for it
+ * and A's row for C offers "Drop from run"; A clicks it mid-run. C stops and says who dropped it; A and B train on without it
  * (their step counters keep growing, with the same losses), and each shows one notice about C.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -62,7 +62,9 @@ it('a tab dropped from the run stops and says who dropped it; the others train o
   await setField(a, 'Steps', String(STEPS));
 
   const b = await newTab(link);
-  const c = await newTab(link);
+  // CDP's CPU throttling slows a page's main thread only, not its workers (Chromium refuses it on a
+  // worker target): C computes on its page (`compute=main`) so that throttling it makes it slow.
+  const c = await newTab(`${link}&compute=main`);
   for (const page of [a, b, c]) await expect.poll(() => page.locator('sbn-peers tbody tr[data-peer]').count(), { timeout: 60_000 }).toBe(3);
   const cId = (await c.locator('sbn-peers tbody tr[data-peer]').evaluateAll((rows) => rows.filter((r) => /this tab/.test(r.textContent ?? '')).map((r) => r.getAttribute('data-peer'))))[0]!;
   expect(cId).toBeTruthy();
