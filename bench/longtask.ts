@@ -37,17 +37,23 @@ interface Row {
 
 type LongTaskWindow = { __longTasks: Array<{ start: number; duration: number }> };
 
+/** The page sees no WebGPU: the app trains on the CPU backend (wasm), in the worker too. */
+const HIDE_WEBGPU = `Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true });`;
+/** Every long task (> 50 ms) of the page's main thread, from the start. */
+const OBSERVE_LONG_TASKS = `{
+  const tasks = [];
+  window.__longTasks = tasks;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) tasks.push({ start: e.startTime, duration: e.duration });
+  }).observe({ type: 'longtask', buffered: true });
+}`;
+
 async function measure(browser: Browser, server: DevServer, backend: 'webgpu' | 'cpu', compute: 'worker' | 'page'): Promise<Row> {
   const context = await browser.newContext();
   try {
-    if (backend === 'cpu') await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined, configurable: true }));
-    await context.addInitScript(() => {
-      const tasks: LongTaskWindow['__longTasks'] = [];
-      (window as unknown as LongTaskWindow).__longTasks = tasks;
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) tasks.push({ start: e.startTime, duration: e.duration });
-      }).observe({ type: 'longtask', buffered: true });
-    });
+    // Init scripts as strings: tsx would wrap functions in a helper the page does not have.
+    if (backend === 'cpu') await context.addInitScript(HIDE_WEBGPU);
+    await context.addInitScript(OBSERVE_LONG_TASKS);
     const page = await openPage(context, `${server.url}/?steps=${STEPS}&knn=0${EXTRA}${compute === 'page' ? '&compute=main' : ''}`);
     page.setDefaultTimeout(RUN_TIMEOUT_MS);
     const badge = page.locator('sbn-app [data-badge="backend"]');

@@ -1,11 +1,16 @@
 /**
- * Starts the compute worker (src/worker/compute.worker.ts) and adapts it to the app's ports: the
- * backend choice is made in the worker and reported here (badge, label, fallback reason, later GPU
- * errors), and each session is a RemoteSession on its own MessageChannel. When no worker can be
- * started (a CSP without worker-src, a browser without module workers), `startComputeWorker`
- * resolves to null and the app computes on the page, with a notice (ERR_NO_WORKER).
+ * Where training computes, as the app's ports (BackendProvider, SessionFactory):
+ * - `workerCompute`: in the compute worker (src/worker/compute.worker.ts). The backend is chosen in
+ *   the worker and reported here (badge, label, fallback reason, later GPU errors); each session is
+ *   a RemoteSession on its own MessageChannel. When no worker can be started (a CSP without
+ *   worker-src, a browser without module workers) it computes on the page, with a notice
+ *   (ERR_NO_WORKER).
+ * - `pageCompute`: on the page's own thread (`?compute=main`, and the fallback).
  */
-import type { BackendChoice, BackendHandle, SessionFactory } from '../app/ports.ts';
+import type { BackendChoice, BackendHandle, BackendProvider, SessionFactory } from '../app/ports.ts';
+import type { Backend } from '../backend/backend.ts';
+import { createBackend } from '../backend/index.ts';
+import { TrainingSession } from '../train/session.ts';
 import { decodeError } from './errors.ts';
 import { listen } from './port.ts';
 import type { ControlReply, ControlRequest } from './protocol.ts';
@@ -109,4 +114,75 @@ function computeWorker(worker: Worker): ComputeWorker {
   };
 
   return { backend, createSession, terminate: () => worker.terminate() };
+}
+
+export interface ComputePorts {
+  provideBackend: BackendProvider;
+  createSession: SessionFactory;
+}
+
+/** Backend and sessions on the page's own thread: WebGPU when the browser has it, else the CPU backend. */
+export function pageCompute(): ComputePorts {
+  const backends = new WeakMap<BackendHandle, Backend>();
+  return {
+    provideBackend: async () => {
+      const created = await createBackend('auto');
+      const { backend } = created;
+      backends.set(backend, backend);
+      const badge = backend.kind === 'cpu' ? 'cpu' : backend.isFallbackAdapter ? 'webgpu-fallback' : 'webgpu';
+      return {
+        backend,
+        badge,
+        ...(created.fallbackReason ? { fallbackReason: Object.assign(new Error(created.fallbackReason), { code: noWebGpuCode() }) } : {}),
+        onError: (listener) => created.onError(listener),
+      };
+    },
+    /**
+     * A session per run. BN statistics are traced every step: the shuffle view and the log show them
+     * (the controller renders at most ~10 frames a second and keeps only the newest trace).
+     */
+    createSession: ({ backend: handle, groups, config, trace }) => {
+      const backend = backends.get(handle);
+      if (!backend) throw Object.assign(new Error('this session factory trains on its own backend only'), { code: 'ERR_SESSION' });
+      return new TrainingSession({ backend, config, trace, ...(groups ? { groups } : { group: null }) });
+    },
+  };
+}
+
+/**
+ * Backend and sessions in the compute worker; the page keeps the mesh and the UI. When no worker can
+ * be started, the page computes and the backend choice carries the reason as a notice.
+ */
+export function workerCompute(start: () => Promise<ComputeWorker> = startComputeWorker, onPage: ComputePorts = pageCompute()): ComputePorts {
+  let chosen: Promise<ComputePorts> | null = null;
+  let fallback: (Error & { code?: string }) | null = null;
+  const ports = () =>
+    (chosen ??= start().then(
+      (worker): ComputePorts => ({ provideBackend: () => worker.backend(), createSession: worker.createSession }),
+      (err: Error & { code?: string }) => {
+        fallback = err;
+        return onPage;
+      },
+    ));
+  let current: ComputePorts | null = null;
+  return {
+    provideBackend: async (): Promise<BackendChoice> => {
+      current = await ports();
+      const choice = await current.provideBackend();
+      return fallback ? { ...choice, notices: [...(choice.notices ?? []), fallback] } : choice;
+    },
+    createSession: (opts) => {
+      if (!current) throw Object.assign(new Error('the backend has not been chosen yet'), { code: 'ERR_SESSION' });
+      return current.createSession(opts);
+    },
+  };
+}
+
+/**
+ * Browsers expose WebGPU to secure contexts only (https, or localhost): a page opened over plain http
+ * on a LAN address has none, whatever its GPU. Saying so tells the person the fix (https), not
+ * "use another browser".
+ */
+function noWebGpuCode(): 'ERR_INSECURE_CONTEXT' | 'ERR_NO_WEBGPU' {
+  return globalThis.isSecureContext === false ? 'ERR_INSECURE_CONTEXT' : 'ERR_NO_WEBGPU';
 }
