@@ -162,8 +162,8 @@ const WORDING: Record<string, Wording> = {
   },
   ERR_WORKER_FAILED: {
     level: 'error',
-    title: 'The training worker stopped',
-    detail: 'The background worker that computes the steps failed (often memory). Reload this tab to rejoin the room; the other tabs keep their place.',
+    title: 'The training worker hit an error',
+    detail: 'The background worker that computes the steps reported an error it did not handle. If training stalls, reload this tab to rejoin the room; the other tabs keep their place.',
   },
   ERR_SESSION: {
     level: 'error',

@@ -76,7 +76,7 @@ function computeWorker(worker: Worker): ComputeWorker {
     const msg = data as ControlReply;
     if (msg?.type === 'backend-error') for (const listener of errorListeners) listener(decodeError(msg.error));
   });
-  // A worker that dies later (out of memory, a crash) is a failure a person must hear of.
+  // An error the worker did not handle (it keeps running) is a failure a person must hear of.
   worker.addEventListener('error', (ev) => {
     const err = Object.assign(new Error(`the compute worker failed: ${(ev as ErrorEvent).message || 'unknown error'}`), { code: 'ERR_WORKER_FAILED' });
     for (const listener of errorListeners) listener(err);
