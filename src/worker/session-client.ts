@@ -124,7 +124,11 @@ export class RemoteSession extends EventTarget implements SessionLike {
       case 's.ended': {
         const loop = this.loop;
         this.loop = null;
-        loop?.settle(msg.error ? decodeError(msg.error) : null);
+        const error = msg.error ? decodeError(msg.error) : null;
+        // A loop ends in error only when the worker could not build or run the session at all.
+        if (error) this.setState('error');
+        if (loop) return loop.settle(error);
+        if (error) this.dispatchEvent(new CustomEvent('error', { detail: error }));
         return;
       }
     }

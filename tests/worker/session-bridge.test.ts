@@ -164,3 +164,18 @@ describe('a session in the worker, driven from the page', () => {
     await expect(session.start()).rejects.toMatchObject({ code: 'ERR_DESTROYED' });
   });
 });
+
+describe('a session the worker cannot build', () => {
+  it('reports the failure with its code: start() rejects with it and the state is error', async () => {
+    const { port1, port2 } = new MessageChannel();
+    cleanups.push(() => port1.close());
+    const host = new SessionHost(port2 as never, () => {
+      throw Object.assign(new Error('mode shuffle needs 2 workers'), { code: 'ERR_WORLD_TOO_SMALL' });
+    });
+    cleanups.push(() => host.destroy());
+    const session = new RemoteSession(port1 as never, { config: DEFAULT_CONFIG, trace: false, groups: null });
+    await expect(session.start()).rejects.toMatchObject({ code: 'ERR_WORLD_TOO_SMALL', message: 'mode shuffle needs 2 workers' });
+    expect(session.state).toBe('error');
+    session.destroy();
+  });
+});
