@@ -79,8 +79,6 @@ export type RoomConnector = (opts: { roomId: string | null; meta: PeerMeta; list
 export interface BackendHandle {
   readonly label: string;
   readonly kind?: string;
-  /** Where the math runs; absent: on the page. */
-  readonly where?: 'worker' | 'page';
 }
 
 export interface BackendChoice {

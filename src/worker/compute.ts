@@ -89,7 +89,7 @@ function computeWorker(worker: Worker): ComputeWorker {
         if (msg?.type !== 'backend') return;
         off();
         if (!msg.ok) return reject(decodeError(msg.error));
-        const handle: BackendHandle = { label: msg.label, kind: msg.kind, where: 'worker' };
+        const handle: BackendHandle = { label: msg.label, kind: msg.kind };
         handles.add(handle);
         resolve({
           backend: handle,
