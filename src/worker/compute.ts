@@ -153,7 +153,7 @@ export function pageCompute(): ComputePorts {
  * Backend and sessions in the compute worker; the page keeps the mesh and the UI. When no worker can
  * be started, the page computes and the backend choice carries the reason as a notice.
  */
-export function workerCompute(start: () => Promise<ComputeWorker> = startComputeWorker, onPage: ComputePorts = pageCompute()): ComputePorts {
+export function workerCompute(start: () => Promise<ComputeWorker> = () => pageLoaded().then(() => startComputeWorker()), onPage: ComputePorts = pageCompute()): ComputePorts {
   let chosen: Promise<ComputePorts> | null = null;
   let fallback: (Error & { code?: string }) | null = null;
   const ports = () =>
@@ -176,6 +176,15 @@ export function workerCompute(start: () => Promise<ComputeWorker> = startCompute
       return current.createSession(opts);
     },
   };
+}
+
+/**
+ * Resolves once the page has loaded: the worker fetches its own copy of the modules, and starting it
+ * after the page's keeps it from slowing the page's first paint (seen on a loaded dev server).
+ */
+function pageLoaded(): Promise<void> {
+  if (typeof document === 'undefined' || document.readyState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => window.addEventListener('load', () => resolve(), { once: true }));
 }
 
 /**
