@@ -14,6 +14,7 @@
 import { MeshError, type CollectiveOptions, type ProcessGroup, type ReduceOp } from './types.ts';
 import type { PointToPoint } from './group-core.ts';
 import type { Channel } from './transport.ts';
+import { decodeWire, encodeWire, type WireFormat } from './half-codec.ts';
 
 /** allReduce switches from direct exchange to the ring above this many bytes. */
 export const RING_THRESHOLD_BYTES = 64 * 1024;
@@ -99,10 +100,11 @@ export class CollectiveGroup implements ProcessGroup {
     return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
       // Validation needs every rank's own contribution (the ring only ever shows partial sums), so
       // every rank reaches the same verdict on the same peer.
+      const wire = opts.wire ?? 'f32';
       const sum =
-        this.size > 1 && data.byteLength > this.config.ringThresholdBytes && !opts.validate
+        this.size > 1 && data.byteLength > this.config.ringThresholdBytes && !opts.validate && wire === 'f32'
           ? await this.ringAllReduce(data, opId, deadline, channel)
-          : await this.directAllReduce(data, opId, deadline, channel, opts.validate);
+          : await this.directAllReduce(data, opId, deadline, channel, opts.validate, wire);
       if (op === 'mean') for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / this.size;
       return sum;
     });
@@ -143,15 +145,19 @@ export class CollectiveGroup implements ProcessGroup {
     return result;
   }
 
-  private async directAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel, validate?: { maxAbs: number }): Promise<Float32Array> {
-    const all = await this.gatherAll(data, opId, 0, deadline, channel);
+  private async directAllReduce(data: Float32Array, opId: number, deadline: number, channel: Channel, validate: { maxAbs: number } | undefined, wire: WireFormat): Promise<Float32Array> {
+    // Own part included: every rank sums the same decoded values.
+    const received = await this.gatherAll(encodeWire(data, wire), opId, 0, deadline, channel);
+    const all = received.map((part, r) => {
+      const decoded = decodeWire(part, data.length, wire);
+      if (decoded) return decoded;
+      const sent = wire === 'f32' ? `${part.length} elements` : `${part.byteLength} bytes of ${wire}`;
+      throw new MeshError('ERR_BAD_PEER_DATA', `allReduce: peer ${this.peerIdOf(r)} (rank ${r}) sent ${sent}, expected ${data.length} elements`, this.peerIdOf(r));
+    });
     const sum = new Float32Array(data.length);
     // Every contribution is checked before any is summed: the verdict names the offender, not the sum.
     for (let r = 0; r < this.size; r++) {
       const part = all[r]!;
-      if (part.length !== data.length) {
-        throw new MeshError('ERR_BAD_PEER_DATA', `allReduce: peer ${this.peerIdOf(r)} (rank ${r}) sent ${part.length} elements, expected ${data.length}`, this.peerIdOf(r));
-      }
       if (validate) checkContribution(part, validate.maxAbs, this.peerIdOf(r), r);
     }
     for (let r = 0; r < this.size; r++) {

@@ -4,6 +4,7 @@
  * whenever that membership changes. All peers must call the collectives in the same order (like NCCL);
  * each call has a timeout and fails with a `MeshError` naming the peer it was waiting for.
  */
+import type { WireFormat } from './half-codec.ts';
 
 export type ReduceOp = 'sum' | 'mean';
 
@@ -22,6 +23,12 @@ export interface CollectiveOptions {
    * through the ring).
    */
   validate?: { maxAbs: number };
+  /**
+   * allReduce only: how each contribution travels (half-codec.ts): 'f32' (default), or 'f16'/'bf16',
+   * rounded to nearest even and summed in float32 after decoding (every rank, its own part included).
+   * A 16-bit allReduce exchanges directly, like a validated one.
+   */
+  wire?: WireFormat;
 }
 
 export interface ProcessGroup {
