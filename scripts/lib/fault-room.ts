@@ -100,6 +100,7 @@ export function waitFor(condition: () => boolean, timeoutMs = 60_000): Promise<v
 export const FAULT_CONFIG: TrainConfig = {
   mode: 'shuffle',
   compareWith: null,
+  gradientWire: 'f32',
   permutation: 'random',
   seed: 1,
   steps: 12,

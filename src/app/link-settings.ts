@@ -12,6 +12,7 @@
  * value never breaks the page: it is reported, and that field keeps the preset's value.
  */
 import { z } from 'zod';
+import { WIRE_FORMATS } from '../mesh/half-codec.ts';
 import { ROOM_PARAM } from '../signaling/links.ts';
 import type { RoomConfig } from '../signaling/protocol.ts';
 import type { TrainConfig } from '../train/types.ts';
@@ -43,6 +44,7 @@ const SHORT_NAMES: Partial<Record<ConfigKey, string>> = {
   inputDim: 'input',
   hiddenDims: 'hidden',
   outputDim: 'out',
+  gradientWire: 'wire',
 };
 
 /** What a valid value looks like, for the notice (bounds from room-config.ts). */
@@ -57,6 +59,7 @@ const HINTS: Partial<Record<ConfigKey, string>> = {
   lr: `a number from 0 to ${MAX_LR}`,
   hiddenDims: `up to ${MAX_LINK_HIDDEN_LAYERS} widths from 1 to ${MAX_LINK_WIDTH}, comma-separated`,
   outputDim: `an integer from 1 to ${MAX_LINK_WIDTH}`,
+  gradientWire: WIRE_FORMATS.join(' | '),
 };
 
 /** The parameter name of a config field. */

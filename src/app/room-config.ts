@@ -7,6 +7,7 @@
  */
 import { MAX_WORKERS_PER_TAB } from '../nn/world.ts';
 import type { RoomConfig } from '../signaling/protocol.ts';
+import { WIRE_FORMATS } from '../mesh/half-codec.ts';
 import { DEFAULT_CONFIG, type BnMode, type PermutationKind, type TrainConfig } from '../train/types.ts';
 
 /** Bounds of the user-editable fields. BN in training needs at least 2 samples per worker. */
@@ -123,6 +124,7 @@ export function decodeRoomState(record: RoomConfig, fallback: RoomState = INITIA
     hiddenDims: pick('hiddenDims', dims(r.hiddenDims), f.hiddenDims),
     outputDim: pick('outputDim', intIn(r.outputDim, 1, 65_536), f.outputDim),
     compareWith: pick('compareWith', r.compareWith === null ? null : oneOf(r.compareWith, BN_MODES), f.compareWith),
+    gradientWire: pick('gradientWire', oneOf(r.gradientWire, WIRE_FORMATS), f.gradientWire),
   };
   const command = pick('command', oneOf(r.command, RUN_COMMANDS), fallback.command);
   const runId = pick('runId', typeof r.runId === 'string' && r.runId.length <= 64 ? r.runId : undefined, fallback.runId);

@@ -12,14 +12,17 @@
  * A step is all-or-nothing for the pair, like a single model's: both models do their forwards,
  * backwards and gradient all-reduces first (no state changed), then ONE gather syncs the BatchNorm
  * running statistics of all four encoders, and only then do both commit. A membership change during
- * the step therefore leaves both models at the last completed step.
+ * the step therefore leaves both models at the last completed step. The first model's gradient
+ * buckets travel while the second model computes; one step clock (CommTimer) serves both, so the
+ * step log's compute and communication figures cover the whole step.
  */
 import type { Backend } from '../backend/backend.ts';
 import type { ProcessGroup } from '../mesh/types.ts';
 import { discardRunningStats, syncRunningStats } from '../nn/batchnorm/running-stats.ts';
 import { drawWorkerBatch } from './augment.ts';
 import type { LabelledImages } from './dataset.ts';
-import { MocoTrainer, type BatchSource, type MocoTrainerOptions, type PendingStep, type StepOptions } from './moco.ts';
+import { CommTimer } from './comm.ts';
+import { MocoTrainer, settleAll, type BatchSource, type MocoTrainerOptions, type PendingStep, type StepOptions } from './moco.ts';
 import type { TrainerState } from './moco-state.ts';
 import type { BnMode, StepLog, TrainConfig } from './types.ts';
 
@@ -72,6 +75,8 @@ export class RunTrainer {
   readonly backend: Backend;
   readonly config: Readonly<TrainConfig>;
   readonly group: ProcessGroup | null;
+  /** The step clock of both models. */
+  private readonly timer: CommTimer;
   private destroyed = false;
 
   constructor(opts: MocoTrainerOptions) {
@@ -82,9 +87,10 @@ export class RunTrainer {
     const train: LabelledImages = opts.train;
     const seed = opts.config.seed;
     const draw = configs.length > 1 ? sharedBatches(opts.drawBatch ?? ((step, worker, n) => drawWorkerBatch(train, seed, step, worker, n))) : opts.drawBatch;
+    this.timer = new CommTimer(opts.now);
     this.models = [];
     try {
-      for (const config of configs) this.models.push(new MocoTrainer({ ...opts, config, drawBatch: draw }));
+      for (const config of configs) this.models.push(new MocoTrainer({ ...opts, config, drawBatch: draw, timer: this.timer }));
     } catch (err) {
       for (const m of this.models) m.destroy();
       throw err;
@@ -110,14 +116,23 @@ export class RunTrainer {
   async runStep(opts: StepOptions = {}): Promise<StepLog> {
     this.assertAlive();
     const [first, second] = this.models;
-    if (!second) return first!.runStep(opts);
+    if (!second) {
+      this.timer.startStep();
+      return first!.runStep(opts);
+    }
 
     const pending: PendingStep[] = [];
+    this.timer.startStep();
     try {
       for (const m of this.models) pending.push(await m.prepareStep(opts));
-      await syncRunningStats(
-        pending.flatMap((p) => p.models),
-        { backend: this.backend, world: pending[0]!.world, step: pending[0]!.step },
+      await this.timer.time(() =>
+        settleAll([
+          ...pending.map((p) => p.reduced),
+          syncRunningStats(
+            pending.flatMap((p) => p.models),
+            { backend: this.backend, world: pending[0]!.world, step: pending[0]!.step },
+          ),
+        ]),
       );
     } catch (err) {
       // Nothing was committed; forwards recorded but not synced must not count in a later step.
@@ -126,11 +141,11 @@ export class RunTrainer {
       throw err;
     }
     try {
+      // One clock ran over the whole step, so the first model's log has the step's figures; the
+      // second's per-tab compute slots were taken later in the same step (both models' compute).
       const [a, b] = pending.map((p) => p.commit()) as [StepLog, StepLog];
-      // a's clock ran over the whole step (its sync included); each model's timer counted its own waits.
-      const commMs = a.commMs + b.commMs;
-      const log: StepLog = { ...a, computeMs: Math.max(0, a.computeMs + a.commMs - commMs), commMs };
-      if (a.tabComputeMs && b.tabComputeMs) log.tabComputeMs = a.tabComputeMs.map((ms, tab) => ms + (b.tabComputeMs![tab] ?? 0));
+      const log: StepLog = { ...a };
+      if (b.tabComputeMs) log.tabComputeMs = b.tabComputeMs;
       log.compare = { mode: this.models[1]!.config.mode, loss: b.loss, pretextAcc: b.pretextAcc, sourceOf: b.sourceOf };
       if (b.bn) log.compare.bn = b.bn;
       if (b.sampleOrder) log.compare.sampleOrder = b.sampleOrder;

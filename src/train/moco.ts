@@ -25,7 +25,8 @@ import type { WorkerWorld } from '../nn/world.ts';
 import { createRng } from '../util/rng.ts';
 import { drawWorkerBatch, type WorkerBatch } from './augment.ts';
 import type { Timers } from '../util/timers.ts';
-import { CommTimer, allReduceSum, timedWorld } from './comm.ts';
+import { GradientBuckets } from './buckets.ts';
+import { CommTimer, allReduceSum, timedWorld, yieldToEventLoop } from './comm.ts';
 import type { LabelledImages } from './dataset.ts';
 import { initialQueue, packState, unpackState, type TrainerState } from './moco-state.ts';
 import { dealRows, sampleShuffle, undealRows } from './sample-shuffle.ts';
@@ -49,13 +50,26 @@ export interface MocoTrainerOptions {
    * with known structure. Must depend only on (step, worker, n), never on the tab.
    */
   drawBatch?: BatchSource;
+  /**
+   * The step clock, shared by the models of a compare-mode run (compare.ts), which then starts each
+   * step itself; by default the trainer has its own and starts it in prepareStep.
+   */
+  timer?: CommTimer;
 }
 
 /** Worker `worker`'s batch at `step`: n samples, two views each. */
 export type BatchSource = (step: number, worker: number, n: number) => Pick<WorkerBatch, 'query' | 'key'>;
 
-/** A step whose computation and communication are done and whose results are not applied yet. */
+/**
+ * A step whose computation is done and whose results are not applied yet; its gradient all-reduces
+ * may still be travelling (`reduced`).
+ */
 export interface PendingStep {
+  /**
+   * Resolves when every gradient bucket and the step's figures are summed over all tabs (rejects
+   * as the collective did). Await it, through the step's timer, before commit().
+   */
+  readonly reduced: Promise<void>;
   /** The models whose BatchNorm running statistics the step recorded: sync them before commit(). */
   readonly models: Sequential[];
   /** The trainer's (timed) world, for that sync. */
@@ -85,7 +99,9 @@ export class MocoTrainer {
   /** Key queue [K, D], L2-normalised rows. */
   readonly queue: Tensor;
   private readonly optimizer: SGD;
-  private readonly timer: CommTimer;
+  /** The step clock (shared in compare mode). */
+  readonly timer: CommTimer;
+  private readonly ownTimer: boolean;
   private readonly timed: WorkerWorld;
   private readonly drawBatch: BatchSource;
   private stepIndex = 0;
@@ -100,7 +116,8 @@ export class MocoTrainer {
     this.group = opts.group ?? null;
     const train = opts.train;
     this.drawBatch = opts.drawBatch ?? ((step, worker, n) => drawWorkerBatch(train, config.seed, step, worker, n));
-    this.timer = new CommTimer(opts.now);
+    this.timer = opts.timer ?? new CommTimer(opts.now);
+    this.ownTimer = !opts.timer;
     this.timed = timedWorld(world, this.timer);
     const spec = { inputDim: config.inputDim, hiddenDims: config.hiddenDims, outputDim: config.outputDim };
     this.query = buildEncoder(backend, { ...spec, bnMode: 'local' }, createRng(config.seed, TAG_INIT));
@@ -132,10 +149,10 @@ export class MocoTrainer {
   async runStep(opts: StepOptions = {}): Promise<StepLog> {
     const pending = await this.prepareStep(opts);
     try {
-      // The step's last collective. Nothing before commit() changes the trainer's state, so a step
+      // The step's last collectives. Nothing before commit() changes the trainer's state, so a step
       // that fails on a membership change leaves this tab at its last completed step (the session
-      // relies on it).
-      await syncRunningStats(pending.models, { backend: this.backend, world: this.timed, step: pending.step });
+      // relies on it). The running statistics travel while the last buckets do.
+      await this.timer.time(() => settleAll([pending.reduced, syncRunningStats(pending.models, { backend: this.backend, world: this.timed, step: pending.step })]));
       return pending.commit();
     } finally {
       pending.dispose();
@@ -143,10 +160,11 @@ export class MocoTrainer {
   }
 
   /**
-   * A step up to its last collective: forwards, loss, backward and the gradient all-reduce, with no
-   * state changed. The caller syncs the running statistics of `models` (one gather, possibly together
-   * with another trainer's), then calls commit(); dispose() always. Compare mode (compare.ts) uses it
-   * to keep two models' steps all-or-nothing.
+   * A step up to its last collective: forwards, loss, and backward, whose gradient buckets start
+   * their all-reduces as backward produces them, with no state changed. The caller awaits `reduced`
+   * and syncs the running statistics of `models` (one gather, possibly together with another
+   * trainer's), then calls commit(); dispose() always. Compare mode (compare.ts) uses it to keep two
+   * models' steps all-or-nothing, and to compute the second model while the first one's buckets travel.
    */
   async prepareStep(opts: StepOptions = {}): Promise<PendingStep> {
     this.assertAlive();
@@ -158,8 +176,7 @@ export class MocoTrainer {
     const W = world.worldSize;
     const inDim = config.inputDim;
     this.group?.setStep(step);
-    this.timer.reset();
-    const started = this.timer.now();
+    if (this.ownTimer) this.timer.startStep();
 
     const queryIn = new Float32Array(L * n * inDim);
     const keyIn = new Float32Array(L * n * inDim);
@@ -190,29 +207,50 @@ export class MocoTrainer {
       scope.keep(correct);
       const dqn = scope.keep(backend.infoNceBackward(logits, keys, this.queue, config.temperature));
       const dq = scope.keep(backend.l2NormalizeBackward(dqn, q));
-      scope.keep(await this.query.backward(dq, queryCtx));
 
-      // DDP: one all-reduce carries every gradient plus the loss and accuracy numerators. The local
-      // gradient is that of the mean over L·n rows, i.e. (1/L)·Σ_local workers' gradients.
+      // DDP: the gradient is the mean over ALL world workers of each worker's mean-loss gradient. The
+      // local gradient is that of the mean over L·n rows, i.e. (1/L)·Σ_local workers' gradients, so
+      // each bucket sends it × L; buckets leave as backward produces them (buckets.ts).
       const params = this.optimizer.params;
-      for (const p of params) p.grad ??= backend.zeros(p.value.shape);
-      const grads = params.map((p) => p.grad!);
-      const packed = await flattenTensors(backend, grads);
-      const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
-      // After them, one slot per tab holding that tab's compute time so far (zero elsewhere): the sum
-      // gives every tab every tab's time, measured by that tab, with no extra message.
       const tabs = this.group?.size ?? 1;
-      const local = new Float32Array(packed.length + 2 + tabs);
-      for (let i = 0; i < packed.length; i++) local[i] = packed[i] * L;
-      local[packed.length] = lossValue[0] * L * n;
-      local[packed.length + 1] = correctValue[0];
-      local[packed.length + 2 + (this.group?.rank ?? 0)] = Math.max(0, this.timer.now() - started - this.timer.ms);
-      const summed = await allReduceSum(this.group, local, this.timer);
+      const buckets = new GradientBuckets(backend, params, L, (contribution) =>
+        allReduceSum(this.group, contribution, this.timer, { wire: config.gradientWire, blocking: false }),
+      );
+      let summedGrads: Float32Array[] = [];
+      let summedFigures: Float32Array;
+      let reduced: Promise<void>;
+      try {
+        scope.keep(
+          await this.query.backward(dq, queryCtx, async (layer) => {
+            // On the CPU backend backward never yields: let a launched bucket reach the wire first.
+            if ((await buckets.layerDone(layer)) && tabs > 1) await yieldToEventLoop();
+          }),
+        );
+        const gradients = buckets.finish();
+        const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
+        // The step's figures go in float32 whatever the gradients' wire: the loss and accuracy
+        // numerators, then one slot per tab holding that tab's compute time so far (zero elsewhere):
+        // the sum gives every tab every tab's time, measured by that tab, with no extra message.
+        const local = new Float32Array(2 + tabs);
+        local[0] = lossValue[0] * L * n;
+        local[1] = correctValue[0];
+        local[2 + (this.group?.rank ?? 0)] = this.timer.computeMs();
+        const figures = allReduceSum(this.group, local, this.timer, { blocking: false });
+        reduced = settleAll([gradients, figures]).then(([g, f]) => {
+          summedGrads = g;
+          summedFigures = f;
+        });
+      } catch (err) {
+        buckets.abandon();
+        throw err;
+      }
+      reduced.catch(() => {});
       let committed = false;
       const commit = (): StepLog => {
         if (committed || this.stepIndex !== step) throw Object.assign(new Error('a prepared step can be committed once, in order'), { code: 'ERR_STEP_ORDER' });
+        if (summedGrads.length !== params.length) throw Object.assign(new Error('commit() before the step was reduced'), { code: 'ERR_STEP_ORDER' });
         committed = true;
-        unflattenInto(backend, grads, summed.subarray(0, packed.length).map((v) => v / W));
+        params.forEach((p, i) => backend.write(p.grad ?? (p.grad = backend.zeros(p.value.shape)), summedGrads[i]!.map((v) => v / W)));
         this.optimizer.step();
         emaParams(this.key, this.query, config.keyMomentum);
 
@@ -220,15 +258,15 @@ export class MocoTrainer {
         this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
         this.stepIndex++;
 
-        const totalMs = this.timer.now() - started;
         const log: StepLog = {
           step,
-          loss: summed[packed.length] / (W * n),
-          pretextAcc: summed[packed.length + 1] / (W * n),
+          loss: summedFigures[0]! / (W * n),
+          pretextAcc: summedFigures[1]! / (W * n),
           sourceOf,
-          computeMs: Math.max(0, totalMs - this.timer.ms),
+          computeMs: this.timer.computeMs(),
           commMs: this.timer.ms,
-          tabComputeMs: Array.from(summed.subarray(packed.length + 2, packed.length + 2 + tabs)),
+          commInFlightMs: this.timer.inFlightMs,
+          tabComputeMs: Array.from(summedFigures.subarray(2, 2 + tabs)),
         };
         if (trace) log.bn = trace;
         if (trace && order) log.sampleOrder = order;
@@ -238,7 +276,7 @@ export class MocoTrainer {
         this.optimizer.zeroGrad();
         scope.dispose();
       };
-      return { models: [this.query, this.key], world, step, commit, dispose };
+      return { models: [this.query, this.key], world, step, reduced, commit, dispose };
     } catch (err) {
       this.optimizer.zeroGrad();
       scope.dispose();
@@ -344,6 +382,17 @@ class TensorScope {
   dispose(): void {
     for (const t of this.tensors.splice(0)) this.backend.dispose(t);
   }
+}
+
+/**
+ * Like Promise.all, but settles only when every promise has: a failed step returns after all of its
+ * collectives have finished, so none is still travelling when the session rebuilds the world.
+ */
+export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 function identity(size: number): number[] {

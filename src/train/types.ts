@@ -4,9 +4,10 @@
  * what the UI exports as JSON/CSV.
  */
 import type { BnLayerTrace, BnMode, PermutationKind } from '../nn/batchnorm/types.ts';
+import type { WireFormat } from '../mesh/half-codec.ts';
 
 /** The BatchNorm vocabulary lives in nn (src/nn/batchnorm/types.ts); re-exported for train, app and UI. */
-export type { BnLayerTrace, BnMode, PermutationKind };
+export type { BnLayerTrace, BnMode, PermutationKind, WireFormat };
 
 export interface TrainConfig {
   mode: BnMode;
@@ -35,6 +36,11 @@ export interface TrainConfig {
    * augmentations and permutation stream (src/train/compare.ts); null = one model.
    */
   compareWith: BnMode | null;
+  /**
+   * How gradients cross tabs: 'f32', or 'f16' / 'bf16' (half the bytes; rounded to nearest even per
+   * tab, summed in float32; src/mesh/half-codec.ts). Only gradient buckets use it.
+   */
+  gradientWire: WireFormat;
 }
 
 /** The leak demo of the README: 8 workers × 8 samples, queue 1024, T 0.1, 2000 steps. */
@@ -56,6 +62,7 @@ export const DEFAULT_CONFIG: Readonly<TrainConfig> = Object.freeze({
   hiddenDims: [512, 512],
   outputDim: 128,
   compareWith: null,
+  gradientWire: 'f32',
 });
 
 export interface StepLog {
@@ -65,8 +72,15 @@ export interface StepLog {
   pretextAcc: number;
   /** sourceOf[w] = the worker whose statistics worker w used; identity for local, sync and samples (see sampleOrder). */
   sourceOf: number[];
+  /** The step's wall time minus commMs. */
   computeMs: number;
+  /** Time the step waited on communication (ms): communication not hidden behind compute. */
   commMs: number;
+  /**
+   * Time any of the step's collectives was in flight (ms), waited for or travelling behind compute
+   * (gradient buckets); commInFlightMs − commMs of it was hidden.
+   */
+  commInFlightMs?: number;
   /**
    * Every tab's compute time of this step up to the gradient all-reduce (ms, by group rank), as each
    * tab measured it; the slowest one sets the pace of the room.

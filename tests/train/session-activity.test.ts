@@ -21,21 +21,27 @@ async function until(check: () => boolean, what: string, timeoutMs = 20_000): Pr
   }
 }
 
-/** `group` whose allReduce waits for `gate` once `armed()` says so (after the world is built). */
+/**
+ * `group` whose allReduce waits for `gate` once `armed()` says so (after the world is built); every
+ * collective called after a held one waits too, so this tab still calls them in the room's order.
+ */
 function gated(group: ProcessGroup, armed: () => boolean, gate: Promise<void>, reached: () => void): ProcessGroup {
+  const collectives = new Set<PropertyKey>(['allReduce', 'allGather', 'broadcast', 'exchange', 'barrier']);
+  let holding = false;
   return new Proxy(group, {
     get(target, key) {
-      if (key === 'allReduce') {
-        return async (...args: Parameters<ProcessGroup['allReduce']>) => {
-          if (armed()) {
-            reached();
-            await gate;
-          }
-          return target.allReduce(...args);
-        };
-      }
       const value = Reflect.get(target, key) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const bound = (value as (...a: unknown[]) => unknown).bind(target);
+      if (!collectives.has(key)) return bound;
+      return async (...args: unknown[]) => {
+        if (key === 'allReduce' && armed()) {
+          reached();
+          holding = true;
+        }
+        if (holding) await gate;
+        return bound(...args);
+      };
     },
   });
 }
@@ -60,7 +66,8 @@ describe('TrainingSession.activity', () => {
 
     const run1 = s1.start();
     await until(() => held, 'tab 1 to reach its all-reduce');
-    expect(s1.activity).toBe('exchanging');
+    // The first gradient bucket is held while backward computes on; then the step waits for it.
+    await until(() => s1.activity === 'exchanging', 'tab 1 to wait for its held gradient buckets');
     // Tab 0 has sent its part and waits for tab 1's in the same collective.
     await until(() => s0.activity === 'exchanging', 'tab 0 to wait in the all-reduce');
     expect(s0.logs).toHaveLength(0);

@@ -120,8 +120,10 @@ const PLACEMENTS = [[4], [2, 2]];
 describe.each(BACKENDS.map((b) => [b.kind, b] as const))('PyTorch trajectory oracle, %s backend', (kind, be) => {
   it('the reference was made for this configuration', () => {
     // compareWith (a second model in the same run, compare mode) is no part of one model's training.
-    const { compareWith, ...oneModel } = TRAJECTORY_CONFIG;
+    // The gradients' wire format is no part of the reference either: it is float32 here.
+    const { compareWith, gradientWire, ...oneModel } = TRAJECTORY_CONFIG;
     expect(compareWith).toBeNull();
+    expect(gradientWire).toBe('f32');
     expect(reference.config).toEqual(oneModel);
     expect(reference.workers).toBe(TRAJECTORY_WORKERS);
     expect(reference.steps).toBe(TRAJECTORY_STEPS);

@@ -28,12 +28,24 @@ export class Sequential implements Layer {
     return current === x ? ctx.backend.clone(x) : current;
   }
 
-  async backward(dy: Tensor, ctx: ForwardContext): Promise<Tensor> {
+  /**
+   * Backward through every child, last first. `afterLayer` runs when a child's backward has returned,
+   * i.e. when its parameters' gradients are final (each parameter is used once in forward): the
+   * trainer's gradient buckets start their all-reduce there.
+   */
+  async backward(dy: Tensor, ctx: ForwardContext, afterLayer?: (layer: Layer) => Promise<void>): Promise<Tensor> {
     let current = dy;
     for (let i = this.children.length - 1; i >= 0; i--) {
       const next = await this.children[i]!.backward(current, ctx);
       if (current !== dy) ctx.backend.dispose(current);
       current = next;
+      if (!afterLayer) continue;
+      try {
+        await afterLayer(this.children[i]!);
+      } catch (err) {
+        if (current !== dy) ctx.backend.dispose(current);
+        throw err;
+      }
     }
     return current === dy ? ctx.backend.clone(dy) : current;
   }
