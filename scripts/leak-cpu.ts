@@ -10,6 +10,7 @@
  * gaps between the two are printed at the end.
  */
 import { writeFileSync } from 'node:fs';
+import { WIRE_FORMATS, type WireFormat } from '../src/mesh/half-codec.ts';
 import { DEFAULT_CONFIG, type BnMode, type TrainConfig } from '../src/train/types.ts';
 import type { KnnFeatures } from '../src/train/knn.ts';
 import { runOnCpu } from './lib/cpu-run.ts';
@@ -24,6 +25,9 @@ const USAGE = `usage: npm run leak:cpu -- [options]
   --steps S         training steps                                   [${DEFAULT_CONFIG.steps}]
   --seed K          run seed                                         [${DEFAULT_CONFIG.seed}]
   --workers W       virtual workers in this process                  [8]
+  --tabs N          split the workers over N in-memory tabs (the mesh's wire and
+                    collectives in this process; gradients then cross tabs)  [1]
+  --wire F          gradients on the wire between tabs: f32 | f16 | bf16  [f32]
   --batch B         samples per worker                               [${DEFAULT_CONFIG.batchPerWorker}]
   --lr X            SGD learning rate                                [${DEFAULT_CONFIG.lr}]
   --knn-every N     kNN evaluation period, 0 = never                 [${DEFAULT_CONFIG.knnEvery}]
@@ -41,6 +45,8 @@ const { values } = parseArgsOrExit(
     steps: { type: 'string', default: String(DEFAULT_CONFIG.steps) },
     seed: { type: 'string', default: String(DEFAULT_CONFIG.seed) },
     workers: { type: 'string', default: '8' },
+    tabs: { type: 'string', default: '1' },
+    wire: { type: 'string', default: 'f32' },
     batch: { type: 'string', default: String(DEFAULT_CONFIG.batchPerWorker) },
     lr: { type: 'string', default: String(DEFAULT_CONFIG.lr) },
     'knn-every': { type: 'string', default: String(DEFAULT_CONFIG.knnEvery) },
@@ -66,6 +72,11 @@ if (features !== 'hidden' && features !== 'output') fail(`--features must be hid
 const lr = Number(values.lr);
 if (!Number.isFinite(lr) || lr <= 0) fail(`--lr must be a positive number, got '${values.lr}'`);
 const workers = intArg('workers', 1);
+const tabs = intArg('tabs', 1);
+if (workers % tabs !== 0) fail(`--workers ${workers} must split evenly over --tabs ${tabs}`);
+const gradientWire = values.wire as WireFormat;
+if (!WIRE_FORMATS.includes(gradientWire)) fail(`--wire must be one of ${WIRE_FORMATS.join(', ')}`);
+if (gradientWire !== 'f32' && tabs < 2) fail('--wire f16/bf16 needs --tabs ≥ 2 (gradients cross no tab otherwise)');
 const config: TrainConfig = {
   ...DEFAULT_CONFIG,
   hiddenDims: [...DEFAULT_CONFIG.hiddenDims],
@@ -77,13 +88,16 @@ const config: TrainConfig = {
   batchPerWorker: intArg('batch', 2),
   lr,
   knnEvery: intArg('knn-every', 0),
+  gradientWire,
 };
 if ((mode !== 'local' || (compareWith !== null && compareWith !== 'local')) && workers < 2) fail('shuffle, sync and samples need --workers ≥ 2');
 
 const models = compareWith === null ? mode : `${mode} and ${compareWith}`;
-console.log(`mode ${models}, ${workers} workers × ${config.batchPerWorker}, queue ${config.queueSize}, T ${config.temperature}, lr ${config.lr}, seed ${config.seed}, ${config.steps} steps on the CPU backend`);
-const { log, wallSeconds } = await runOnCpu(config, { workers, features, printEvery: intArg('print-every', 1) });
+const placement = tabs > 1 ? `${tabs} in-memory tabs × ${workers / tabs} workers, gradients in ${gradientWire}` : `${workers} workers`;
+console.log(`mode ${models}, ${placement} × ${config.batchPerWorker}, queue ${config.queueSize}, T ${config.temperature}, lr ${config.lr}, seed ${config.seed}, ${config.steps} steps on the CPU backend`);
+const { log, wallSeconds, sentBytesPerStep } = await runOnCpu(config, { workers, tabs, features, printEvery: intArg('print-every', 1) });
 console.log(`done in ${wallSeconds.toFixed(0)} s`);
+if (sentBytesPerStep !== null) console.log(`bytes sent per tab per step (rank 0, frame headers included): ${Math.round(sentBytesPerStep)}`);
 const gaps = leakGaps(config, log.steps);
 if (gaps) console.log(gapsLine(gaps));
-if (values.out) writeFileSync(values.out, JSON.stringify(log));
+if (values.out) writeFileSync(values.out, JSON.stringify(sentBytesPerStep === null ? log : { ...log, sentBytesPerStep }));

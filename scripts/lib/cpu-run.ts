@@ -1,10 +1,14 @@
 /**
- * One training run on the CPU backend in this process (no browser, no mesh), one or two models
- * (compare mode): the loop behind `npm run leak:cpu` and `npm run demo:check`. Prints the seed
- * project's `[step/steps] Loss x` lines and kNN accuracy, and returns the run log.
+ * One training run on the CPU backend in this process (no browser), one or two models (compare
+ * mode): the loop behind `npm run leak:cpu` and `npm run demo:check`. Prints the seed project's
+ * `[step/steps] Loss x` lines and kNN accuracy, and returns the run log. With `tabs` > 1 the world is
+ * split over that many in-memory tabs (the mesh's endpoints, wire format and collectives, one thread),
+ * so gradients really cross tabs, in `config.gradientWire`, and the bytes each tab sends are counted.
  */
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
-import { localWorld } from '../../src/nn/world.ts';
+import { localWorld, processGroupWorld, type WorkerWorld } from '../../src/nn/world.ts';
+import type { ProcessGroup } from '../../src/mesh/types.ts';
+import { createCountedGroups } from './counted-groups.ts';
 import { RunTrainer } from '../../src/train/compare.ts';
 import { createDataset } from '../../src/train/dataset.ts';
 import { knnAccuracy, type KnnFeatures } from '../../src/train/knn.ts';
@@ -13,6 +17,8 @@ import type { RunLog, StepLog, TrainConfig } from '../../src/train/types.ts';
 export interface CpuRunOptions {
   /** Virtual workers of the one-process world (overrides config.workersPerTab). */
   workers: number;
+  /** In-memory tabs the workers are split over (default 1: one local world, no mesh). */
+  tabs?: number;
   features: KnnFeatures;
   printEvery: number;
   print?: (line: string) => void;
@@ -21,19 +27,30 @@ export interface CpuRunOptions {
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /** Trains `config` to the end; resolves with the run log and the wall time in seconds (kNN included). */
-export async function runOnCpu(config: TrainConfig, opts: CpuRunOptions): Promise<{ log: RunLog; wallSeconds: number }> {
+export async function runOnCpu(config: TrainConfig, opts: CpuRunOptions): Promise<{ log: RunLog; wallSeconds: number; sentBytesPerStep: number | null }> {
   const print = opts.print ?? ((line: string) => console.log(line));
-  const backend = createCpuBackend();
+  const tabs = opts.tabs ?? 1;
+  if (!Number.isInteger(tabs) || tabs < 1 || opts.workers % tabs !== 0) throw new RangeError(`${opts.workers} workers do not split evenly over ${tabs} tabs`);
+  const perTab = opts.workers / tabs;
   const dataset = createDataset({ seed: config.seed });
-  const trainer = new RunTrainer({ backend, config: { ...config, workersPerTab: opts.workers }, world: localWorld(opts.workers), train: dataset.train });
-  const log: RunLog = { version: 1, config, worldSize: opts.workers, tabs: 1, backend: backend.label, startedAt: new Date().toISOString(), steps: [] };
+  const mesh = tabs > 1 ? createCountedGroups(tabs) : null;
+  const groups: Array<ProcessGroup | null> = mesh ? mesh.groups : [null];
+  const worlds: WorkerWorld[] = await Promise.all(groups.map((g) => (g ? processGroupWorld(g, perTab) : localWorld(perTab))));
+  const trainers = groups.map(
+    (group, r) => new RunTrainer({ backend: createCpuBackend(), config: { ...config, workersPerTab: perTab }, world: worlds[r]!, group, train: dataset.train }),
+  );
+  await Promise.all(trainers.map((t) => t.broadcastParameters()));
+  const trainer = trainers[0]!;
+  const backend = trainer.backend;
+  const sentAtStart = mesh ? mesh.sentBytes[0]! : 0;
+  const log: RunLog = { version: 1, config, worldSize: opts.workers, tabs, backend: backend.label, startedAt: new Date().toISOString(), steps: [] };
   const models = trainer.models.map((m) => m.config.mode);
   const tag = (i: number) => (models.length > 1 ? ` ${models[i]}` : '');
   const started = performance.now();
   const windows: number[][] = models.map(() => []);
   try {
     for (let s = 0; s < config.steps; s++) {
-      const step: StepLog = await trainer.runStep();
+      const [step] = (await Promise.all(trainers.map((t) => t.runStep()))) as [StepLog, ...StepLog[]];
       const figures = [step, ...(step.compare ? [step.compare] : [])];
       figures.forEach((f, i) => windows[i]!.push(f.pretextAcc));
       const done = s + 1;
@@ -57,7 +74,10 @@ export async function runOnCpu(config: TrainConfig, opts: CpuRunOptions): Promis
       log.steps.push(step);
     }
   } finally {
-    trainer.destroy();
+    for (const t of trainers) t.destroy();
+    mesh?.destroy();
   }
-  return { log, wallSeconds: (performance.now() - started) / 1000 };
+  // Rank 0's bytes over the training steps (the start-up broadcast excluded; kNN sends nothing).
+  const sentBytesPerStep = mesh ? (mesh.sentBytes[0]! - sentAtStart) / config.steps : null;
+  return { log, wallSeconds: (performance.now() - started) / 1000, sentBytesPerStep };
 }

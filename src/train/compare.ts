@@ -125,14 +125,11 @@ export class RunTrainer {
     this.timer.startStep();
     try {
       for (const m of this.models) pending.push(await m.prepareStep(opts));
-      await this.timer.time(() =>
-        settleAll([
-          ...pending.map((p) => p.reduced),
-          syncRunningStats(
-            pending.flatMap((p) => p.models),
-            { backend: this.backend, world: pending[0]!.world, step: pending[0]!.step },
-          ),
-        ]),
+      // The running statistics are written when their gather returns: only after every bucket was accepted.
+      await this.timer.time(() => settleAll(pending.map((p) => p.reduced)));
+      await syncRunningStats(
+        pending.flatMap((p) => p.models),
+        { backend: this.backend, world: pending[0]!.world, step: pending[0]!.step },
       );
     } catch (err) {
       // Nothing was committed; forwards recorded but not synced must not count in a later step.

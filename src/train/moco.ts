@@ -25,7 +25,7 @@ import type { WorkerWorld } from '../nn/world.ts';
 import { createRng } from '../util/rng.ts';
 import { drawWorkerBatch, type WorkerBatch } from './augment.ts';
 import type { Timers } from '../util/timers.ts';
-import { GradientBuckets } from './buckets.ts';
+import { BUCKET_CAP_BYTES, GradientBuckets } from './buckets.ts';
 import { CommTimer, allReduceSum, timedWorld, yieldToEventLoop } from './comm.ts';
 import type { LabelledImages } from './dataset.ts';
 import { initialQueue, packState, unpackState, type TrainerState } from './moco-state.ts';
@@ -55,6 +55,8 @@ export interface MocoTrainerOptions {
    * step itself; by default the trainer has its own and starts it in prepareStep.
    */
   timer?: CommTimer;
+  /** Gradient bucket cap (default BUCKET_CAP_BYTES); Infinity: one all-reduce after backward. */
+  bucketCapBytes?: number;
 }
 
 /** Worker `worker`'s batch at `step`: n samples, two views each. */
@@ -104,6 +106,7 @@ export class MocoTrainer {
   private readonly ownTimer: boolean;
   private readonly timed: WorkerWorld;
   private readonly drawBatch: BatchSource;
+  private readonly bucketCapBytes: number;
   private stepIndex = 0;
   private queuePtr = 0;
   private destroyed = false;
@@ -118,6 +121,7 @@ export class MocoTrainer {
     this.drawBatch = opts.drawBatch ?? ((step, worker, n) => drawWorkerBatch(train, config.seed, step, worker, n));
     this.timer = opts.timer ?? new CommTimer(opts.now);
     this.ownTimer = !opts.timer;
+    this.bucketCapBytes = opts.bucketCapBytes ?? BUCKET_CAP_BYTES;
     this.timed = timedWorld(world, this.timer);
     const spec = { inputDim: config.inputDim, hiddenDims: config.hiddenDims, outputDim: config.outputDim };
     this.query = buildEncoder(backend, { ...spec, bnMode: 'local' }, createRng(config.seed, TAG_INIT));
@@ -150,9 +154,11 @@ export class MocoTrainer {
     const pending = await this.prepareStep(opts);
     try {
       // The step's last collectives. Nothing before commit() changes the trainer's state, so a step
-      // that fails on a membership change leaves this tab at its last completed step (the session
-      // relies on it). The running statistics travel while the last buckets do.
-      await this.timer.time(() => settleAll([pending.reduced, syncRunningStats(pending.models, { backend: this.backend, world: this.timed, step: pending.step })]));
+      // that fails on a membership change or a refused contribution leaves this tab at its last
+      // completed step (the session relies on it). The running statistics are written as soon as
+      // their gather returns, so it starts only once every gradient bucket has been accepted.
+      await this.timer.time(() => pending.reduced);
+      await syncRunningStats(pending.models, { backend: this.backend, world: this.timed, step: pending.step });
       return pending.commit();
     } finally {
       pending.dispose();
@@ -213,8 +219,12 @@ export class MocoTrainer {
       // each bucket sends it × L; buckets leave as backward produces them (buckets.ts).
       const params = this.optimizer.params;
       const tabs = this.group?.size ?? 1;
-      const buckets = new GradientBuckets(backend, params, L, (contribution) =>
-        allReduceSum(this.group, contribution, this.timer, { wire: config.gradientWire, blocking: false }),
+      const buckets = new GradientBuckets(
+        backend,
+        params,
+        L,
+        (contribution) => allReduceSum(this.group, contribution, this.timer, { wire: config.gradientWire, blocking: false }),
+        this.bucketCapBytes,
       );
       let summedGrads: Float32Array[] = [];
       let summedFigures: Float32Array;
