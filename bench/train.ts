@@ -1,17 +1,24 @@
 /**
- * Training throughput: samples/s and the step-time split (compute vs communication) of real headless
- * tabs training over the real mesh, on 1, 2 and 4 tabs, for the WebGPU backend (SwiftShader here) and
- * the CPU backend; and in the same run the same workload in PyTorch on the CPU
- * (../shared/anchors/torch_moco_anchor.py, Debian's python3-torch with OpenBLAS), skipped with a notice
- * where unavailable. Prints a table; asserts nothing.
+ * Training throughput: samples/s and the step-time split of real headless tabs training over the real
+ * mesh, on 1, 2 and 4 tabs, for the WebGPU backend (SwiftShader here) and the CPU backend; and in the
+ * same run the same workload in PyTorch on the CPU (../shared/anchors/torch_moco_anchor.py, Debian's
+ * python3-torch with OpenBLAS), skipped with a notice where unavailable. Prints a table; asserts nothing.
  *
- *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,cpu to change)
+ * The split, from each step's log: compute (wall time minus the time the step waited on
+ * communication), communication waited for, communication in flight (waited for, or travelling behind
+ * compute: the gradient buckets), and the share of the latter that was hidden, Σ(in flight − waited) /
+ * Σ in flight over the timed steps.
+ *
+ *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,cpu to change;
+ *                                   BENCH_WIRE=f32,bf16 adds rows per gradient wire format;
+ *                                   BENCH_COMPARE=1 adds compare-mode rows: shuffle and local together)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
 import { launchBrowser, startDevServer } from '../scripts/lib/browser.ts';
+import { WIRE_FORMATS, type WireFormat } from '../src/mesh/half-codec.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/types.ts';
 import { acceptNoArguments } from '../scripts/lib/cli.ts';
 
@@ -20,19 +27,33 @@ acceptNoArguments(`usage: npm run bench:train
   the CPU. Prints a table; asserts nothing.
   BENCH_STEPS=N          timed steps per case                 [20]
   BENCH_TABS=1,2,4       tab counts
-  BENCH_BACKENDS=webgpu,cpu`);
+  BENCH_BACKENDS=webgpu,cpu
+  BENCH_WIRE=f32         gradient wire formats (f32, f16, bf16)
+  BENCH_COMPARE=0        1: also compare-mode rows (two models per step) on 2+ tabs`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const WARMUP = 3;
 const TAB_COUNTS = (process.env.BENCH_TABS ?? '1,2,4').split(',').map(Number);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',') as Array<'webgpu' | 'cpu'>;
+const WIRES = (process.env.BENCH_WIRE ?? 'f32').split(',') as WireFormat[];
+const COMPARE = process.env.BENCH_COMPARE === '1';
 const BATCH = 64;
+for (const wire of WIRES) if (!WIRE_FORMATS.includes(wire)) throw new Error(`BENCH_WIRE: unknown format ${wire} (${WIRE_FORMATS.join(', ')})`);
+
+interface Case {
+  backend: 'webgpu' | 'cpu';
+  tabs: number;
+  wire: WireFormat;
+  compare: boolean;
+}
 
 /** The anchor's workload: input 256, hidden 512, output 128, batch 64 per worker, queue 4096. */
-function workload(tabs: number): TrainConfig {
+function workload({ tabs, wire, compare }: Case): TrainConfig {
   return {
     ...DEFAULT_CONFIG,
     mode: tabs > 1 ? 'shuffle' : 'local',
+    compareWith: compare ? 'local' : null,
+    gradientWire: wire,
     steps: STEPS + WARMUP,
     batchPerWorker: BATCH,
     workersPerTab: 1,
@@ -56,15 +77,19 @@ interface Row {
   stepMs: number;
   computeMs: number | null;
   commMs: number | null;
+  inFlightMs: number | null;
+  /** Σ(in flight − waited) / Σ in flight. */
+  hiddenShare: number | null;
   samplesPerS: number;
 }
 
-async function browserRow(backend: 'webgpu' | 'cpu', tabs: number, server: Awaited<ReturnType<typeof startDevServer>>): Promise<Row> {
+async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevServer>>): Promise<Row> {
+  const { backend, tabs } = c;
   const browser = await launchBrowser();
   const room = await HeadlessRoom.open({ server, browser });
   try {
     for (let i = 0; i < tabs; i++) await room.addTab();
-    const opts = { config: workload(tabs), tabs, backend, traceEvery: 0, traceChannels: 1 };
+    const opts = { config: workload(c), tabs, backend, traceEvery: 0, traceChannels: 1 };
     const stamps: number[] = [];
     room.tabs[0]!.onStep = () => stamps.push(performance.now());
     await Promise.all(room.tabs.map((t) => t.run(opts)));
@@ -72,12 +97,18 @@ async function browserRow(backend: 'webgpu' | 'cpu', tabs: number, server: Await
     // Wall time between consecutive step reports: includes everything, also what the split misses.
     const gaps = stamps.slice(WARMUP).map((t, i, a) => (i ? t - a[i - 1]! : NaN)).filter(Number.isFinite);
     const stepMs = median(gaps);
+    const inFlight = logs.map((l) => l.commInFlightMs ?? l.commMs);
+    const inFlightTotal = inFlight.reduce((a, b) => a + b, 0);
+    const waitedTotal = logs.reduce((a, l) => a + l.commMs, 0);
+    const extras = [c.wire !== 'f32' ? `gradients ${c.wire}` : '', c.compare ? 'compare mode (2 models)' : ''].filter(Boolean).join(', ');
     return {
-      what: `${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : 'CPU backend'}, ${tabs} tab${tabs > 1 ? 's' : ''}`,
+      what: `${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : 'CPU backend'}, ${tabs} tab${tabs > 1 ? 's' : ''}${extras ? `, ${extras}` : ''}`,
       workers: tabs,
       stepMs,
       computeMs: median(logs.map((l) => l.computeMs)),
       commMs: median(logs.map((l) => l.commMs)),
+      inFlightMs: median(inFlight),
+      hiddenShare: inFlightTotal > 0 ? Math.max(0, inFlightTotal - waitedTotal) / inFlightTotal : null,
       samplesPerS: (tabs * BATCH * 1000) / stepMs,
     };
   } finally {
@@ -98,7 +129,7 @@ function torchRow(workers: number): Row | string {
   const m = /steps_per_s=([\d.]+) samples_per_s_total=([\d.]+)/.exec(res.stdout);
   if (!m) return `PyTorch anchor failed for ${workers} worker(s): ${res.stderr.trim().split('\n').pop()}`;
   const stepsPerS = Number(m[1]);
-  return { what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`, workers, stepMs: 1000 / stepsPerS, computeMs: null, commMs: null, samplesPerS: Number(m[2]) };
+  return { what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`, workers, stepMs: 1000 / stepsPerS, computeMs: null, commMs: null, inFlightMs: null, hiddenShare: null, samplesPerS: Number(m[2]) };
 }
 
 async function main(): Promise<void> {
@@ -107,14 +138,21 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   const server = await startDevServer();
   try {
+    const cases: Case[] = [];
     for (const backend of BACKENDS) {
       for (const tabs of TAB_COUNTS) {
-        try {
-          rows.push(await browserRow(backend, tabs, server));
-          console.log(`  measured ${rows[rows.length - 1]!.what}`);
-        } catch (err) {
-          notes.push(`${backend} ${tabs} tabs failed: ${(err as Error).message}`);
+        for (const wire of tabs > 1 ? WIRES : ['f32' as const]) {
+          cases.push({ backend, tabs, wire, compare: false });
+          if (COMPARE && tabs > 1) cases.push({ backend, tabs, wire, compare: true });
         }
+      }
+    }
+    for (const c of cases) {
+      try {
+        rows.push(await browserRow(c, server));
+        console.log(`  measured ${rows[rows.length - 1]!.what}`);
+      } catch (err) {
+        notes.push(`${c.backend} ${c.tabs} tabs (${c.wire}${c.compare ? ', compare' : ''}) failed: ${(err as Error).message}`);
       }
     }
   } finally {
@@ -126,12 +164,13 @@ async function main(): Promise<void> {
     else rows.push(r);
   }
   const fmt = (v: number | null, d = 1) => (v === null ? '—' : v.toFixed(d));
-  console.log('\n| setup | workers | step ms (median) | compute ms | comm ms | samples/s total | vs PyTorch, same workers |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('\n| setup | workers | step ms (median) | compute ms | comm waited ms | comm in flight ms | comm hidden | samples/s total | vs PyTorch, same workers |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const torch = rows.find((t) => t.what.startsWith('PyTorch') && t.workers === r.workers);
     const ratio = torch ? (r.samplesPerS / torch.samplesPerS).toFixed(3) + '×' : '—';
-    console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.samplesPerS, 0)} | ${ratio} |`);
+    const hidden = r.hiddenShare === null ? '—' : `${(100 * r.hiddenShare).toFixed(0)}%`;
+    console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.inFlightMs)} | ${hidden} | ${fmt(r.samplesPerS, 0)} | ${ratio} |`);
   }
   for (const n of notes) console.log(`note: ${n}`);
 }
