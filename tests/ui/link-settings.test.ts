@@ -8,6 +8,7 @@ import { PRESETS, presetConfig } from '../../src/app/presets.ts';
 import { BN_MODES, MAX_WORKERS_PER_TAB, PERMUTATIONS } from '../../src/app/room-config.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/types.ts';
 import { createRng } from '../../src/util/rng.ts';
+import { WIRE_FORMATS } from '../../src/mesh/half-codec.ts';
 
 const BASE = 'https://192.168.1.5:8443/shufflebn/';
 const ROOM = 'Qx7_abcdefghijklmnopqrstu';
@@ -34,6 +35,7 @@ function randomConfig(seed: number): TrainConfig {
     inputDim: int(1, MAX_LINK_WIDTH),
     hiddenDims: Array.from({ length: int(1, 4) }, () => int(1, MAX_LINK_WIDTH)),
     outputDim: int(1, MAX_LINK_WIDTH),
+    gradientWire: WIRE_FORMATS[int(0, WIRE_FORMATS.length - 1)]!,
   };
 }
 
@@ -111,5 +113,16 @@ describe('bad links', () => {
     expect(read.config).toEqual({ ...DEFAULT_CONFIG });
     expect(read.problems).toHaveLength(5);
     for (const p of read.problems) expect(p.length).toBeLessThan(200);
+  });
+});
+
+describe('gradient wire format in links', () => {
+  it('wire=bf16 sets it, f32 is the default and left out of a link, an unknown format is named', () => {
+    expect(settingsFromLink(`${BASE}?wire=bf16`)!.config.gradientWire).toBe('bf16');
+    expect(settingsFromLink(`${BASE}?wire=f16`)!.problems).toEqual([]);
+    expect(settingsParams(presetConfig('default')).has('wire')).toBe(false);
+    const bad = settingsFromLink(`${BASE}?wire=f8`)!;
+    expect(bad.config.gradientWire).toBe('f32');
+    expect(bad.problems).toEqual(['wire="f8": expected f32 | f16 | bf16']);
   });
 });
