@@ -2,6 +2,7 @@
  * Command-line parsing for the experiment runner: every flag typed and range-checked, so a typo is a
  * clear error (exit code 2), never a silently different experiment.
  */
+import { WIRE_FORMATS } from '../../src/mesh/half-codec.ts';
 import { DEFAULT_CONFIG, type BnMode, type PermutationKind, type TrainConfig } from '../../src/train/types.ts';
 
 export interface ExperimentArgs {
@@ -34,6 +35,7 @@ export const USAGE = `usage: npm run experiment -- [options]
   --temperature T        InfoNCE temperature                           [${DEFAULT_CONFIG.temperature}]
   --knn-every N          kNN evaluation period in steps, 0 = never     [${DEFAULT_CONFIG.knnEvery}]
   --hidden A,B           hidden widths                                 [${DEFAULT_CONFIG.hiddenDims.join(',')}]
+  --wire F               gradients between tabs: f32 | f16 | bf16      [${DEFAULT_CONFIG.gradientWire}]
   --backend B            auto | webgpu | cpu                           [auto]
   --trace-every N        record BN statistics every N steps, 0 = never [1]
   --trace-channels C     channels per BN layer kept in the log         [32]
@@ -91,6 +93,7 @@ export function parseExperimentArgs(argv: readonly string[]): ExperimentArgs {
       case 'lr': config.lr = num(name, value, 0, 10); break;
       case 'temperature': config.temperature = num(name, value, 1e-4, 100); break;
       case 'knn-every': config.knnEvery = int(name, value, 0, 1_000_000); break;
+      case 'wire': config.gradientWire = oneOf(name, value, WIRE_FORMATS); break;
       case 'hidden': config.hiddenDims = value.split(',').map((w) => int(name, w, 1, 8192)); break;
       case 'backend': out.backend = oneOf(name, value, ['auto', 'webgpu', 'cpu'] as const); break;
       case 'trace-every': out.traceEvery = int(name, value, 0, 1_000_000); break;
