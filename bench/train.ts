@@ -7,7 +7,11 @@
  * The split, from each step's log: compute (wall time minus the time the step waited on
  * communication), communication waited for, communication in flight (waited for, or travelling behind
  * compute: the gradient buckets), and the share of the latter that was hidden, Σ(in flight − waited) /
- * Σ in flight over the timed steps.
+ * Σ in flight over the timed steps. In-flight time is an upper bound of communication (a bucket's
+ * all-reduce completes only when its tab next handles its messages, possibly after compute that
+ * outlasted the transfer), so BENCH_AB=1 also runs each case with one all-reduce after backward
+ * (buckets off) and prints 1 − waited(buckets) / waited(off): the communication the buckets took
+ * off the step.
  *
  *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,cpu to change;
  *                                   BENCH_WIRE=f32,bf16 adds rows per gradient wire format;
@@ -29,7 +33,8 @@ acceptNoArguments(`usage: npm run bench:train
   BENCH_TABS=1,2,4       tab counts
   BENCH_BACKENDS=webgpu,cpu
   BENCH_WIRE=f32         gradient wire formats (f32, f16, bf16)
-  BENCH_COMPARE=0        1: also compare-mode rows (two models per step) on 2+ tabs`);
+  BENCH_COMPARE=0        1: also compare-mode rows (two models per step) on 2+ tabs
+  BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward)`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const WARMUP = 3;
@@ -37,6 +42,9 @@ const TAB_COUNTS = (process.env.BENCH_TABS ?? '1,2,4').split(',').map(Number);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',') as Array<'webgpu' | 'cpu'>;
 const WIRES = (process.env.BENCH_WIRE ?? 'f32').split(',') as WireFormat[];
 const COMPARE = process.env.BENCH_COMPARE === '1';
+const AB = process.env.BENCH_AB === '1';
+/** A bucket cap above any gradient here: one bucket, all-reduced after backward (overlap off). */
+const ONE_BUCKET_BYTES = 2 ** 31;
 const BATCH = 64;
 for (const wire of WIRES) if (!WIRE_FORMATS.includes(wire)) throw new Error(`BENCH_WIRE: unknown format ${wire} (${WIRE_FORMATS.join(', ')})`);
 
@@ -45,6 +53,8 @@ interface Case {
   tabs: number;
   wire: WireFormat;
   compare: boolean;
+  /** Buckets off: one all-reduce after backward. */
+  oneBucket: boolean;
 }
 
 /** The anchor's workload: input 256, hidden 512, output 128, batch 64 per worker, queue 4096. */
@@ -73,6 +83,9 @@ function median(xs: number[]): number {
 
 interface Row {
   what: string;
+  /** The case without its bucket setting, to pair buckets on and off. */
+  key?: string;
+  oneBucket?: boolean;
   workers: number;
   stepMs: number;
   computeMs: number | null;
@@ -83,13 +96,17 @@ interface Row {
   samplesPerS: number;
 }
 
+function caseKey(c: Case): string {
+  return `${c.backend}/${c.tabs}/${c.wire}/${c.compare}`;
+}
+
 async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevServer>>): Promise<Row> {
   const { backend, tabs } = c;
   const browser = await launchBrowser();
   const room = await HeadlessRoom.open({ server, browser });
   try {
     for (let i = 0; i < tabs; i++) await room.addTab();
-    const opts = { config: workload(c), tabs, backend, traceEvery: 0, traceChannels: 1 };
+    const opts = { config: workload(c), tabs, backend, traceEvery: 0, traceChannels: 1, ...(c.oneBucket ? { bucketCapBytes: ONE_BUCKET_BYTES } : {}) };
     const stamps: number[] = [];
     room.tabs[0]!.onStep = () => stamps.push(performance.now());
     await Promise.all(room.tabs.map((t) => t.run(opts)));
@@ -100,10 +117,11 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
     const inFlight = logs.map((l) => l.commInFlightMs ?? l.commMs);
     const inFlightTotal = inFlight.reduce((a, b) => a + b, 0);
     const waitedTotal = logs.reduce((a, l) => a + l.commMs, 0);
-    const extras = [c.wire !== 'f32' ? `gradients ${c.wire}` : '', c.compare ? 'compare mode (2 models)' : ''].filter(Boolean).join(', ');
+    const extras = [c.wire !== 'f32' ? `gradients ${c.wire}` : '', c.compare ? 'compare mode (2 models)' : '', c.oneBucket ? 'buckets off' : ''].filter(Boolean).join(', ');
     return {
       what: `${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : 'CPU backend'}, ${tabs} tab${tabs > 1 ? 's' : ''}${extras ? `, ${extras}` : ''}`,
       workers: tabs,
+      oneBucket: c.oneBucket,
       stepMs,
       computeMs: median(logs.map((l) => l.computeMs)),
       commMs: median(logs.map((l) => l.commMs)),
@@ -142,14 +160,16 @@ async function main(): Promise<void> {
     for (const backend of BACKENDS) {
       for (const tabs of TAB_COUNTS) {
         for (const wire of tabs > 1 ? WIRES : ['f32' as const]) {
-          cases.push({ backend, tabs, wire, compare: false });
-          if (COMPARE && tabs > 1) cases.push({ backend, tabs, wire, compare: true });
+          for (const compare of COMPARE && tabs > 1 ? [false, true] : [false]) {
+            cases.push({ backend, tabs, wire, compare, oneBucket: false });
+            if (AB && tabs > 1) cases.push({ backend, tabs, wire, compare, oneBucket: true });
+          }
         }
       }
     }
     for (const c of cases) {
       try {
-        rows.push(await browserRow(c, server));
+        rows.push({ ...(await browserRow(c, server)), key: caseKey(c) });
         console.log(`  measured ${rows[rows.length - 1]!.what}`);
       } catch (err) {
         notes.push(`${c.backend} ${c.tabs} tabs (${c.wire}${c.compare ? ', compare' : ''}) failed: ${(err as Error).message}`);
@@ -171,6 +191,14 @@ async function main(): Promise<void> {
     const ratio = torch ? (r.samplesPerS / torch.samplesPerS).toFixed(3) + '×' : '—';
     const hidden = r.hiddenShare === null ? '—' : `${(100 * r.hiddenShare).toFixed(0)}%`;
     console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.inFlightMs)} | ${hidden} | ${fmt(r.samplesPerS, 0)} | ${ratio} |`);
+  }
+  for (const on of rows.filter((r) => r.key && r.oneBucket === false)) {
+    const off = rows.find((r) => r.key === on.key && r.oneBucket === true);
+    if (!off || off.commMs === null || on.commMs === null || off.commMs <= 0) continue;
+    console.log(
+      `${on.what}: communication waited ${fmt(on.commMs)} ms with buckets, ${fmt(off.commMs)} ms without: ` +
+        `${(100 * (1 - on.commMs / off.commMs)).toFixed(0)}% taken off the step; step ${(off.stepMs / on.stepMs).toFixed(2)}× faster`,
+    );
   }
   for (const n of notes) console.log(`note: ${n}`);
 }

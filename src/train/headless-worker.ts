@@ -19,6 +19,8 @@ export interface HeadlessRunOptions {
   traceEvery: number;
   /** Channels of each BN layer kept in traces (the full vectors are large). */
   traceChannels: number;
+  /** Gradient bucket cap in bytes (benchmarks; default the trainer's BUCKET_CAP_BYTES). */
+  bucketCapBytes?: number;
 }
 
 export interface ReportedStep extends StepLog {
@@ -61,6 +63,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
     groups: meshGroups(m),
     trace: opts.traceEvery > 0,
     traceEvery: Math.max(1, opts.traceEvery),
+    ...(opts.bucketCapBytes ? { bucketCapBytes: opts.bucketCapBytes } : {}),
   });
   session = s;
   s.addEventListener('step', (e) => {

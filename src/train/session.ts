@@ -131,6 +131,8 @@ export interface SessionOptions {
   gatherTimeoutMs?: number;
   /** How long a tab joining a run in progress waits for the run's tabs (default JOIN_RUN_WAIT_MS). */
   joinRunWaitMs?: number;
+  /** Gradient bucket cap in bytes (default BUCKET_CAP_BYTES, train/buckets.ts); benchmarks compare caps. */
+  bucketCapBytes?: number;
 }
 
 function sessionError(code: string, message: string): Error & { code: string } {
@@ -505,7 +507,14 @@ export class TrainingSession extends EventTarget {
 
   private async replaceTrainer(world: WorkerWorld, group: ProcessGroup | null): Promise<void> {
     const previous = this.trainer;
-    const next = new RunTrainer({ backend: this.backend, config: this.config, world, group, train: this.dataset!.train });
+    const next = new RunTrainer({
+      backend: this.backend,
+      config: this.config,
+      world,
+      group,
+      train: this.dataset!.train,
+      ...(this.opts.bucketCapBytes ? { bucketCapBytes: this.opts.bucketCapBytes } : {}),
+    });
     try {
       if (previous) next.loadState(await previous.state());
       await next.broadcastParameters();
