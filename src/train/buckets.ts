@@ -45,8 +45,8 @@ export type BucketReduce = (contribution: Float32Array) => Promise<Float32Array>
 
 /**
  * One step's buckets. `layerDone(layer)` after each layer's backward launches every bucket it
- * completes; `finish()` launches what is left (parameters backward never reached get zero
- * gradients) and resolves with every parameter's summed gradient, in parameter order.
+ * completes; `launchRest()` launches what is left (parameters backward never reached get zero
+ * gradients), and `finish()` resolves with every parameter's summed gradient, in parameter order.
  */
 export class GradientBuckets {
   private readonly buckets: number[][];
@@ -91,9 +91,17 @@ export class GradientBuckets {
     return any;
   }
 
-  /** Launches the remaining buckets; resolves with each parameter's summed gradient (parameter order). */
-  async finish(): Promise<Float32Array[]> {
+  /**
+   * Launches the buckets backward did not complete (in order, so every tab calls its collectives in
+   * the same order); resolves once all are launched.
+   */
+  async launchRest(): Promise<void> {
     for (let b = 0; b < this.buckets.length; b++) if (!this.launched[b]) await this.launch(b);
+  }
+
+  /** After launchRest(): each parameter's summed gradient (parameter order), once every bucket is. */
+  async finish(): Promise<Float32Array[]> {
+    if (this.launched.some((p) => !p)) throw new Error('GradientBuckets.finish() before launchRest()');
     const sums = await Promise.all(this.launched as Promise<Float32Array>[]);
     const out: Float32Array[] = new Array(this.params.length);
     this.buckets.forEach((bucket, b) => {

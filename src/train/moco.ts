@@ -236,6 +236,7 @@ export class MocoTrainer {
             if ((await buckets.layerDone(layer)) && tabs > 1) await yieldToEventLoop();
           }),
         );
+        await buckets.launchRest();
         const gradients = buckets.finish();
         const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
         // The step's figures go in float32 whatever the gradients' wire: the loss and accuracy
