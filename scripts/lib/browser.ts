@@ -54,6 +54,8 @@ export async function startDevServer(opts: { host?: string; signalingTarget?: st
 export interface LaunchOptions {
   /** Run this Chromium inside the named network namespace (`ip netns`), e.g. a second "host". */
   netns?: string;
+  /** Pin this Chromium and every process it starts to these cores (a taskset list, e.g. '1'). */
+  cpus?: string;
   /** Extra Chromium flags, e.g. '--disable-unsafe-webgpu'. */
   args?: string[];
 }
@@ -63,13 +65,16 @@ export async function launchBrowser(opts: LaunchOptions = {}): Promise<Browser> 
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install it with 'apt-get install -y chromium' (or set CHROMIUM_PATH)`);
   }
+  if (opts.netns && opts.cpus) throw new Error('launchBrowser: pass netns or cpus, not both');
   const executablePath = opts.netns
     ? new URL('../chromium-in-netns.sh', import.meta.url).pathname
-    : CHROMIUM_PATH;
+    : opts.cpus
+      ? new URL('../chromium-pinned.sh', import.meta.url).pathname
+      : CHROMIUM_PATH;
   return chromium.launch({
     executablePath,
     args: [...CHROMIUM_ARGS, ...(opts.args ?? [])],
-    env: { ...process.env, ...(opts.netns ? { SHUFFLEBN_NETNS_NAME: opts.netns } : {}) },
+    env: { ...process.env, ...(opts.netns ? { SHUFFLEBN_NETNS_NAME: opts.netns } : {}), ...(opts.cpus ? { SHUFFLEBN_CPUS: opts.cpus } : {}) },
   });
 }
 

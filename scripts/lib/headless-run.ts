@@ -41,8 +41,16 @@ export class HeadlessTab {
 }
 
 /** Calls an export of src/train/headless-worker.ts in the page. */
-export function callWorker(page: Page, fn: 'run' | 'joinRoom' | 'leave', ...args: unknown[]): Promise<unknown> {
+export function callWorker(page: Page, fn: 'run' | 'joinRoom' | 'waitForPeers' | 'leave', ...args: unknown[]): Promise<unknown> {
   return pageModuleCaller<typeof import('../../src/train/headless-worker.ts')>(() => page, '/src/train/headless-worker.ts')(fn, ...args);
+}
+
+export interface TabOptions {
+  disableWebGpu?: boolean;
+  /** The browser to open the tab in (default: the room's). */
+  browser?: Browser;
+  /** The harness page's URL (default: on the room's server as the driver reaches it). */
+  url?: string;
 }
 
 export class HeadlessRoom {
@@ -61,11 +69,22 @@ export class HeadlessRoom {
   }
 
   /** Opens a tab and joins the room (the first tab creates it and is rank 0). */
-  async addTab(opts: { disableWebGpu?: boolean } = {}): Promise<HeadlessTab> {
-    const context = await this.browser.newContext();
+  async addTab(opts: TabOptions = {}): Promise<HeadlessTab> {
+    const tab = await this.openTab(opts);
+    await this.join(tab);
+    return tab;
+  }
+
+  /**
+   * Opens a tab without joining: the page is loaded and reports to the driver. `browser` and `url`
+   * place it in another browser (a pinned one, one in another network namespace) and reach the server
+   * by another address.
+   */
+  async openTab(opts: TabOptions = {}): Promise<HeadlessTab> {
+    const context = await (opts.browser ?? this.browser).newContext();
     // A browser without WebGPU, as far as the page can tell (navigator.gpu absent).
     if (opts.disableWebGpu) await context.addInitScript('delete Navigator.prototype.gpu;');
-    const page = await openPage(context, harnessUrl(this.server));
+    const page = await openPage(context, opts.url ?? harnessUrl(this.server));
     const tab = new HeadlessTab(page, this.tabs.length);
     await page.exposeFunction('__sbnReport', (kind: string, payload: unknown) => {
       if (kind === 'step') {
@@ -75,12 +94,16 @@ export class HeadlessRoom {
       else if (kind === 'error') tab.errors.push(payload as TabError);
       else if (kind === 'state') tab.states.push(String(payload));
     });
-    const room = this.roomId ? { roomId: this.roomId } : { create: true as const };
-    const joined = (await callWorker(page, 'joinRoom', room)) as { roomId: string; selfId: string };
-    this.roomId = joined.roomId;
-    tab.selfId = joined.selfId;
     this.tabs.push(tab);
     return tab;
+  }
+
+  /** Joins an opened tab to the room; the first to join creates it. */
+  async join(tab: HeadlessTab): Promise<void> {
+    const room = this.roomId ? { roomId: this.roomId } : { create: true as const };
+    const joined = (await callWorker(tab.page, 'joinRoom', room)) as { roomId: string; selfId: string };
+    this.roomId = joined.roomId;
+    tab.selfId = joined.selfId;
   }
 
   async close(): Promise<void> {
@@ -117,6 +140,6 @@ export async function runHeadless(opts: RunHeadlessOptions): Promise<{ backend: 
 }
 
 function stripTab(log: ReportedStep): StepLog {
-  const { rank: _rank, selfId: _selfId, ...step } = log;
+  const { rank: _rank, selfId: _selfId, sent: _sent, ...step } = log;
   return step;
 }

@@ -21,6 +21,7 @@ import { MeshEndpoint } from './endpoint.ts';
 // The transport: swapping WebRTC for another link type means changing this import (and nothing else).
 import { createSimplePeerLink } from './simple-peer-link.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
+import { countedLink, TrafficCounter } from './traffic.ts';
 import type { ConnectingLink, LinkFactory } from './transport.ts';
 import { EXCLUDING_CODES, groupEpoch, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
 
@@ -44,6 +45,8 @@ export class Mesh {
   readonly roomId: string;
   members: MeshMember[] = [];
   group: ProcessGroup;
+  /** What this tab has sent to its peers, counted where frames leave (benchmarks read it per step). */
+  readonly traffic = new TrafficCounter();
   private roomMembers: Member[] = [];
   private latestConfig: MeshEvents['config'] | null = null;
   /** The server's membership epoch of the latest `members` (part of every group epoch). */
@@ -327,7 +330,7 @@ export class Mesh {
         this.timers.clearTimeout(timer);
         this.pendingLinks.delete(peerId);
         if (!this.roomMembers.some((m) => m.id === peerId)) return link.destroy('peer left the room while connecting');
-        this.endpoint.addLink(link);
+        this.endpoint.addLink(countedLink(link, this.traffic));
         this.reform();
         if (this.recovering.delete(peerId)) this.bumpRoomEpoch();
       },

@@ -9,6 +9,7 @@ import { Mesh } from '../mesh/mesh.ts';
 import { meshGroups, TrainingSession, type WorldInfo } from './session.ts';
 import { truncateBnTrace } from '../nn/batchnorm/trace.ts';
 import type { StepLog, TrainConfig } from './types.ts';
+import type { TrafficTotals } from '../mesh/traffic.ts';
 
 export interface HeadlessRunOptions {
   config: TrainConfig;
@@ -26,6 +27,8 @@ export interface HeadlessRunOptions {
 export interface ReportedStep extends StepLog {
   rank: number;
   selfId: string;
+  /** Everything this tab had sent to its peers when the step ended (the mesh's counters). */
+  sent: TrafficTotals;
 }
 
 type Report = (kind: 'step' | 'world' | 'error' | 'state', payload: unknown) => void;
@@ -49,6 +52,12 @@ export async function joinRoom(room: { create: true } | { roomId: string }): Pro
   return { roomId: mesh.roomId, selfId: mesh.selfId };
 }
 
+/** Resolves once `size` tabs (this one included) are linked (benchmarks time the room's set-up with it). */
+export async function waitForPeers(size: number, timeoutMs: number): Promise<void> {
+  if (!mesh) throw new Error('joinRoom() first');
+  await mesh.waitForSize(size, timeoutMs);
+}
+
 /** Trains to the end; resolves with this tab's adapter/backend label. */
 export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; steps: number }> {
   if (!mesh) throw new Error('joinRoom() first');
@@ -68,7 +77,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
   session = s;
   s.addEventListener('step', (e) => {
     const log = (e as CustomEvent<StepLog>).detail;
-    const out: ReportedStep = { ...log, rank: m.group.rank, selfId: m.selfId };
+    const out: ReportedStep = { ...log, rank: m.group.rank, selfId: m.selfId, sent: m.traffic.snapshot() };
     if (log.bn) out.bn = truncateBnTrace(log.bn, opts.traceChannels);
     if (log.compare?.bn) out.compare = { ...log.compare, bn: truncateBnTrace(log.compare.bn, opts.traceChannels) };
     report('step', out);

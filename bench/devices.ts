@@ -1,0 +1,176 @@
+/**
+ * Tabs as separate devices: each tab in its own Chromium process (own user-data-dir), so a tab's
+ * compute no longer competes with the others' for the same cores or network stack.
+ *   pinned  each browser pinned to its own core (taskset -c N, inherited by all its processes): samples/s
+ *           of 1 pinned tab against 2 pinned tabs, the anchor workload (batch 64 per tab), i.e. how a
+ *           room scales when every tab brings its own core.
+ *   netns   2 tabs in separate network namespaces joined by a veth pair limited with tc tbf (both
+ *           directions), unlimited and at each --rates: the step-time split (compute vs communication).
+ * The signaling server and this driver are not pinned: with 2 pinned browsers on a 2-core machine they
+ * share the browsers' cores. Needs root (taskset works without, `ip netns` does not). Prints tables;
+ * asserts nothing.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import type { Browser } from 'playwright-core';
+import { launchBrowser, startDevServer, type DevServer } from '../scripts/lib/browser.ts';
+import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
+import { linkedNamespace, type LinkedNamespace } from '../scripts/lib/netns.ts';
+import { parseArgsOrExit, usageError } from '../scripts/lib/cli.ts';
+import { ANCHOR_BATCH, anchorWorkload, kib, trainAndMeasure, type RunFigures } from './lib/room-figures.ts';
+import type { BackendPreference } from '../src/backend/index.ts';
+
+const USAGE = `usage: npm run bench:devices -- [options]
+  Tabs as separate devices: browsers pinned to one core each (1 → 2 tab scaling), and 2 tabs in
+  separate network namespaces behind a bandwidth limit (step-time split). Prints tables; asserts nothing.
+  --mode M        pinned | netns | both                                  [both]
+  --backend B     wasm | webgpu | cpu (pinned mode runs each of a list)  [wasm,webgpu]
+  --steps N       timed steps per run, after 3 warm-up steps             [20]
+  --rates R,..    tbf limits in Mbit/s for netns mode (unlimited first)  [200,50]`;
+
+const args = parseArgsOrExit(
+  { mode: { type: 'string', default: 'both' }, backend: { type: 'string', default: 'wasm,webgpu' }, steps: { type: 'string', default: '20' }, rates: { type: 'string', default: '200,50' } },
+  USAGE,
+).values;
+const MODE = args.mode!;
+if (!['pinned', 'netns', 'both'].includes(MODE)) usageError(`--mode must be pinned, netns or both, got '${MODE}'`, USAGE);
+const BACKENDS = args.backend!.split(',') as BackendPreference[];
+for (const b of BACKENDS) if (!['wasm', 'webgpu', 'cpu'].includes(b)) usageError(`--backend takes wasm, webgpu or cpu, got '${b}'`, USAGE);
+const STEPS = Number(args.steps);
+if (!Number.isInteger(STEPS) || STEPS < 2) usageError(`--steps must be an integer ≥ 2, got '${args.steps}'`, USAGE);
+const RATES = args.rates!.split(',').map(Number);
+if (RATES.some((r) => !(r > 0))) usageError(`--rates must be positive Mbit/s figures, got '${args.rates}'`, USAGE);
+const WARMUP = 3;
+const isRoot = process.getuid?.() === 0;
+
+/** Every process of the Chromium whose command line carries `marker`, with its allowed cores. */
+function chromiumAffinity(marker: string): { processes: number; cores: Set<string> } {
+  const parentOf = new Map<number, number>();
+  let root = -1;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      if (root < 0 && readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(marker)) root = Number(entry);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const cores = new Set<string>();
+  let processes = 0;
+  for (const pid of parentOf.keys()) {
+    let p: number | undefined = pid;
+    while (p !== undefined && p > 1 && p !== root) p = parentOf.get(p);
+    if (p !== root) continue;
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      cores.add(/Cpus_allowed_list:\s*(\S+)/.exec(status)![1]!);
+      processes++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return { processes, cores };
+}
+
+/** One room of `browsers.length` tabs, tab i in browsers[i], trained on the anchor workload. */
+async function runRoom(server: DevServer, browsers: Browser[], backend: BackendPreference, url?: string, joined?: () => void): Promise<RunFigures> {
+  const room = await HeadlessRoom.open({ server, browser: browsers[0]! });
+  try {
+    for (const browser of browsers) await room.addTab({ browser, ...(url ? { url } : {}) });
+    joined?.();
+    const tabs = browsers.length;
+    return await trainAndMeasure(room, { config: anchorWorkload(tabs, STEPS + WARMUP), tabs, backend, traceEvery: 0, traceChannels: 1 }, WARMUP);
+  } finally {
+    for (const tab of room.tabs) await tab.close().catch(() => {});
+  }
+}
+
+const samplesPerS = (r: RunFigures) => (r.tabs * ANCHOR_BATCH * 1000) / r.stepMs;
+const splitCells = (r: RunFigures) => `${r.stepMs.toFixed(1)} | ${r.computeMs.toFixed(1)} | ${r.commMs.toFixed(1)} | ${kib(r.bytes[0]!.total)}`;
+
+async function pinned(server: DevServer): Promise<void> {
+  const cores = cpus().length;
+  if (cores < 2) return console.log('pinned mode skipped: needs 2 cores');
+  const browsers: Browser[] = [];
+  try {
+    for (let i = 0; i < 2; i++) browsers.push(await launchBrowser({ cpus: String(i), args: [`--sbn-device=${process.pid}-${i}`] }));
+    // Read once both tabs are open (renderers included), from /proc, not from what was asked for.
+    const showAffinity = () => {
+      for (let i = 0; i < 2; i++) {
+        const { processes, cores: allowed } = chromiumAffinity(`--sbn-device=${process.pid}-${i}`);
+        console.log(`  browser ${i}: ${processes} processes, allowed cores ${[...allowed].join(' / ')}`);
+      }
+    };
+    let shown = false;
+    console.log('| backend | tabs (one core each) | step ms | compute ms | comm ms | KiB sent/tab/step | samples/s | vs 1 pinned tab |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const backend of BACKENDS) {
+      const one = await runRoom(server, browsers.slice(0, 1), backend);
+      const two = await runRoom(server, browsers, backend, undefined, () => shown || ((shown = true), showAffinity()));
+      for (const r of [one, two]) {
+        console.log(`| ${backend} | ${r.tabs} | ${splitCells(r)} | ${samplesPerS(r).toFixed(0)} | ${(samplesPerS(r) / samplesPerS(one)).toFixed(2)}× |`);
+      }
+    }
+  } finally {
+    for (const b of browsers) await b.close().catch(() => {});
+  }
+}
+
+async function netns(): Promise<void> {
+  if (!isRoot) return console.log('netns mode skipped: `ip netns` needs root');
+  const hostB: LinkedNamespace = linkedNamespace(`sbndv${process.pid % 100_000}`, 1);
+  const onSignal = () => {
+    hostB.destroy();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  // Listening on every address, after the veth exists: its address is one of the server's own origins.
+  const server = await startDevServer({ host: '0.0.0.0' });
+  const url = `http://${hostB.localIp}:${server.port}/tests/pages/harness.html`;
+  // A LAN address over http is not a secure context; WebGPU needs one.
+  const secure = [`--unsafely-treat-insecure-origin-as-secure=http://${hostB.localIp}:${server.port}`];
+  const browsers: Browser[] = [];
+  try {
+    browsers.push(await launchBrowser({ args: secure }), await launchBrowser({ netns: hostB.name, args: secure }));
+    const backend = BACKENDS[0]!;
+    console.log(`\n2 tabs, tab 0 beside the server, tab 1 in namespace ${hostB.name} (${hostB.remoteIp}), ${backend} backend, both browsers unpinned`);
+    console.log('| link limit (each direction) | step ms | compute ms | comm ms | KiB sent/tab/step | wire floor ms | packets held by the limit |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const mbit of [null, ...RATES]) {
+      hostB.shape(mbit);
+      const before = hostB.stats();
+      const r = await runRoom(server, browsers, backend, url);
+      const after = hostB.stats();
+      // The least time this tab's bytes of one step take at the limit (one direction).
+      const floor = mbit === null ? '—' : ((r.bytes[0]!.total * 8) / (mbit * 1e3)).toFixed(1);
+      const rate = mbit === null ? 'none' : `${mbit} Mbit/s`;
+      console.log(`| ${rate} | ${splitCells(r)} | ${floor} | ${after.overlimits - before.overlimits} |`);
+    }
+  } finally {
+    for (const b of browsers) await b.close().catch(() => {});
+    await server.close();
+    hostB.destroy();
+  }
+}
+
+console.log(`bench:devices — anchor workload (256→512→512→128, batch ${ANCHOR_BATCH}/tab, queue 4096), ${STEPS} timed steps after ${WARMUP} warm-up; ${cpus().length} cores`);
+try {
+  if (MODE !== 'netns') {
+    const server = await startDevServer();
+    try {
+      console.log('\npinned: each browser to its own core (signaling server and driver unpinned, sharing them)');
+      await pinned(server);
+    } finally {
+      await server.close();
+    }
+  }
+  if (MODE !== 'pinned') await netns();
+  console.log(`\nmachine: load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) at the end`);
+  process.exit(0);
+} catch (err) {
+  console.error(err);
+  process.exit(1);
+}

@@ -1,0 +1,107 @@
+/**
+ * Figures of one headless training run, read from what the tabs reported: wall time between rank 0's
+ * step reports, the step-time split each step logged, and the bytes each tab's mesh counted as sent.
+ * Shared by bench:train-style benchmarks (bench/devices.ts, bench/room.ts).
+ */
+import type { HeadlessRoom, HeadlessTab } from '../../scripts/lib/headless-run.ts';
+import type { HeadlessRunOptions } from '../../src/train/headless-worker.ts';
+import type { TrafficTotals } from '../../src/mesh/traffic.ts';
+import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/types.ts';
+
+/** Samples per worker of the anchor workload (bench:train, ../shared/anchors/torch_moco_anchor.py). */
+export const ANCHOR_BATCH = 64;
+
+/** The anchor workload: input 256, hidden 512, 512, output 128, batch 64 per worker, queue 4096. */
+export function anchorWorkload(tabs: number, steps: number): TrainConfig {
+  return {
+    ...DEFAULT_CONFIG,
+    mode: tabs > 1 ? 'shuffle' : 'local',
+    steps,
+    batchPerWorker: ANCHOR_BATCH,
+    workersPerTab: 1,
+    queueSize: 4096,
+    temperature: 0.2,
+    lr: 0.03,
+    hiddenDims: [512, 512],
+    outputDim: 128,
+    knnEvery: 0,
+  };
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+/** Bytes one tab sent in one step, split by what the mesh counted. */
+export interface StepBytes {
+  /** Tensor frames on the stats channel (BatchNorm statistics rows, small gathers such as small models' keys). */
+  statsTensor: number;
+  /** Tensor frames on the bulk channel (gradients, large key gathers). */
+  bulkTensor: number;
+  /** Heartbeats, their acks, flow-control credit. */
+  control: number;
+  total: number;
+}
+
+function stepBytes(before: TrafficTotals, after: TrafficTotals): StepBytes {
+  const statsTensor = after.tensorBytes.stats - before.tensorBytes.stats;
+  const bulkTensor = after.tensorBytes.bulk - before.tensorBytes.bulk;
+  const total = after.bytes.stats + after.bytes.bulk - before.bytes.stats - before.bytes.bulk;
+  return { statsTensor, bulkTensor, control: total - statsTensor - bulkTensor, total };
+}
+
+/** Median over a tab's steps after `skip` of the bytes it sent per step (each field's own median). */
+export function bytesPerStep(tab: HeadlessTab, skip: number): StepBytes {
+  const diffs: StepBytes[] = [];
+  for (let i = Math.max(1, skip); i < tab.steps.length; i++) diffs.push(stepBytes(tab.steps[i - 1]!.sent, tab.steps[i]!.sent));
+  return {
+    statsTensor: median(diffs.map((d) => d.statsTensor)),
+    bulkTensor: median(diffs.map((d) => d.bulkTensor)),
+    control: median(diffs.map((d) => d.control)),
+    total: median(diffs.map((d) => d.total)),
+  };
+}
+
+export interface RunFigures {
+  tabs: number;
+  /** Median wall time between rank 0's consecutive step reports after the warm-up (ms). */
+  stepMs: number;
+  /** Medians of what the steps logged (rank 0). */
+  computeMs: number;
+  commMs: number;
+  /** Rank 0's losses, by step. */
+  losses: number[];
+  /** Bytes sent per step, one entry per tab (rank order of the tabs' joins). */
+  bytes: StepBytes[];
+  backend: string;
+}
+
+/**
+ * Trains `opts` on every tab of `room` and reads the figures; the first `warmup` steps (and the gap
+ * that ends them) are left out of every median.
+ */
+export async function trainAndMeasure(room: HeadlessRoom, opts: HeadlessRunOptions, warmup: number): Promise<RunFigures> {
+  const stamps: number[] = [];
+  const root = room.tabs[0]!;
+  root.onStep = () => stamps.push(performance.now());
+  const results = await Promise.all(room.tabs.map((t) => t.run(opts)));
+  const gaps = stamps.slice(warmup).map((t, i, a) => (i ? t - a[i - 1]! : NaN)).filter(Number.isFinite);
+  const logs = root.steps.slice(warmup);
+  for (const tab of room.tabs) {
+    if (tab.errors.length > 0) throw new Error(`tab ${tab.index} reported ${tab.errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
+  }
+  return {
+    tabs: room.tabs.length,
+    stepMs: median(gaps),
+    computeMs: median(logs.map((l) => l.computeMs)),
+    commMs: median(logs.map((l) => l.commMs)),
+    losses: root.steps.map((s) => s.loss),
+    bytes: room.tabs.map((t) => bytesPerStep(t, warmup)),
+    backend: results[0]!.backend,
+  };
+}
+
+/** Bytes as KiB with one decimal. */
+export const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
