@@ -2,8 +2,16 @@
  * The sent-traffic counter: what it reports for a peer equals what that peer's links delivered to the
  * other ends (counted at the receivers, by channel and decoded frame kind), and the tensor part equals
  * the wire layout's cost of the collective (payload + one 40-byte header per chunk, to every other peer).
+ * A Mesh counts every link it opens.
  */
 import { describe, expect, it } from 'vitest';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
+import { attachSignaling } from '../../src/server/signaling.ts';
+import { Mesh } from '../../src/mesh/mesh.ts';
+import { MemoryLinkHub } from '../../src/mesh/memory-link.ts';
+import type { WebSocketCtor } from '../../src/mesh/signaling-client.ts';
 import { MeshEndpoint } from '../../src/mesh/endpoint.ts';
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { countedLink, TrafficCounter } from '../../src/mesh/traffic.ts';
@@ -93,5 +101,29 @@ describe('TrafficCounter', () => {
     a.destroy();
     expect(() => link.send('stats', new ArrayBuffer(48))).toThrow();
     expect(counter.snapshot().bytes).toEqual({ stats: 0, bulk: 0 });
+  });
+});
+
+describe('Mesh traffic', () => {
+  it('a mesh counts the frames its links send', async () => {
+    const server = http.createServer();
+    const signaling = attachSignaling(server, {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const hub = new MemoryLinkHub();
+    const join = (room: { create: true } | { roomId: string }) =>
+      Mesh.join({ room, signalingUrl: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/signal`, WebSocket: WebSocket as unknown as WebSocketCtor, linkFactory: hub.factory, heartbeatIntervalMs: 0 });
+    const first = await join({ create: true });
+    const second = await join({ roomId: first.roomId });
+    try {
+      const groups = await Promise.all([first, second].map((m) => m.waitForSize(2, 5000)));
+      const before = [first, second].map((m) => m.traffic.snapshot().tensorBytes.stats);
+      await Promise.all(groups.map((g) => g.allGather(new Float32Array(100), { priority: 'stats' })));
+      for (const [i, m] of [first, second].entries()) expect(m.traffic.snapshot().tensorBytes.stats - before[i]!).toBe(wireBytes(100));
+    } finally {
+      first.destroy();
+      second.destroy();
+      signaling.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
