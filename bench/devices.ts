@@ -81,7 +81,9 @@ async function runRoom(server: DevServer, browsers: Browser[], backend: BackendP
     for (const browser of browsers) await room.addTab({ browser, ...(url ? { url } : {}) });
     joined?.();
     const tabs = browsers.length;
-    return await trainAndMeasure(room, { config: anchorWorkload(tabs, STEPS + WARMUP), tabs, backend, traceEvery: 0, traceChannels: 1 }, WARMUP);
+    const figures = await trainAndMeasure(room, { config: anchorWorkload(tabs, STEPS + WARMUP), tabs, backend, traceEvery: 0, traceChannels: 1 }, WARMUP);
+    for (const notice of figures.notices) console.log(`  note (${tabs} tab${tabs > 1 ? 's' : ''}, ${backend}): ${notice}`);
+    return figures;
   } finally {
     for (const tab of room.tabs) await tab.close().catch(() => {});
   }

@@ -15,6 +15,14 @@ import { kib, median, trainAndMeasure, type RunFigures, type StepBytes } from '.
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/types.ts';
 import { MAX_PEERS_PER_ROOM } from '../src/server/config.ts';
 import type { BackendPreference } from '../src/backend/index.ts';
+import { PEER_TIMEOUT_MS } from '../src/mesh/endpoint.ts';
+
+/**
+ * The bench's default silence limit: 16 tabs in one browser on a 2-core machine shared with other work
+ * (load average 20-40) left pages silent for 4.1-4.7 s, so the mesh's 4 s dropped live peers and the
+ * room kept re-forming. A starved page is not a departed one; the drops it still sees are counted.
+ */
+const ROOM_PEER_TIMEOUT_MS = 30_000;
 
 const USAGE = `usage: npm run bench:room -- [options]
   A full room: 2, 4, 8 and 16 tabs train a small model (shuffle mode) over the real mesh, each run
@@ -22,7 +30,9 @@ const USAGE = `usage: npm run bench:room -- [options]
   --tabs N,..     tab counts (each dividing --world, at most ${MAX_PEERS_PER_ROOM})  [2,4,8,16]
   --world W       workers in the world, split evenly over the tabs       [16]
   --steps S       training steps (the first is left out of the figures)  [5]
-  --backend B     cpu | wasm | webgpu                                    [cpu]`;
+  --backend B     cpu | wasm | webgpu                                    [cpu]
+  --peer-timeout-ms T  silence after which a tab drops a peer (the mesh's default: ${PEER_TIMEOUT_MS})
+                  16 tabs on 2 loaded cores starve pages for seconds      [${ROOM_PEER_TIMEOUT_MS}]`;
 
 /** Losses of a room and of the one-tab run may differ by this much, relative (float32 sums in another order). */
 const LOSS_TOLERANCE = 1e-5;
@@ -32,7 +42,13 @@ const WARMUP = 1;
 const SETUP_TIMEOUT_MS = 180_000;
 
 const args = parseArgsOrExit(
-  { tabs: { type: 'string', default: '2,4,8,16' }, world: { type: 'string', default: '16' }, steps: { type: 'string', default: '5' }, backend: { type: 'string', default: 'cpu' } },
+  {
+    tabs: { type: 'string', default: '2,4,8,16' },
+    world: { type: 'string', default: '16' },
+    steps: { type: 'string', default: '5' },
+    backend: { type: 'string', default: 'cpu' },
+    'peer-timeout-ms': { type: 'string', default: String(ROOM_PEER_TIMEOUT_MS) },
+  },
   USAGE,
 ).values;
 const WORLD = Number(args.world);
@@ -43,6 +59,8 @@ for (const n of TABS) {
 }
 const STEPS = Number(args.steps);
 if (!Number.isInteger(STEPS) || STEPS < WARMUP + 2) usageError(`--steps must be an integer ≥ ${WARMUP + 2}, got '${args.steps}'`, USAGE);
+const PEER_TIMEOUT = Number(args['peer-timeout-ms']);
+if (!Number.isInteger(PEER_TIMEOUT) || PEER_TIMEOUT < 1000) usageError(`--peer-timeout-ms must be an integer ≥ 1000, got '${args['peer-timeout-ms']}'`, USAGE);
 const BACKEND = args.backend as BackendPreference;
 if (!['cpu', 'wasm', 'webgpu'].includes(BACKEND)) usageError(`--backend must be cpu, wasm or webgpu, got '${BACKEND}'`, USAGE);
 
@@ -61,7 +79,7 @@ interface RoomRun extends RunFigures {
 
 async function room(server: DevServer, tabs: number): Promise<RoomRun> {
   const browser = await launchBrowser();
-  const r = await HeadlessRoom.open({ server, browser });
+  const r = await HeadlessRoom.open({ server, browser, peerTimeoutMs: PEER_TIMEOUT });
   try {
     for (let i = 0; i < tabs; i++) await r.openTab();
     // Every page is loaded first, so the set-up time is signaling and WebRTC, not module loading.
@@ -93,7 +111,7 @@ async function oneTab(server: DevServer): Promise<number[]> {
 
 const meanOf = (runs: StepBytes[], key: keyof StepBytes) => runs.reduce((a, b) => a + b[key], 0) / runs.length;
 
-console.log(`bench:room — small model (256→32→16, 4 samples/worker, queue 64), shuffle mode, ${WORLD} workers, ${STEPS} steps (step 1 left out), ${BACKEND} backend, one headless Chromium; ${cpus().length} cores`);
+console.log(`bench:room — small model (256→32→16, 4 samples/worker, queue 64), shuffle mode, ${WORLD} workers, ${STEPS} steps (step 1 left out), ${BACKEND} backend, one headless Chromium, peers dropped after ${PEER_TIMEOUT} ms of silence; ${cpus().length} cores`);
 const server = await startDevServer();
 let failed = false;
 try {
@@ -106,19 +124,20 @@ try {
     const worst = Math.max(...run.losses.map((l, i) => Math.abs(l - reference[i]!) / Math.abs(reference[i]!)));
     const match = run.losses.length === reference.length && worst <= LOSS_TOLERANCE && run.tabSpread === 0 && run.worldSize === WORLD;
     failed ||= !match;
+    if (run.notices.length > 0) console.log(`  ${run.notices.length} notices from the tabs during the run, e.g. ${run.notices.slice(0, 3).join('; ')}`);
     console.log(
       `${tabs} tabs × ${WORLD / tabs} workers (world ${run.worldSize}): losses ${run.losses.map((l) => l.toFixed(6)).join(', ')}; ` +
         `largest relative difference from 1 tab ${worst.toExponential(2)}, between tabs ${run.tabSpread}: ${match ? 'match' : 'MISMATCH'} (tolerance ${LOSS_TOLERANCE})`,
     );
   }
-  console.log('\n| tabs | set-up ms | step ms | compute ms | comm ms | sent/tab/step KiB: stats-channel tensors | bulk tensors | control | total (max over tabs) | total vs 2 tabs |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| tabs | set-up ms | peers dropped, recovered | step ms | compute ms | comm ms | sent/tab/step KiB: stats-channel tensors | bulk tensors | control | total (max over tabs) | total vs 2 tabs |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   const base = meanOf(runs[0]!.bytes, 'total');
   for (const r of runs) {
     const total = meanOf(r.bytes, 'total');
     const maxTotal = Math.max(...r.bytes.map((b) => b.total));
     console.log(
-      `| ${r.tabs} | ${r.setupMs.toFixed(0)} | ${r.stepMs.toFixed(1)} | ${r.computeMs.toFixed(1)} | ${r.commMs.toFixed(1)} | ${kib(meanOf(r.bytes, 'statsTensor'))} | ${kib(meanOf(r.bytes, 'bulkTensor'))} | ${kib(meanOf(r.bytes, 'control'))} | ${kib(total)} (${kib(maxTotal)}) | ${(total / base).toFixed(2)}× |`,
+      `| ${r.tabs} | ${r.setupMs.toFixed(0)} | ${r.notices.filter((n) => n.includes('ERR_PEER_LEFT')).length} | ${r.stepMs.toFixed(1)} | ${r.computeMs.toFixed(1)} | ${r.commMs.toFixed(1)} | ${kib(meanOf(r.bytes, 'statsTensor'))} | ${kib(meanOf(r.bytes, 'bulkTensor'))} | ${kib(meanOf(r.bytes, 'control'))} | ${kib(total)} (${kib(maxTotal)}) | ${(total / base).toFixed(2)}× |`,
     );
   }
   console.log(`(bytes: each tab's median over steps 2-${STEPS}, averaged over the tabs; step ms: median wall time between rank 0's step reports)`);

@@ -76,6 +76,11 @@ export interface RunFigures {
   /** Bytes sent per step, one entry per tab (rank order of the tabs' joins). */
   bytes: StepBytes[];
   backend: string;
+  /**
+   * What the tabs reported during the run (a peer dropped as silent, the group re-formed): the run
+   * recovered from these, but its step times include the recovery.
+   */
+  notices: string[];
 }
 
 /**
@@ -86,12 +91,13 @@ export async function trainAndMeasure(room: HeadlessRoom, opts: HeadlessRunOptio
   const stamps: number[] = [];
   const root = room.tabs[0]!;
   root.onStep = () => stamps.push(performance.now());
-  const results = await Promise.all(room.tabs.map((t) => t.run(opts)));
+  const results = await Promise.all(room.tabs.map((t) => t.run(opts))).catch((err: unknown) => {
+    // What the tabs reported (peers left, and why) says more than the first rejection alone.
+    const seen = room.tabs.flatMap((t) => t.errors.map((e) => `tab ${t.index}: ${e.code}: ${e.message}`));
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n  ${[...new Set(seen)].slice(0, 20).join('\n  ')}`);
+  });
   const gaps = stamps.slice(warmup).map((t, i, a) => (i ? t - a[i - 1]! : NaN)).filter(Number.isFinite);
   const logs = root.steps.slice(warmup);
-  for (const tab of room.tabs) {
-    if (tab.errors.length > 0) throw new Error(`tab ${tab.index} reported ${tab.errors.map((e) => `${e.code}: ${e.message}`).join('; ')}`);
-  }
   return {
     tabs: room.tabs.length,
     stepMs: median(gaps),
@@ -100,6 +106,7 @@ export async function trainAndMeasure(room: HeadlessRoom, opts: HeadlessRunOptio
     losses: root.steps.map((s) => s.loss),
     bytes: room.tabs.map((t) => bytesPerStep(t, warmup)),
     backend: results[0]!.backend,
+    notices: room.tabs.flatMap((t) => t.errors.map((e) => `tab ${t.index}: ${e.code}: ${e.message}`)),
   };
 }
 

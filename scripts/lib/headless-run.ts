@@ -57,13 +57,19 @@ export class HeadlessRoom {
   readonly tabs: HeadlessTab[] = [];
   roomId = '';
   private ownsServer = false;
+  private peerTimeoutMs: number | undefined;
 
   private constructor(readonly server: DevServer, readonly browser: Browser) {}
 
-  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[] } = {}): Promise<HeadlessRoom> {
+  /**
+   * `peerTimeoutMs`: every tab's mesh drops a peer only after this much silence (default: the mesh's
+   * PEER_TIMEOUT_MS).
+   */
+  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[]; peerTimeoutMs?: number } = {}): Promise<HeadlessRoom> {
     const server = opts.server ?? (await startDevServer());
     const browser = opts.browser ?? (await launchBrowser({ args: opts.browserArgs ?? [] }));
     const room = new HeadlessRoom(server, browser);
+    room.peerTimeoutMs = opts.peerTimeoutMs;
     room.ownsServer = !opts.server;
     return room;
   }
@@ -101,7 +107,7 @@ export class HeadlessRoom {
   /** Joins an opened tab to the room; the first to join creates it. */
   async join(tab: HeadlessTab): Promise<void> {
     const room = this.roomId ? { roomId: this.roomId } : { create: true as const };
-    const joined = (await callWorker(tab.page, 'joinRoom', room)) as { roomId: string; selfId: string };
+    const joined = (await callWorker(tab.page, 'joinRoom', room, this.peerTimeoutMs ? { peerTimeoutMs: this.peerTimeoutMs } : {})) as { roomId: string; selfId: string };
     this.roomId = joined.roomId;
     tab.selfId = joined.selfId;
   }

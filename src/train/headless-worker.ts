@@ -44,9 +44,12 @@ const report: Report = (kind, payload) => window.__sbnReport?.(kind, payload);
 let mesh: Mesh | null = null;
 let session: TrainingSession | null = null;
 
-/** Joins (or creates) a room; resolves with its id and this tab's peer id. */
-export async function joinRoom(room: { create: true } | { roomId: string }): Promise<{ roomId: string; selfId: string }> {
-  mesh = await Mesh.join({ room, meta: { name: 'headless' } });
+/**
+ * Joins (or creates) a room; resolves with its id and this tab's peer id. `peerTimeoutMs` replaces the
+ * mesh's silence limit (benchmarks of many tabs on few cores, where a starved page is not a departed one).
+ */
+export async function joinRoom(room: { create: true } | { roomId: string }, opts: { peerTimeoutMs?: number } = {}): Promise<{ roomId: string; selfId: string }> {
+  mesh = await Mesh.join({ room, meta: { name: 'headless' }, ...(opts.peerTimeoutMs ? { peerTimeoutMs: opts.peerTimeoutMs } : {}) });
   mesh.on('error', (err) => report('error', { code: err.code, message: err.message, peerId: err.peerId ?? null }));
   mesh.on('peer-left', ({ peerId, reason }) => report('error', { code: reason.code, message: reason.message, peerId }));
   return { roomId: mesh.roomId, selfId: mesh.selfId };
