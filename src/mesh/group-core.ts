@@ -15,7 +15,11 @@ import type { Timers } from '../util/timers.ts';
  * part, so a healthy peer is at most a few operations ahead (a root may finish a broadcast early).
  */
 export interface MatchLimits {
-  /** Operation ids accepted: within this many of this peer's current one, on either side. */
+  /**
+   * Operation ids accepted: fewer than this many ahead of this peer's next one, and no more than this
+   * many behind its oldest collective still running (a long allReduce stays current while many short
+   * exchanges start and finish beside it).
+   */
   opIdWindow: number;
   /**
    * Complete messages received before their receive was posted, per sender. A ring all-reduce's
@@ -82,6 +86,8 @@ export class GroupCore implements PointToPoint {
   private readonly limits: MatchLimits;
   private waiters = new Map<string, Waiter>();
   private finished = new Set<number>();
+  /** Operations started here and not finished yet. */
+  private running = new Set<number>();
   private rankById: Map<string, number>;
 
   constructor(
@@ -122,6 +128,7 @@ export class GroupCore implements PointToPoint {
   }
 
   nextOpId(): number {
+    this.running.add(this.opCounter);
     return this.opCounter++;
   }
 
@@ -136,7 +143,9 @@ export class GroupCore implements PointToPoint {
    */
   classifyOp(opId: number): 'current' | 'stale' | 'ahead' {
     if (opId >= this.opCounter + this.limits.opIdWindow) return 'ahead';
-    if (opId < this.opCounter - this.limits.opIdWindow) return 'stale';
+    let oldestRunning = this.opCounter;
+    for (const running of this.running) oldestRunning = Math.min(oldestRunning, running);
+    if (opId < oldestRunning - this.limits.opIdWindow) return 'stale';
     return 'current';
   }
 
@@ -180,6 +189,7 @@ export class GroupCore implements PointToPoint {
 
   finish(opId: number): void {
     this.finished.add(opId);
+    this.running.delete(opId);
     // A collective that failed early may leave receives behind: settle them now rather than at their timeout.
     for (const [key, waiter] of this.waiters) {
       if (waiter.opId !== opId) continue;

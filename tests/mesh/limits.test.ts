@@ -141,6 +141,21 @@ describe('bounded memory per peer', () => {
     endpoint.destroy();
   });
 
+  it('a long collective stays current while more short ones than the window start and finish beside it', async () => {
+    const { endpoint, raw, left } = setup();
+    const group = endpoint.formGroup([A, B], 7);
+    // Op 0 (think: a 16 MiB allReduce) waits for B while 40 statistics exchanges (ops 1..40) complete.
+    const long = group.exchange(0, new Float32Array(1), 1, { timeoutMs: 5_000 });
+    for (let op = 1; op <= 40; op++) {
+      raw.send('stats', frame({ epoch: 7, opId: op }, new Uint8Array(new Float32Array([op]).buffer)));
+      expect([...(await group.exchange(0, new Float32Array(1), 1, { timeoutMs: 1_000 }))]).toEqual([op]);
+    }
+    raw.send('bulk', frame({ epoch: 7, opId: 0 }, new Uint8Array(new Float32Array([-1]).buffer)));
+    expect([...(await long)]).toEqual([-1]);
+    expect(left).toHaveLength(0);
+    endpoint.destroy();
+  });
+
   it('half-received messages count against the per-sender limit and expire when their sender gives up', async () => {
     const clock = fakeClock();
     const limits: PeerLimits = { reassembly: { maxPartialMessages: 4, maxPartialAgeMs: 10_000 } };
