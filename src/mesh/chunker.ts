@@ -7,19 +7,30 @@ import { MeshError } from './types.ts';
 import type { Channel, Link } from './transport.ts';
 
 /**
- * One frame on the wire, header included. SCTP sends a message whole, so a stats frame can wait for
- * at most one bulk frame already in progress: 32 KiB is ~1 ms at 30 MB/s.
+ * One frame on the wire, header included. SCTP schedules between streams only at message boundaries,
+ * and the receiving page handles messages one task each in arrival order, so a stats frame waits for
+ * the bulk frame in progress: 16 KiB is ~1 ms at 16 MB/s (32 KiB frames measured no faster here).
  */
-export const MAX_FRAME_BYTES = 32 * 1024;
+export const MAX_FRAME_BYTES = 16 * 1024;
 /** Payload bytes per frame: a multiple of 4 so every chunk holds whole float32s. */
 export const CHUNK_PAYLOAD_BYTES = Math.floor((MAX_FRAME_BYTES - HEADER_BYTES) / 4) * 4;
 /**
  * Pause sending once this many bytes are queued (in the channel's buffer, or — with flow control — not
- * yet processed by the receiver)… A small queue keeps a stats frame from waiting behind bulk data.
+ * yet processed by the receiver)… SCTP lets a stats frame overtake bulk still in this tab's send
+ * buffer, but not bulk already in flight or waiting in the receiver's task queue: a stats frame waits
+ * for about this window's worth of bulk (256 KiB measured 9-13 ms beside a 16 MiB allReduce, 32 KiB
+ * 2-4 ms, with the allReduce no slower; bench:mesh prints both sides of the trade).
  */
-export const BUFFER_HIGH_BYTES = 256 * 1024;
-/** …and resume when it has drained to this (set as bufferedAmountLowThreshold). */
-export const BUFFER_LOW_BYTES = 64 * 1024;
+export const BUFFER_HIGH_BYTES = 32 * 1024;
+/** …and resume when it has drained to this (set as bufferedAmountLowThreshold; ≥ CREDIT_BATCH_BYTES). */
+export const BUFFER_LOW_BYTES = 16 * 1024;
+
+/** Where a sender pauses (more than `highBytes` queued) and resumes (drained to `lowBytes`). */
+export interface SendWindow {
+  highBytes: number;
+  lowBytes: number;
+}
+export const DEFAULT_SEND_WINDOW: Readonly<SendWindow> = Object.freeze({ highBytes: BUFFER_HIGH_BYTES, lowBytes: BUFFER_LOW_BYTES });
 
 /** What sendChunked needs of a link (a Link, or flow-control's wrapper around one). */
 export type SendTarget = Pick<Link, 'remoteId' | 'open' | 'send' | 'bufferedAmount' | 'whenDrained'>;
@@ -58,7 +69,7 @@ export function chunkMessage(header: MessageHeader, payload: Uint8Array, chunkBy
 
 /**
  * Sends `payload` over `link`'s `channel` in chunks, waiting for the channel's buffer to drain below
- * BUFFER_LOW_BYTES whenever it exceeds BUFFER_HIGH_BYTES (so a 16 MiB tensor never sits in one queue).
+ * `window.lowBytes` whenever it exceeds `window.highBytes` (so a 16 MiB tensor never sits in one queue).
  * `guard` wraps every such wait (the endpoint gives it a deadline, so a receiver that never grants
  * credit fails the send instead of stalling it).
  */
@@ -69,6 +80,7 @@ export async function sendChunked(
   payload: Uint8Array,
   chunkBytes = CHUNK_PAYLOAD_BYTES,
   guard: (drained: Promise<void>) => Promise<void> = (drained) => drained,
+  window: SendWindow = DEFAULT_SEND_WINDOW,
 ): Promise<void> {
   if (payload.byteLength > MAX_MESSAGE_BYTES) {
     throw new RangeError(`message of ${payload.byteLength} bytes exceeds MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`);
@@ -76,7 +88,7 @@ export async function sendChunked(
   const chunkCount = chunkCountFor(payload.byteLength, chunkBytes);
   const { size } = chunkLayout(payload.byteLength, chunkCount);
   for (let i = 0; i < chunkCount; i++) {
-    if (link.bufferedAmount(channel) > BUFFER_HIGH_BYTES) await guard(link.whenDrained(channel, BUFFER_LOW_BYTES));
+    if (link.bufferedAmount(channel) > window.highBytes) await guard(link.whenDrained(channel, window.lowBytes));
     if (!link.open) throw new MeshError('ERR_PEER_LEFT', `link to ${link.remoteId} closed while sending`, link.remoteId);
     link.send(channel, encodeFrame({ ...header, chunkIndex: i, chunkCount, totalBytes: payload.byteLength }, chunkOf(payload, i, size)));
   }

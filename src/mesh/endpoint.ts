@@ -7,12 +7,12 @@
  */
 import { MeshError } from './types.ts';
 import { decodeFrame, encodeFrame, FrameKind, type Frame } from './wire.ts';
-import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked, type ReassemblyLimits } from './chunker.ts';
+import { CHUNK_PAYLOAD_BYTES, DEFAULT_SEND_WINDOW, Reassembler, sendChunked, type ReassemblyLimits, type SendWindow } from './chunker.ts';
 import { GroupCore, type MatchLimits } from './group-core.ts';
 import { HeldFrames, type HoldLimits } from './held-frames.ts';
 import { decodeHeartbeat, encodeHeartbeat, PaceBoard, withDeadline, type PeerPace } from './pace.ts';
 import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
-import { FlowControl } from './flow-control.ts';
+import { CREDIT_BATCH_BYTES, FlowControl } from './flow-control.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
 import type { Channel, Link } from './transport.ts';
 
@@ -32,6 +32,8 @@ export interface EndpointOptions {
   heartbeatIntervalMs?: number;
   peerTimeoutMs?: number;
   chunkBytes?: number;
+  /** Bulk bytes in flight per link (sent, not yet processed by the receiver) where a sender pauses and resumes. */
+  sendWindow?: Partial<SendWindow>;
   collective?: Partial<CollectiveConfig>;
   /** Per-peer memory caps (defaults in chunker.ts, held-frames.ts, group-core.ts); a peer over one is dropped. */
   limits?: PeerLimits;
@@ -75,9 +77,15 @@ export class MeshEndpoint {
   private heartbeat: unknown = null;
   private sweeper: unknown;
   private destroyed = false;
+  private readonly sendWindow: SendWindow;
 
   constructor(private readonly opts: EndpointOptions) {
     this.selfId = opts.selfId;
+    this.sendWindow = { ...DEFAULT_SEND_WINDOW, ...opts.sendWindow };
+    // A sender waiting to drain below lowBytes needs a credit that a receiver sends only per CREDIT_BATCH_BYTES.
+    if (!(this.sendWindow.lowBytes >= CREDIT_BATCH_BYTES && this.sendWindow.highBytes >= this.sendWindow.lowBytes)) {
+      throw new RangeError(`send window ${this.sendWindow.highBytes}/${this.sendWindow.lowBytes} bytes: needs high ≥ low ≥ ${CREDIT_BATCH_BYTES} (the credit batch)`);
+    }
     this.timers = opts.timers ?? realTimers;
     const interval = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     if (interval > 0) this.heartbeat = this.timers.setInterval(() => this.tick(), interval);
@@ -147,7 +155,7 @@ export class MeshEndpoint {
     if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
     const payload = new Uint8Array(Math.min(bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES));
     for (let sent = 0; sent < bytes; sent += payload.byteLength) {
-      await sendChunked(state.flow, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)));
+      await sendChunked(state.flow, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)), undefined, undefined, this.sendWindow);
     }
   }
 
@@ -253,7 +261,7 @@ export class MeshEndpoint {
     // A receiver that never grants credit (or a channel that never drains) fails the send by its deadline.
     const guard = (drained: Promise<void>) =>
       withDeadline(drained, deadline, this.timers, () => this.pace.extension(startedAt, baseMs), peerId, `send of op ${header.opId} (${bytes.byteLength} bytes)`);
-    await sendChunked(state.flow, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard);
+    await sendChunked(state.flow, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard, this.sendWindow);
   }
 
   private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {

@@ -3,15 +3,19 @@
  * page's main thread as tasks, in arrival order, with no backpressure from the page: while the page is
  * busy (reducing a gradient segment), megabytes of bulk frames can pile up in its task queue, and a
  * stats frame arriving after them waits for all of them. So the sender counts bulk bytes the receiver
- * has not yet *processed*, and pauses above BUFFER_HIGH_BYTES; the receiver returns credit frames on the
- * stats channel as it processes bulk frames. The backlog at the receiver stays ≤ BUFFER_HIGH_BYTES.
+ * has not yet *processed*, and pauses above its window (BUFFER_HIGH_BYTES by default); the receiver
+ * returns credit frames on the stats channel as it processes bulk frames. The backlog at the receiver
+ * stays within the window plus one frame.
  */
 import { encodeFrame, FrameKind } from './wire.ts';
 import type { SendTarget } from './chunker.ts';
 import type { Channel, Link } from './transport.ts';
 
-/** The receiver acknowledges processed bulk bytes at least this often (and at each message's end). */
-export const CREDIT_BATCH_BYTES = 32 * 1024;
+/**
+ * The receiver acknowledges processed bulk bytes at least this often (and at each message's end); a
+ * sender's resume mark must not be below it, or the last credit it waits for may never come.
+ */
+export const CREDIT_BATCH_BYTES = 16 * 1024;
 
 /** Encodes a credit frame for `bytes` processed bulk bytes. */
 export function creditFrame(bytes: number): ArrayBuffer {

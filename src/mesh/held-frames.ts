@@ -6,11 +6,12 @@
  */
 import { MeshError } from './types.ts';
 import { HEADER_BYTES, MAX_MESSAGE_BYTES, type Frame } from './wire.ts';
+import { CHUNK_PAYLOAD_BYTES } from './chunker.ts';
 
 export interface HoldLimits {
   /**
    * Frames held per sender. A new epoch starts with a worker-count gather and, from rank 0, one state
-   * broadcast: at most MAX_MESSAGE_BYTES / 32 KiB = 2048 frames, plus a few small ones.
+   * broadcast: at most MAX_MESSAGE_BYTES / CHUNK_PAYLOAD_BYTES = 4106 frames, plus a few small ones.
    */
   maxFramesPerPeer: number;
   /** Bytes held per sender, headers included: one largest message plus the small collectives before it. */
@@ -22,7 +23,7 @@ export interface HoldLimits {
 }
 
 export const DEFAULT_HOLD_LIMITS: Readonly<HoldLimits> = Object.freeze({
-  maxFramesPerPeer: 2048 + 256,
+  maxFramesPerPeer: Math.ceil(MAX_MESSAGE_BYTES / CHUNK_PAYLOAD_BYTES) + 256,
   maxBytesPerPeer: MAX_MESSAGE_BYTES + 8 * 1024 * 1024,
   maxBytes: 160 * 1024 * 1024,
   maxHoldMs: 30_000,

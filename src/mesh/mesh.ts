@@ -111,6 +111,7 @@ export class Mesh {
       ...(opts.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
       ...(opts.peerTimeoutMs !== undefined ? { peerTimeoutMs: opts.peerTimeoutMs } : {}),
       ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
+      ...(opts.sendWindow ? { sendWindow: opts.sendWindow } : {}),
       ...(opts.collective ? { collective: opts.collective } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
       onPeerLeft: (peerId, reason, orderly) => this.onPeerLeft(peerId, reason, orderly),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MeshEndpoint } from '../../src/mesh/endpoint.ts';
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { creditFrame, CREDIT_BATCH_BYTES } from '../../src/mesh/flow-control.ts';
-import { BUFFER_HIGH_BYTES, MAX_FRAME_BYTES } from '../../src/mesh/chunker.ts';
+import { BUFFER_HIGH_BYTES, BUFFER_LOW_BYTES, MAX_FRAME_BYTES } from '../../src/mesh/chunker.ts';
 import { decodeFrame, FrameKind } from '../../src/mesh/wire.ts';
 import { createMemoryGroups } from '../../src/mesh/memory.ts';
 
@@ -65,6 +65,42 @@ describe('bulk flow control', () => {
     await expect.poll(() => credited).toBeGreaterThanOrEqual(bytes); // frame headers are credited too
     a.destroy();
     b.destroy();
+  });
+
+  it('a stats frame sent behind 64 queued bulk chunks reaches the peer before all but a window of them', async () => {
+    const a = new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0 });
+    const [aToB, bToA] = createMemoryLinkPair('peer-aaaa', 'peer-bbbb');
+    a.addLink(aToB);
+    // The memory link delivers both channels in one FIFO, like a receiving page's task queue.
+    let bulkBytes = 0;
+    let bulkBytesBeforeStats = -1;
+    bToA.onMessage((channel, data) => {
+      if (channel === 'bulk') bulkBytes += data.byteLength;
+      else if (decodeFrame(data).kind === FrameKind.Heartbeat) bulkBytesBeforeStats = bulkBytes;
+    });
+    const total = 64 * MAX_FRAME_BYTES;
+    const bulk = a.sendPadding('peer-bbbb', total);
+    await flush();
+    // The receiver credits nothing yet, so all but the window waits on this side, where stats overtake it.
+    a.ping('peer-bbbb', 'stats', 50).catch(() => {});
+    await flush();
+    expect(bulkBytesBeforeStats).toBeGreaterThan(0);
+    expect(bulkBytesBeforeStats).toBeLessThanOrEqual(BUFFER_HIGH_BYTES + MAX_FRAME_BYTES);
+    bToA.onMessage((channel, data) => {
+      if (channel !== 'bulk') return;
+      bulkBytes += data.byteLength;
+      bToA.send('stats', creditFrame(data.byteLength));
+    });
+    bToA.send('stats', creditFrame(bulkBytes));
+    await bulk;
+    expect(bulkBytes).toBeGreaterThanOrEqual(total); // payload plus frame headers
+    a.destroy();
+  });
+
+  it('a send window whose resume mark is below the credit batch is refused (its last credit might never come)', () => {
+    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { lowBytes: CREDIT_BATCH_BYTES / 2 } })).toThrow(RangeError);
+    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { highBytes: BUFFER_LOW_BYTES - 4 } })).toThrow(RangeError);
+    new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { lowBytes: CREDIT_BATCH_BYTES } }).destroy();
   });
 
   it('large ring allReduces complete through flow control (3 peers, 2 MiB)', async () => {

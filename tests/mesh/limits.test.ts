@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MeshEndpoint, type PeerLimits } from '../../src/mesh/endpoint.ts';
-import { chunkMessage } from '../../src/mesh/chunker.ts';
+import { chunkCountFor, chunkMessage } from '../../src/mesh/chunker.ts';
+import { DEFAULT_HOLD_LIMITS } from '../../src/mesh/held-frames.ts';
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { encodeFrame, FrameKind, HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_CHUNKS } from '../../src/mesh/wire.ts';
 import type { MeshError } from '../../src/mesh/types.ts';
@@ -154,6 +155,11 @@ describe('bounded memory per peer', () => {
     expect([...(await long)]).toEqual([-1]);
     expect(left).toHaveLength(0);
     endpoint.destroy();
+  });
+
+  it('the default hold cap admits the frames of one largest message (a state broadcast of a new epoch) and more', () => {
+    expect(DEFAULT_HOLD_LIMITS.maxFramesPerPeer).toBeGreaterThan(chunkCountFor(MAX_MESSAGE_BYTES) + 64);
+    expect(DEFAULT_HOLD_LIMITS.maxBytesPerPeer).toBeGreaterThan(MAX_MESSAGE_BYTES + chunkCountFor(MAX_MESSAGE_BYTES) * HEADER_BYTES);
   });
 
   it('half-received messages count against the per-sender limit and expire when their sender gives up', async () => {

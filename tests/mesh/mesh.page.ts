@@ -28,8 +28,8 @@ export function inputOf(rank: number, length: number, seed: number): Float32Arra
 }
 
 /** Creates (no roomId) or joins a room; ICE: host candidates only. */
-export async function join(roomId?: string, chunkBytes?: number): Promise<{ peerId: string; roomId: string }> {
-  mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' }, ...(chunkBytes ? { chunkBytes } : {}) });
+export async function join(roomId?: string, chunkBytes?: number, sendWindow?: { highBytes: number; lowBytes: number }): Promise<{ peerId: string; roomId: string }> {
+  mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' }, ...(chunkBytes ? { chunkBytes } : {}), ...(sendWindow ? { sendWindow } : {}) });
   mesh.on('peer-left', ({ peerId, reason }) => events.push(`peer-left ${peerId} ${reason.code}`));
   mesh.on('error', (err) => events.push(`error ${err.code} ${err.message}`));
   mesh.on('membership', ({ epoch, group }) => events.push(`membership ${epoch} size ${group.size}`));
@@ -197,4 +197,35 @@ export async function pingDuringPaddingMs(bytes: number): Promise<{ medianMs: nu
   }
   await bulk;
   return { medianMs: median(times), samples: times.length };
+}
+
+/**
+ * Gaps (ms) between consecutive turns of this page's event loop while an allReduce of `bytes` runs: a
+ * MessageChannel ping-pong takes one task per turn, so a gap is the longest the main thread was busy
+ * with something else (a frame waiting in the task queue waits at least that long).
+ */
+export async function mainThreadGapsDuringAllReduce(bytes: number): Promise<{ medianMs: number; p95Ms: number; maxMs: number; turns: number }> {
+  const g = current().group;
+  const data = inputOf(g.rank, bytes / 4, 4);
+  await g.barrier();
+  let running = true;
+  const reduce = g.allReduce(data).then(() => (running = false));
+  const gaps: number[] = [];
+  const channel = new MessageChannel();
+  await new Promise<void>((resolve) => {
+    let last = performance.now();
+    channel.port1.onmessage = () => {
+      const now = performance.now();
+      gaps.push(now - last);
+      last = now;
+      if (running) channel.port2.postMessage(0);
+      else resolve();
+    };
+    channel.port2.postMessage(0);
+  });
+  channel.port1.close();
+  await reduce;
+  gaps.sort((a, b) => a - b);
+  const at = (q: number) => gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? NaN;
+  return { medianMs: at(0.5), p95Ms: at(0.95), maxMs: gaps.at(-1) ?? NaN, turns: gaps.length };
 }
