@@ -15,6 +15,7 @@ import { MeshError, type CollectiveOptions, type ProcessGroup, type ReduceOp } f
 import type { PointToPoint } from './group-core.ts';
 import type { Channel } from './transport.ts';
 import { decodeWire, encodeWire, type WireFormat } from './half-codec.ts';
+import { ownerValidatedAllReduce } from './validated-reduce.ts';
 
 /** allReduce switches from direct exchange to the ring above this many bytes. */
 export const RING_THRESHOLD_BYTES = 64 * 1024;
@@ -32,12 +33,19 @@ export interface CollectiveConfig {
   timeoutMs: number;
   ringThresholdBytes: number;
   ringPieceBytes: number;
+  /**
+   * Validated allReduce of large tensors through segment owners (validated-reduce.ts) from 3 ranks on:
+   * ring-like bytes, but a non-finite value is refused by the wire at its segment's owner alone, so the
+   * other ranks wait out their deadline instead of naming the sender. Off: the direct exchange.
+   */
+  validatedOwners: boolean;
 }
 
 export const DEFAULT_COLLECTIVE_CONFIG: Readonly<CollectiveConfig> = Object.freeze({
   timeoutMs: DEFAULT_COLLECTIVE_TIMEOUT_MS,
   ringThresholdBytes: RING_THRESHOLD_BYTES,
   ringPieceBytes: RING_PIECE_BYTES,
+  validatedOwners: false,
 });
 
 const EMPTY = new Float32Array(0);
@@ -98,13 +106,19 @@ export class CollectiveGroup implements ProcessGroup {
 
   allReduce(data: Float32Array, op: ReduceOp = 'sum', opts: CollectiveOptions = {}): Promise<Float32Array> {
     return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
-      // Validation needs every rank's own contribution (the ring only ever shows partial sums), so
-      // every rank reaches the same verdict on the same peer.
+      // Validation needs every contribution seen whole (the ring only ever shows partial sums). A large
+      // validated float32 tensor goes to its segments' owners (validated-reduce.ts: the ring's bytes from
+      // 3 ranks on) when the mesh opts in with `validatedOwners`; otherwise, and at 2 ranks, the direct
+      // exchange, where every rank receives every contribution whole.
       const wire = opts.wire ?? 'f32';
-      const sum =
-        this.size > 1 && data.byteLength > this.config.ringThresholdBytes && !opts.validate && wire === 'f32'
+      const large = this.size > 1 && data.byteLength > this.config.ringThresholdBytes && wire === 'f32';
+      const sum = !large
+        ? await this.directAllReduce(data, opId, deadline, channel, opts.validate, wire)
+        : !opts.validate
           ? await this.ringAllReduce(data, opId, deadline, channel)
-          : await this.directAllReduce(data, opId, deadline, channel, opts.validate, wire);
+          : this.size > 2 && this.config.validatedOwners
+            ? await ownerValidatedAllReduce(this.p2p, data, opId, deadline, channel, opts.validate.maxAbs)
+            : await this.directAllReduce(data, opId, deadline, channel, opts.validate, wire);
       if (op === 'mean') for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / this.size;
       return sum;
     });

@@ -18,9 +18,10 @@ export interface CollectiveOptions {
   timeoutMs?: number;
   /**
    * allReduce only: check every rank's contribution before it is summed: its length, finiteness and
-   * |value| ≤ maxAbs. A violation rejects with ERR_BAD_PEER_DATA naming that peer (the same verdict on
-   * every rank, since each sees every contribution: a validated allReduce exchanges directly, never
-   * through the ring).
+   * |value| ≤ maxAbs. A violation rejects with ERR_BAD_PEER_DATA naming that peer, the same verdict on
+   * every rank: small tensors (and any on 2 ranks) are exchanged directly, so each rank sees every
+   * contribution; large ones from 3 ranks on go to the owner of each segment, which checks every
+   * contribution to it and shares its verdict (validated-reduce.ts).
    */
   validate?: { maxAbs: number };
   /**
