@@ -141,16 +141,17 @@ export async function rawThroughput(bytes: number): Promise<number> {
   return bytes / seconds / 1e6;
 }
 
-/** Median ms of `reps` allReduce(sum) calls of `bytes` (after one warm-up call). */
-export async function allReduceMs(bytes: number, reps: number): Promise<number> {
+/** Median ms of `reps` allReduce(sum) calls of `bytes` (after one warm-up call); `maxAbs`: validated, like gradients. */
+export async function allReduceMs(bytes: number, reps: number, maxAbs?: number): Promise<number> {
   const g = current().group;
   const data = inputOf(g.rank, bytes / 4, 1);
-  await g.allReduce(data);
+  const opts = maxAbs === undefined ? {} : { validate: { maxAbs } };
+  await g.allReduce(data, 'sum', opts);
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     await g.barrier();
     const t0 = performance.now();
-    await g.allReduce(data);
+    await g.allReduce(data, 'sum', opts);
     times.push(performance.now() - t0);
   }
   return median(times);
