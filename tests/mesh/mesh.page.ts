@@ -127,7 +127,7 @@ export async function pingMedian(count: number): Promise<number> {
 }
 
 /**
- * One-way throughput (MB/s = 1e6 bytes/s) of `bytes` of 64 KiB padding frames on the bulk channel to
+ * One-way throughput (MB/s = 1e6 bytes/s) of `bytes` of padding frames (the mesh's frame size) on the bulk channel to
  * the next rank: time until a ping sent behind them on the same ordered channel returns, minus one RTT.
  */
 export async function rawThroughput(bytes: number): Promise<number> {
