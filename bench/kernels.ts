@@ -1,19 +1,25 @@
 /**
  * Kernel benchmark: `bash scripts/in-netns.sh npx tsx bench/kernels.ts` (npm run bench:kernels).
- * Starts the dev server and headless Chromium, runs bench/lib/kernels.page.ts in a page and prints
- * tables: BN statistics against tf.moments (tfjs WebGPU), a plain buffer copy and a float64 JS loop
- * on the same adapter; matmul GFLOP/s at the training shapes; per-op overhead. Asserts nothing.
+ * Starts the dev server and headless Chromium, runs bench/lib/kernels.page.ts and
+ * bench/lib/matmul-peers.page.ts in a page and prints tables: BN statistics against tf.moments (tfjs
+ * WebGPU), a plain buffer copy, a read-only WGSL reduction of the same tensor and a float64 JS loop on
+ * the same adapter; our matmuls (WebGPU and wasm) against tfjs matMul on the same adapter and on
+ * tfjs-wasm, at the anchor's shapes; matmul GFLOP/s at the training shapes; per-op overhead.
+ * Asserts nothing.
  */
 import type { Page } from 'playwright-core';
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
 import type * as PageModule from './lib/kernels.page.ts';
+import type * as PeersModule from './lib/matmul-peers.page.ts';
 import { acceptNoArguments } from '../scripts/lib/cli.ts';
 
 acceptNoArguments(`usage: npm run bench:kernels
-  Times the BN statistics kernel against tf.moments, a buffer copy and a float64 JS loop, and matmul
-  on the training shapes, in headless Chromium (WebGPU). Prints tables; asserts nothing. No options.`);
+  Times the BN statistics kernel against tf.moments, a buffer copy, a read-only reduction and a float64
+  JS loop; our matmuls against tfjs matMul (WebGPU and wasm); matmul on the training shapes; in headless
+  Chromium (WebGPU). Prints tables; asserts nothing. No options.`);
 
 const PAGE_MODULE = '/bench/lib/kernels.page.ts';
+const PEERS_MODULE = '/bench/lib/matmul-peers.page.ts';
 /** BN shapes of the brief: [N, C] and [N, C, H, W]. */
 const BN_SHAPES = [[4096, 256], [65536, 64], [256, 64, 16, 16]];
 /**
@@ -28,6 +34,10 @@ type Mod = typeof PageModule;
 async function call<K extends keyof Mod>(page: Page, fn: K, ...args: Parameters<Mod[K]>): Promise<Awaited<ReturnType<Mod[K]>>> {
   const script = `import(${JSON.stringify(PAGE_MODULE)}).then((m) => m[${JSON.stringify(fn)}](...${JSON.stringify(args)}))`;
   return (await page.evaluate(script)) as Awaited<ReturnType<Mod[K]>>;
+}
+
+async function matmulPeers(page: Page): Promise<Awaited<ReturnType<typeof PeersModule.matmulPeers>>> {
+  return (await page.evaluate(`import(${JSON.stringify(PEERS_MODULE)}).then((m) => m.matmulPeers())`)) as never;
 }
 
 function table(headers: string[], rows: (string | number)[][]): string {
@@ -65,10 +75,25 @@ async function main(): Promise<void> {
     for (const shape of BN_SHAPES) bnRows.push(await call(page, 'bnStatsBench', shape));
     console.log('BN statistics (mean + biased variance per channel), best of many repetitions');
     console.log(table(
-      ['shape', 'ours ms', 'ours GB/s', 'tf.moments ms', 'speed-up vs tfjs', 'copy GB/s', 'ours/copy', 'JS f64 ms', 'JS GB/s', 'ours vs JS', 'max rel var err'],
-      bnRows.map((r) => [r.shape, r.oursMs, r.oursGBs, r.tfjsMs, `${fmt(r.tfjsMs / r.oursMs)}×`, r.copyGBs, `${fmt(r.oursGBs / r.copyGBs)}`, r.jsMs, r.jsGBs, `${fmt(r.jsMs / r.oursMs)}×`, r.maxRelVarErr]),
+      ['shape', 'ours ms', 'ours GB/s', 'tf.moments ms', 'speed-up vs tfjs', 'copy GB/s', 'ours/copy', 'read-only GB/s', 'ours/read-only', 'JS f64 ms', 'JS GB/s', 'ours vs JS', 'max rel var err'],
+      bnRows.map((r) => [
+        r.shape, r.oursMs, r.oursGBs, r.tfjsMs, `${fmt(r.tfjsMs / r.oursMs)}×`, r.copyGBs, `${fmt(r.oursGBs / r.copyGBs)}`,
+        r.readGBs, `${fmt(r.oursGBs / r.readGBs)}`, r.jsMs, r.jsGBs, `${fmt(r.jsMs / r.oursMs)}×`, r.maxRelVarErr,
+      ]),
     ));
+    console.log('(read-only: read_sum.wgsl reads the same tensor once, its sum checked against float64; targets: ours/read-only ≥ 0.5, [N, C, H, W] ≥ 150× tf.moments)');
     console.log('(ours vs JS > 1 means faster than the JavaScript float64 loop; max rel var err on 1000 + N(0, 1) against a float64 two-pass reference)\n');
+
+    const peers = await matmulPeers(page);
+    console.log(`Matmul peers at the anchor's shapes, every product checked against float64 first; tfjs-wasm ${peers.tfjsWasm}`);
+    console.log(table(
+      ['product', 'ours WebGPU ms', 'tfjs WebGPU ms', 'ours/tfjs (WebGPU)', 'ours wasm ms', 'ours wasm GFLOP/s', 'tfjs-wasm ms', 'tfjs-wasm GFLOP/s', 'ours wasm/tfjs-wasm'],
+      peers.rows.map((r) => [
+        r.name, r.oursGpuMs, r.tfjsGpuMs, `${fmt(r.tfjsGpuMs / r.oursGpuMs)}×`, r.oursWasmMs, r.flops / r.oursWasmMs / 1e6,
+        r.tfjsWasmMs ?? '—', r.tfjsWasmMs ? r.flops / r.tfjsWasmMs / 1e6 : '—', r.tfjsWasmMs ? `${fmt(r.tfjsWasmMs / r.oursWasmMs)}×` : '—',
+      ]),
+    ));
+    console.log('(ratios are speed-ups: > 1 means ours is faster; target on WebGPU ≥ 1.5×)\n');
 
     const mm = await call(page, 'matmulBench');
     console.log(`Matmul (Linear layer), ${info.isFallbackAdapter ? 'register-blocked kernel (fallback adapter)' : 'shared-memory tiled kernel'}`);

@@ -1,12 +1,15 @@
 /**
  * Page side of bench/kernels.ts: BN statistics (ours vs tf.moments on tfjs-webgpu vs a plain buffer
- * copy vs a float64 JavaScript loop), matmul GFLOP/s at the training shapes, and per-op overhead.
+ * copy vs a read-only reduction of the same tensor vs a float64 JavaScript loop), matmul GFLOP/s at
+ * the training shapes, and per-op overhead.
  * Everything runs on the same adapter in one page; results are returned as plain JSON.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import type { BnLayout, Tensor } from '../../src/backend/backend.ts';
 import { WebGpuBackend } from '../../src/gpu/webgpu-backend.ts';
+import type { GpuTensor } from '../../src/gpu/tensor.ts';
+import { ReadSum } from './read-sum.ts';
 import { timeGpu, timeHost } from './timing.ts';
 
 export interface BnRow {
@@ -16,6 +19,9 @@ export interface BnRow {
   tfjsMs: number;
   copyMs: number;
   copyGBs: number;
+  /** A shader reading every element once (read_sum.wgsl): the bandwidth a reduction can reach here. */
+  readMs: number;
+  readGBs: number;
   jsMs: number;
   jsGBs: number;
   /** Max relative variance error of ours on 1000 + N(0, 1) vs a float64 two-pass reference. */
@@ -132,6 +138,17 @@ export async function bnStatsBench(shape: number[]): Promise<BnRow> {
   src.destroy();
   dst.destroy();
 
+  // Read-only reduction of the very tensor the statistics read; its sum must match float64 first.
+  const reader = new ReadSum(dev, (x as GpuTensor).buffer, size);
+  const readSum = await reader.sum();
+  const exactSum = data.reduce((a, v) => a + v, 0);
+  if (!(Math.abs(readSum - exactSum) <= 1e-4 * Math.abs(exactSum))) {
+    reader.destroy();
+    throw new Error(`read_sum.wgsl summed [${shape.join(', ')}] to ${readSum}, float64 says ${exactSum}: no bandwidth reported`);
+  }
+  const readMs = await timeGpu(() => reader.run(), () => dev.queue.onSubmittedWorkDone());
+  reader.destroy();
+
   // tf.moments on tfjs's WebGPU backend (its own device on the same adapter).
   const tx = tf.tensor(data, h * w > 1 ? [n, c, h, w] : [n, c]);
   const axes = h * w > 1 ? [0, 2, 3] : [0];
@@ -151,7 +168,7 @@ export async function bnStatsBench(shape: number[]): Promise<BnRow> {
   const jsMs = timeHost(() => jsMoments(data, l, mean, variance));
   b.dispose(x);
   const gbs = (ms: number): number => bytes / ms / 1e6;
-  return { shape: `[${shape.join(', ')}]`, oursMs, oursGBs: gbs(oursMs), tfjsMs, copyMs, copyGBs: gbs(copyMs), jsMs, jsGBs: gbs(jsMs), maxRelVarErr };
+  return { shape: `[${shape.join(', ')}]`, oursMs, oursGBs: gbs(oursMs), tfjsMs, copyMs, copyGBs: gbs(copyMs), readMs, readGBs: gbs(readMs), jsMs, jsGBs: gbs(jsMs), maxRelVarErr };
 }
 
 /** C[m, n] = A[m, k] · B[n, k]ᵀ (+ bias) as the Linear layer runs it, and its backward products. */

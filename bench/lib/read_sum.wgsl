@@ -1,0 +1,40 @@
+// Read-only bandwidth probe of bench:kernels: every element of x is read exactly once and summed, so
+// its time is what reading the tensor costs a shader on this adapter (the floor a BatchNorm
+// statistics pass could reach). Each workgroup walks x with a grid stride and writes one partial sum;
+// the host adds the partials in float64 and checks them against a float64 sum before any figure is
+// printed.
+
+override WG: u32 = 256;
+
+struct Params {
+  // Number of vec4s in x (the bench uses sizes divisible by 4).
+  n4: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+// [n4] vec4s: the tensor being read.
+@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
+// [workgroups] partial sums.
+@group(0) @binding(2) var<storage, read_write> partial: array<f32>;
+
+var<workgroup> lane_sums: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * WG;
+  var acc = vec4<f32>(0.0);
+  for (var i = wid.x * WG + lid.x; i < params.n4; i += stride) {
+    acc += x[i];
+  }
+  lane_sums[lid.x] = acc.x + acc.y + acc.z + acc.w;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half >>= 1u) {
+    if (lid.x < half) {
+      lane_sums[lid.x] += lane_sums[lid.x + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    partial[wid.x] = lane_sums[0];
+  }
+}
