@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import type { BnLayout } from '../../src/backend/backend.ts';
 import { FLOAT64_KERNELS as REF } from '../../src/backend/cpu/kernel-table.ts';
 import { WasmHeap, instantiateKernels, wasmKernels } from '../../src/backend/wasm/index.ts';
+import { crossEntropyTarget0, infoNceLogitGrads } from '../../src/backend/cpu/loss.ts';
 import { expectClose, randn } from './helpers.ts';
 
 const U32 = 2 ** -23;
@@ -237,6 +238,76 @@ describe('wasm InfoNCE against the float64 reference', () => {
     const dqBound = productBound((i, k) => Math.abs(gNeg[i * queueRows + k]!), (k, j) => Math.abs(queue[k * dim + j]!), rows, dim, queueRows);
     for (let i = 0; i < rows * dim; i++) dqBound[i] = 2 * dqBound[i]! + U32 * Math.abs(gPos[Math.floor(i / dim)]! * kPos[i]!) + U32 * Math.abs(dqRef[i]!);
     expectWithin(dq, dqRef, dqBound, 'dq');
+  });
+});
+
+describe('wasm InfoNCE softmax (float32 SIMD exp, float64 sums) at the edges of exp', () => {
+  // queue rows are unit vectors e_j and k⁺ = e_K (dim = K + 1): logit j is q_j / T and dq[r] is exactly
+  // (g[r, 0..K), gPos[r]), so the softmax is read through the public kernels without rounding.
+  const K = 37;
+  const dim = K + 1;
+  const T = 0.5;
+  const queue = new Float32Array(K * dim);
+  for (let j = 0; j < K; j++) queue[j * dim + j] = 1;
+  const kPos = new Float32Array(dim);
+  kPos[K] = 1;
+  /** Row r of logits: spread over [lo, hi], positive last so that it is not the max unless chosen. */
+  const spread = (lo: number, hi: number, seed: number) => Float32Array.from({ length: K + 1 }, (_, j) => (j === 0 ? lo + (hi - lo) * 0.7 : lo + ((hi - lo) * ((j * 7919 + seed) % (K + 1))) / K));
+  /** A row whose positive is its max, 90 above every negative. */
+  const positiveWins = Float32Array.from(spread(-100, -10, 7), (v, j) => (j === 0 ? 80 : v));
+  const rows = [spread(-150, 40, 1), spread(-3, 3, 2), spread(-90, 0, 3), spread(-1e-3, 1e-3, 4), positiveWins];
+
+  it('loss and accuracy of rows spanning underflow (logit − max down to −190) match the float64 reference to 1e-6', () => {
+    const n = rows.length;
+    const q = new Float32Array(n * dim);
+    rows.forEach((row, r) => {
+      for (let j = 0; j < K; j++) q[r * dim + j] = row[1 + j]! * T;
+      q[r * dim + K] = row[0]! * T;
+    });
+    const logits = NAN(n * (K + 1));
+    const kRows = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) kRows.set(kPos, r * dim);
+    const got = W.infoNce(q, kRows, queue, n, dim, K, T, logits);
+    const ref = crossEntropyTarget0(f64(logits), n, K + 1);
+    expect(Math.abs(got.loss - ref.loss) / Math.abs(ref.loss)).toBeLessThan(1e-6);
+    expect(got.correct).toBe(ref.correct);
+  });
+
+  // Per weight: 4 float32 roundings (polynomial, scaling, output) plus the rounding of its argument
+  // logit − max to float32, which moves exp by up to |logit − max|·2⁻²⁴ relative (tiny weights only).
+  it('gradients: within float32 roundings of the float64 softmax, exactly 0 where exp underflows, NaN rows stay NaN', () => {
+    const special = Float32Array.from(spread(-2, 2, 5));
+    special[3] = -Infinity; // a negative that can never win: its weight is 0
+    const nan = Float32Array.from(spread(-2, 2, 6));
+    nan[5] = Number.NaN;
+    const all = [...rows, special, nan];
+    const n = all.length;
+    const logits = new Float32Array(n * (K + 1));
+    all.forEach((row, r) => logits.set(row, r * (K + 1)));
+    const kRows = new Float32Array(n * dim);
+    for (let r = 0; r < n; r++) kRows.set(kPos, r * dim);
+    const dq = NAN(n * dim);
+    W.infoNceBackward(logits, kRows, queue, n, dim, K, T, dq);
+    const ref = infoNceLogitGrads(f64(logits), n, K, T);
+    for (let r = 0; r < n; r++) {
+      const row = all[r]!;
+      const max = Math.max(...Array.from(row).filter((v) => !Number.isNaN(v)));
+      for (let j = 0; j <= K; j++) {
+        const want = j < K ? ref.gNeg[r * K + j]! : ref.gPos[r]!;
+        const arg = Math.abs((j < K ? row[1 + j]! : row[0]!) - max);
+        const have = dq[r * dim + j]!;
+        if (r === n - 1) {
+          expect(Number.isNaN(have), `row with a NaN logit, column ${j}: ${have}`).toBe(true);
+          continue;
+        }
+        if (want === 0) {
+          expect(have, `g[${r}, ${j}]`).toBe(0);
+          continue;
+        }
+        const bound = (4 * U32 + arg * 2 ** -24) * Math.abs(want) + 1e-37;
+        if (!(Math.abs(have - want) <= bound)) expect.fail(`g[${r}, ${j}]: got ${have}, expected ${want}`);
+      }
+    }
   });
 });
 

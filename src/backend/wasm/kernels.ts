@@ -6,14 +6,13 @@
  *   SIMD GEMM (wasm/gemm.ts): float32 sums, as WebGPU and PyTorch's float32 CPU path.
  * - BatchNorm runs float64 column kernels (wasm/batchnorm.ts): the same shifted two-pass statistics and
  *   float64 arithmetic as the reference, so only the summation order differs.
- * - The softmax of InfoNCE stays in float64 JavaScript (crossEntropyTarget0, infoNceLogitGrads).
+ * - InfoNCE's softmax runs in wasm/softmax.ts: float32 SIMD exponentials summed in float64.
  * Operands are copied into the module's memory for each call and results copied out; the copies are
  * linear in size, the products they feed are not.
  */
 import type { BnLayout } from '../backend.ts';
 import { affineGrads, invStd } from '../cpu/batchnorm.ts';
 import type { HeavyKernels } from '../cpu/kernel-table.ts';
-import { crossEntropyTarget0 } from '../cpu/loss.ts';
 import type { Real } from '../cpu/tensor.ts';
 import type { WasmHeap } from './memory.ts';
 
@@ -252,16 +251,30 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
   ): { loss: number; correct: number } {
     heap.reset();
     const op = 'infoNce';
-    const pNeg = productNT(op, heap.putF32(op, q), heap.putF32(op, queue), rows, queueRows, dim, null);
-    const negatives = heap.f32.subarray(pNeg >> 2, (pNeg >> 2) + rows * queueRows);
     const width = 1 + queueRows;
+    const pNeg = productNT(op, heap.putF32(op, q), heap.putF32(op, queue), rows, queueRows, dim, null);
+    const pLogits = heap.alloc(op, rows * width * 4);
+    k.logitsFromNegatives(pNeg, rows, queueRows, temperature, pLogits);
+    // Positives q·k⁺ in float64 (rows·dim products), rounded once as the reference rounds them.
+    const f = heap.f32;
     for (let r = 0; r < rows; r++) {
       let pos = 0;
       for (let d = 0; d < dim; d++) pos += q[r * dim + d]! * kPos[r * dim + d]!;
-      logits[r * width] = pos / temperature;
-      for (let j = 0; j < queueRows; j++) logits[r * width + 1 + j] = negatives[r * queueRows + j]! / temperature;
+      f[(pLogits >> 2) + r * width] = pos / temperature;
     }
-    return crossEntropyTarget0(logits, rows, width);
+    const pStats = heap.alloc(op, rows * 24);
+    k.softmaxRowStats(pLogits, rows, width, pStats);
+    heap.getF32(pLogits, logits.subarray(0, rows * width));
+    // Cross-entropy with target 0 from each row's (max, Σ exp, largest negative), as crossEntropyTarget0.
+    const stats = heap.getF64(pStats, rows * 3);
+    let lossSum = 0;
+    let correct = 0;
+    for (let r = 0; r < rows; r++) {
+      const positive = logits[r * width]!;
+      lossSum += stats[3 * r]! + Math.log(stats[3 * r + 1]!) - positive;
+      if (positive > stats[3 * r + 2]!) correct++;
+    }
+    return { loss: rows === 0 ? 0 : lossSum / rows, correct };
   }
 
   function infoNceBackward(
@@ -269,25 +282,13 @@ export function wasmKernels(heap: WasmHeap): HeavyKernels {
   ): void {
     heap.reset();
     const op = 'infoNceBackward';
-    // Softmax gradients written straight into the GEMM's operand: g = (p − e₀) / (N·T) per row, from
-    // one exp per logit kept in float64 until the single rounding to float32 (as infoNceLogitGrads).
+    // Softmax gradients g = (p − e₀) / (N·T) per row, written straight into the GEMM's operand.
     const width = 1 + queueRows;
-    const scale = 1 / (rows * temperature);
+    const pLogits = heap.putF32(op, logits.subarray(0, rows * width));
     const pg = heap.alloc(op, rows * queueRows * 4);
-    const g = heap.f32;
-    const exps = new Float64Array(width);
-    const gPos = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) {
-      const lr = r * width;
-      let max = -Infinity;
-      for (let j = 0; j < width; j++) max = Math.max(max, logits[lr + j]!);
-      let sumExp = 0;
-      for (let j = 0; j < width; j++) sumExp += exps[j] = Math.exp(logits[lr + j]! - max);
-      gPos[r] = (exps[0]! / sumExp - 1) * scale;
-      const rowScale = scale / sumExp;
-      const at = (pg >> 2) + r * queueRows - 1;
-      for (let j = 1; j < width; j++) g[at + j] = exps[j]! * rowScale;
-    }
+    const pgPos = heap.alloc(op, rows * 8);
+    k.softmaxGrads(pLogits, rows, width, 1 / (rows * temperature), pg, pgPos);
+    const gPos = heap.getF64(pgPos, rows);
     const pQueue = heap.putF32(op, queue);
     const pdq = heap.alloc(op, rows * dim * 4);
     k.gemm(rows, dim, queueRows, pg, queueRows, 1, pQueue, dim, pdq, dim, 0);

@@ -26,6 +26,9 @@ export interface KernelExports {
   colBackwardSums(dy: number, x: number, rows: number, cols: number, mean: number, sumDy: number, sumDyCentered: number): void;
   colAffine(x: number, rows: number, cols: number, shift: number, scale: number, offset: number, out: number): void;
   colBnBackward(dy: number, x: number, rows: number, cols: number, mean: number, dyScale: number, centeredScale: number, offset: number, dx: number): void;
+  logitsFromNegatives(neg: number, rows: number, queueRows: number, temperature: number, logits: number): void;
+  softmaxRowStats(logits: number, rows: number, width: number, out: number): void;
+  softmaxGrads(logits: number, rows: number, width: number, scale: number, g: number, gPos: number): void;
 }
 
 function kernelBytes(): Uint8Array<ArrayBuffer> {
