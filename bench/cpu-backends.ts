@@ -3,6 +3,8 @@
  * BN), in Node: samples/s of MocoTrainer steps on the WebAssembly SIMD backend and on the float64
  * TypeScript backend, and PyTorch on the same workload (../shared/anchors/torch_moco_anchor.py, one
  * process, OPENBLAS_NUM_THREADS=1) in the same run. Also the GEMM's GFLOP/s at the anchor's shapes.
+ * Besides wall time, both sides' CPU time per step (PyTorch's from two runs of different lengths, so
+ * start-up cancels): on a machine shared with other work, wall time mostly measures the others.
  * Prints figures; asserts nothing.
  *
  *   npm run bench:cpu            (BENCH_STEPS=20 to change; BENCH_TORCH=0 skips PyTorch)
@@ -100,8 +102,33 @@ function gemmGflops(backend: Backend, rows: number, cols: number, depth: number)
   return (2 * rows * cols * depth) / (median(times) * 1e6);
 }
 
+const ANCHOR = fileURLToPath(new URL('../../shared/anchors/torch_moco_anchor.py', import.meta.url));
+/** Steps of the two PyTorch runs whose CPU times are subtracted. */
+const TORCH_CPU_STEPS = [40, 240] as const;
+
+/** CPU seconds (process and its children) of one anchor run of `steps` steps. */
+function torchCpuSeconds(steps: number): number | null {
+  const wrapper = [
+    'import resource, runpy, sys',
+    `sys.argv = [${JSON.stringify(ANCHOR)}, '--workers', '1', '--batch', '${BATCH}', '--steps', '${steps}']`,
+    "runpy.run_path(sys.argv[0], run_name='__main__')",
+    's, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)',
+    "print(f'cpu_s={s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime}')",
+  ].join('\n');
+  const res = spawnSync('/usr/bin/python3', ['-c', wrapper], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, timeout: 600_000 });
+  const m = /cpu_s=([\d.]+)/.exec(res.stdout);
+  return m ? Number(m[1]) : null;
+}
+
+/** PyTorch's CPU milliseconds per step: the difference of two runs over their difference in steps. */
+function torchCpuMsPerStep(): number | null {
+  const [short, long] = TORCH_CPU_STEPS.map(torchCpuSeconds);
+  if (short == null || long == null) return null;
+  return ((long - short) * 1000) / (TORCH_CPU_STEPS[1] - TORCH_CPU_STEPS[0]);
+}
+
 function torchSamplesPerS(): number | string {
-  const anchor = fileURLToPath(new URL('../../shared/anchors/torch_moco_anchor.py', import.meta.url));
+  const anchor = ANCHOR;
   if (!existsSync(anchor)) return `skipped: ${anchor} not found`;
   const res = spawnSync('/usr/bin/python3', [anchor, '--workers', '1', '--batch', String(BATCH), '--steps', '40'], {
     encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' }, timeout: 600_000,
@@ -117,12 +144,19 @@ for (const [r, c, d] of [[64, 512, 256], [64, 4096, 128]] as const) {
   console.log(`GEMM ${r}×${c}×${d}: wasm ${gemmGflops(wasm, r, c, d).toFixed(2)} GFLOP/s, float64 TS ${gemmGflops(cpu, r, c, d).toFixed(2)} GFLOP/s`);
 }
 const rows: [string, number][] = [];
+const cpuMsOf: [string, number][] = [];
 for (const [name, be] of [['WebAssembly SIMD backend', wasm], ['float64 TypeScript backend', cpu]] as const) {
   const ms = await stepMs(be);
   rows.push([name, (BATCH * 1000) / ms.wall]);
+  cpuMsOf.push([name, ms.cpu]);
   console.log(`${name}: ${ms.wall.toFixed(1)} ms/step wall (${ms.cpu.toFixed(1)} ms CPU), ${((BATCH * 1000) / ms.wall).toFixed(0)} samples/s`);
 }
 const torch = process.env.BENCH_TORCH === '0' ? 'skipped (BENCH_TORCH=0)' : torchSamplesPerS();
 console.log(`PyTorch, 1 process: ${typeof torch === 'number' ? `${torch.toFixed(0)} samples/s` : torch}`);
 if (typeof torch === 'number') for (const [name, s] of rows) console.log(`${name} / PyTorch: ${(s / torch).toFixed(3)}×`);
+const torchCpu = typeof torch === 'number' ? torchCpuMsPerStep() : null;
+if (torchCpu !== null) {
+  console.log(`PyTorch CPU time per step: ${torchCpu.toFixed(1)} ms (runs of ${TORCH_CPU_STEPS.join(' and ')} steps, subtracted)`);
+  for (const [name, ms] of cpuMsOf) console.log(`${name} / PyTorch in CPU time per step: ${(torchCpu / ms).toFixed(3)}×`);
+}
 console.log(`WebAssembly SIMD / float64 TypeScript: ${(rows[0]![1] / rows[1]![1]).toFixed(2)}×`);

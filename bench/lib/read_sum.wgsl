@@ -1,8 +1,9 @@
 // Read-only bandwidth probe of bench:kernels: every element of x is read exactly once and summed, so
 // its time is what reading the tensor costs a shader on this adapter (the floor a BatchNorm
-// statistics pass could reach). Each workgroup walks x with a grid stride and writes one partial sum;
-// the host adds the partials in float64 and checks them against a float64 sum before any figure is
-// printed.
+// statistics pass could reach). Each workgroup sums one contiguous chunk of x (its threads reading
+// neighbouring vec4s on every iteration, which suits a GPU and a CPU-backed adapter alike) and writes
+// one partial sum; the host adds the partials in float64 and checks them against a float64 sum before
+// any figure is printed.
 
 override WG: u32 = 256;
 
@@ -21,9 +22,10 @@ var<workgroup> lane_sums: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let stride = groups.x * WG;
+  let chunk = (params.n4 + groups.x - 1u) / groups.x;
+  let end = min((wid.x + 1u) * chunk, params.n4);
   var acc = vec4<f32>(0.0);
-  for (var i = wid.x * WG + lid.x; i < params.n4; i += stride) {
+  for (var i = wid.x * chunk + lid.x; i < end; i += WG) {
     acc += x[i];
   }
   lane_sums[lid.x] = acc.x + acc.y + acc.z + acc.w;
