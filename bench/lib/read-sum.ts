@@ -8,7 +8,7 @@ import readSumWgsl from './read_sum.wgsl?raw';
 
 /** Threads per workgroup. */
 const WORKGROUP_SIZE = 256;
-/** Workgroups of one pass: enough to fill a GPU, few enough that the host-side sum is negligible. */
+/** Workgroups of one pass: enough to fill a GPU; their threads' partial sums are added on the host. */
 const MAX_WORKGROUPS = 256;
 
 export class ReadSum {
@@ -18,11 +18,14 @@ export class ReadSum {
   private readonly staging: GPUBuffer;
   private readonly bindGroup: GPUBindGroup;
   readonly workgroups: number;
+  /** One partial sum per thread. */
+  private readonly partials: number;
 
   /** `x` holds `size` float32 values (size divisible by 4). */
   constructor(private readonly device: GPUDevice, x: GPUBuffer, size: number) {
     const n4 = size / 4;
     this.workgroups = Math.max(1, Math.min(MAX_WORKGROUPS, Math.ceil(n4 / WORKGROUP_SIZE)));
+    this.partials = this.workgroups * WORKGROUP_SIZE;
     const module = device.createShaderModule({ label: 'ReadSum.shader', code: readSumWgsl });
     this.pipeline = device.createComputePipeline({
       label: 'ReadSum.pipeline',
@@ -31,8 +34,8 @@ export class ReadSum {
     });
     this.params = device.createBuffer({ label: 'ReadSum.params', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(this.params, 0, Uint32Array.of(n4, 0, 0, 0));
-    this.partial = device.createBuffer({ label: 'ReadSum.partial', size: this.workgroups * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-    this.staging = device.createBuffer({ label: 'ReadSum.staging', size: this.workgroups * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.partial = device.createBuffer({ label: 'ReadSum.partial', size: this.partials * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    this.staging = device.createBuffer({ label: 'ReadSum.staging', size: this.partials * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.bindGroup = device.createBindGroup({
       label: 'ReadSum.bindGroup',
       layout: this.pipeline.getBindGroupLayout(0),
@@ -59,7 +62,7 @@ export class ReadSum {
   async sum(): Promise<number> {
     this.run();
     const enc = this.device.createCommandEncoder({ label: 'ReadSum.readback' });
-    enc.copyBufferToBuffer(this.partial, 0, this.staging, 0, this.workgroups * 4);
+    enc.copyBufferToBuffer(this.partial, 0, this.staging, 0, this.partials * 4);
     this.device.queue.submit([enc.finish()]);
     await this.staging.mapAsync(GPUMapMode.READ);
     const partials = new Float32Array(this.staging.getMappedRange().slice(0));
