@@ -2,16 +2,22 @@
  * One training run as the app sees it: the session, its curves, its exportable RunLog and the live
  * log lines. Step events are batched (src/app/batcher.ts) so the page renders at most ~10 times a
  * second however fast the steps come.
+ *
+ * The log holds only steps the world completed: when the session rebuilds its world and resumes from
+ * an earlier step (its 'world' event), the steps from there on leave the log, the curves and the
+ * saved copy (`sink`), and the repeated steps take their place. A run continued after a reload starts
+ * from its saved log (`saved`).
  */
 import { modelConfigs } from '../train/compare.ts';
-import type { GroupSource, RoomPace } from '../train/session.ts';
+import type { GroupSource, RoomPace, WorldInfo } from '../train/session.ts';
 import type { RunLog, StepLog, TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { Batcher } from './batcher.ts';
 import { stepLines } from './format.ts';
 import type { BackendHandle, SessionFactory, SessionLike, SessionState } from './ports.ts';
 import { ProgressMeter, type RunProgress } from './progress.ts';
-import { appendStep, newSeries, seriesLabel, type RunSeries } from './series.ts';
+import type { RunLogSink } from './run-store/recorder.ts';
+import { appendStep, newSeries, seriesLabel, truncateSeries, type RunSeries } from './series.ts';
 import type { ShuffleFrame } from './store.ts';
 
 /** What a batch of steps changes on screen. */
@@ -44,6 +50,10 @@ export interface RunOptions {
   callbacks: RunCallbacks;
   timers?: TimeoutTimers;
   now?: () => Date;
+  /** The saved log of this same run (this tab trained in it before a reload): the log continues it. */
+  saved?: RunLog | null;
+  /** Receives every change of the log, to save it. */
+  sink?: RunLogSink | null;
 }
 
 export class Run {
@@ -81,6 +91,7 @@ export class Run {
       startedAt: (opts.now?.() ?? new Date()).toISOString(),
       steps: [],
     };
+    if (opts.saved) this.continueFrom(opts.saved);
     this.timers = opts.timers ?? realTimers;
     this.batcher = new Batcher((logs) => this.flush(logs), undefined, this.timers);
     this.session = opts.createSession({ backend: opts.backend, groups: opts.groups, config: opts.config, trace: true });
@@ -145,10 +156,11 @@ export class Run {
     if (this.session.state === 'paused') this.session.resume();
   }
 
-  /** Stops the session for good; pending steps are delivered first. Idempotent. */
+  /** Stops the session for good; pending steps are delivered (and saved) first. Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.batcher.flush();
+    void this.opts.sink?.flush();
     this.destroyed = true;
     this.batcher.destroy();
     this.session.removeEventListener('step', this.onStep);
@@ -175,7 +187,10 @@ export class Run {
   private readonly onState = (): void => {
     if (this.destroyed) return;
     const state = this.session.state;
-    if (state === 'done' || state === 'error' || state === 'paused') this.batcher.flush();
+    if (state === 'done' || state === 'error' || state === 'paused') {
+      this.batcher.flush();
+      void this.opts.sink?.flush();
+    }
     // Time spent paused is not a step's duration.
     if (state === 'paused' || state === 'running') this.meter.restart();
     if (state === 'done') for (const series of this.allLiveSeries()) series.finished = true;
@@ -194,15 +209,58 @@ export class Run {
     if (pace) this.opts.callbacks.onPace?.(pace);
   };
 
-  /** The session (re)built its world: membership changed, so tabs and world size may have too. */
+  /**
+   * The session (re)built its world: membership changed, so tabs and world size may have too, and the
+   * world resumes from `info.step` (rank 0's completed steps): later steps of this tab were abandoned.
+   */
   private readonly onWorld = (ev: Event): void => {
     if (this.destroyed) return;
-    const info = (ev as CustomEvent<{ tabs?: number; worldSize?: number }>).detail;
+    const info = (ev as CustomEvent<Partial<WorldInfo>>).detail;
     // Forming the new group took time that is not a step's; the pace may change with the tabs.
     this.meter.restart();
     if (info?.tabs) this.log.tabs = info.tabs;
     if (info?.worldSize) this.setWorldSize(info.worldSize);
+    if (typeof info?.step === 'number') this.rollBack(info.step);
   };
+
+  /** Removes every step from `step` on: from the batch not shown yet, the log, the curves and the saved copy. */
+  private rollBack(step: number): void {
+    // Delivered first, so the batch cannot bring an abandoned step back after the cut.
+    this.batcher.flush();
+    if (!this.cut(step)) return;
+    this.lastStep = this.log.steps.at(-1)?.step ?? -1;
+    const lines = [`Resuming from step ${step + 1}/${this.opts.config.steps} with the rebuilt group: later steps of this tab were rolled back`];
+    this.opts.callbacks.onUpdate({ step: this.lastStep, series: this.series, compareSeries: this.compareSeries, shuffle: null, lines, progress: this.progress() });
+  }
+
+  /** Removes steps from `step` on from the log, the curves and the saved copy; false when there were none. */
+  private cut(step: number): boolean {
+    const kept = this.log.steps.filter((s) => s.step < step);
+    if (kept.length === this.log.steps.length) return false;
+    this.log.steps = kept;
+    const knnAcc = lastOf(kept, (s) => s.knnAcc);
+    const compareKnnAcc = lastOf(kept, (s) => s.compare?.knnAcc);
+    if (knnAcc === undefined) delete this.log.knnAcc;
+    else this.log.knnAcc = knnAcc;
+    if (compareKnnAcc === undefined) delete this.log.compareKnnAcc;
+    else this.log.compareKnnAcc = compareKnnAcc;
+    for (const series of this.allLiveSeries()) truncateSeries(series, step);
+    this.opts.sink?.rollBack(step);
+    return true;
+  }
+
+  /** Starts from the saved log of this run: its steps, curves and start time. */
+  private continueFrom(saved: RunLog): void {
+    this.log.startedAt = saved.startedAt;
+    this.log.steps = saved.steps.map((s) => ({ ...s }));
+    for (const entry of this.log.steps) {
+      appendStep(this.series, entry);
+      if (this.compareSeries && entry.compare) appendStep(this.compareSeries, { ...entry.compare, step: entry.step });
+    }
+    if (saved.knnAcc !== undefined) this.log.knnAcc = saved.knnAcc;
+    if (saved.compareKnnAcc !== undefined) this.log.compareKnnAcc = saved.compareKnnAcc;
+    this.lastStep = this.log.steps.at(-1)?.step ?? -1;
+  }
 
   private allLiveSeries(): RunSeries[] {
     return this.compareSeries ? [this.series, this.compareSeries] : [this.series];
@@ -218,8 +276,14 @@ export class Run {
 
   private flush(logs: StepLog[]): void {
     const lines: string[] = [];
+    const added: StepLog[] = [];
     let shuffle: ShuffleFrame | null = null;
     for (const entry of logs) {
+      // A step already in the log is being repeated: the world resumed before it (normally said by the
+      // 'world' event first). The repeat replaces the abandoned try and everything after it.
+      if (entry.step <= (this.log.steps.at(-1)?.step ?? -1) && this.cut(entry.step)) {
+        for (let i = added.length - 1; i >= 0 && added[i]!.step >= entry.step; i--) added.pop();
+      }
       if (this.log.steps.length === 0 && entry.sourceOf.length > 0) this.setWorldSize(entry.sourceOf.length);
       appendStep(this.series, entry);
       if (this.compareSeries && entry.compare) appendStep(this.compareSeries, { ...entry.compare, step: entry.step });
@@ -232,6 +296,7 @@ export class Run {
         if (compare.knnAcc !== undefined) this.log.compareKnnAcc = compare.knnAcc;
       }
       this.log.steps.push(exported);
+      added.push(exported);
       if (entry.knnAcc !== undefined) this.log.knnAcc = entry.knnAcc;
       if (bn && bn.length > 0) {
         shuffle = { step: entry.step, sourceOf: entry.sourceOf, layers: bn, mode: this.opts.config.mode };
@@ -239,7 +304,17 @@ export class Run {
       }
       lines.push(...stepLines(entry, this.opts.config.steps));
     }
+    this.opts.sink?.append(added);
     const last = logs[logs.length - 1]!;
     this.opts.callbacks.onUpdate({ step: last.step, series: this.series, compareSeries: this.compareSeries, shuffle, lines, progress: this.progress() });
   }
+}
+
+/** The newest defined value of `pick` over `steps`. */
+function lastOf(steps: readonly StepLog[], pick: (s: StepLog) => number | undefined): number | undefined {
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const value = pick(steps[i]!);
+    if (value !== undefined) return value;
+  }
+  return undefined;
 }

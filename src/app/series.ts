@@ -53,6 +53,21 @@ export function appendStep(series: RunSeries, log: Pick<StepLog, 'step' | 'loss'
   }
 }
 
+/** Removes every entry from `step` on (steps rolled back after the world was rebuilt). */
+export function truncateSeries(series: RunSeries, step: number): void {
+  const keep = series.steps.findIndex((s) => s >= step);
+  if (keep >= 0) {
+    series.steps.length = keep;
+    series.loss.length = keep;
+    series.pretextAcc.length = keep;
+  }
+  const keepKnn = series.knnSteps.findIndex((s) => s >= step);
+  if (keepKnn >= 0) {
+    series.knnSteps.length = keepKnn;
+    series.knnAcc.length = keepKnn;
+  }
+}
+
 /** History with `run` at the end (replacing an entry with the same id), oldest dropped beyond the limit. */
 export function withRun(history: readonly RunSeries[], run: RunSeries): RunSeries[] {
   return withRuns(history, [run]);

@@ -21,6 +21,7 @@
  *
  * Events: 'step' (CustomEvent<StepLog>), 'state' (CustomEvent<SessionState>), 'error'
  * (CustomEvent<Error & { code?: string }>), 'world' (CustomEvent<WorldInfo>) when the world is (re)built,
+ * before any step of it (its `step` says from where: steps logged from there on are rolled back),
  * 'pace' (CustomEvent<RoomPace>) about once a second while running.
  */
 import type { Backend } from '../backend/backend.ts';
@@ -103,7 +104,12 @@ export interface WorldInfo {
   worldSize: number;
   firstWorker: number;
   localWorkers: number;
-  /** Step the (re)built world starts from. */
+  /**
+   * Step the (re)built world starts from: the steps rank 0 had completed, so the 0-based number of
+   * the next step. Any step this tab logged with a number ≥ this was not completed by the world (a
+   * try abandoned by the fault, or steps rank 0 never reached) and is rolled back: its log is dropped
+   * here (`logs`) and listeners must drop theirs (src/app/run.ts does).
+   */
   step: number;
   /** When the rebuild followed a fault here: ms from the fault to the rebuilt world (training resumes). */
   recoveredInMs?: number;
