@@ -5,6 +5,7 @@
 import { AppController } from './app/controller.ts';
 import { AppStore } from './app/store.ts';
 import { computeFor, connectRoom, loadOrigins } from './app/wiring.ts';
+import { openIndexedDbRunStore } from './app/run-store/indexeddb.ts';
 import './ui/sbn-app.ts';
 
 // The page itself: dark background edge to edge (index.html says so too; the elements style only their
@@ -22,6 +23,7 @@ const controller = new AppController({
   provideBackend,
   createSession,
   origins: loadOrigins,
+  runStore: openIndexedDbRunStore(),
   nav: {
     href: () => location.href,
     replace: (url) => history.replaceState(null, '', url),

@@ -6,12 +6,14 @@
 import type { TrainConfig } from '../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../util/timers.ts';
 import { appError, toNotice } from './errors.ts';
-import { exportFileName, runToCsv, runToJson } from './format.ts';
+import { exportFile, type ExportFile } from './format.ts';
 import { settingsFromLink, shareLink } from './link-settings.ts';
 import { landingUrl, linksForOtherDevices, parseRoomLink, roomIdFromLocation, roomUrl } from './links.ts';
 import type { BackendChoice, BackendProvider, OriginsProvider, PeerInfo, RoomConnection, RoomConnector, RoomListener, SessionFactory } from './ports.ts';
 import { decodeRoomState, encodeRoomState, MAX_DROPPED_PEERS, newRunId, type RoomState } from './room-config.ts';
 import { Run, type RunUpdate } from './run.ts';
+import { RoomRunLogs } from './run-store/room-logs.ts';
+import type { RunStore } from './run-store/store.ts';
 import { withRuns } from './series.ts';
 import type { AppStore } from './store.ts';
 
@@ -45,13 +47,11 @@ export interface ControllerDeps {
   /** Where other devices reach the server (for the room view's link and QR code); absent: not asked. */
   origins?: OriginsProvider | null;
   timers?: TimeoutTimers;
+  /** Where run logs are saved per room and run (IndexedDB in the page); absent: not saved. */
+  runStore?: RunStore | null;
 }
 
-export interface ExportFile {
-  filename: string;
-  mime: string;
-  text: string;
-}
+export type { ExportFile };
 
 export class AppController {
   private readonly store: AppStore;
@@ -68,9 +68,12 @@ export class AppController {
   /** The run the server's replay showed in progress when this tab had none: this tab joins it, never starts it alone. */
   private joiningRunId: string | null = null;
   private destroyed = false;
+  /** Saved run logs of the room: continued after a reload, offered for export. */
+  private readonly runLogs: RoomRunLogs;
 
   constructor(private readonly deps: ControllerDeps) {
     this.store = deps.store;
+    this.runLogs = new RoomRunLogs(deps.runStore ?? null, (err) => this.store.notify(toNotice(err, { key: 'run-log' })), deps.timers);
   }
 
   /**
@@ -130,7 +133,7 @@ export class AppController {
     this.stopRun();
     this.connection?.destroy();
     this.connection = null;
-    this.store.update({ view: 'landing', roomId: null, link: null, connection: 'offline', selfId: null, peers: [], runState: 'idle', pace: null });
+    this.store.update({ view: 'landing', roomId: null, link: null, connection: 'offline', selfId: null, peers: [], runState: 'idle', pace: null, savedRuns: [] });
     this.deps.nav.replace(landingUrl(this.deps.nav.href()));
   }
 
@@ -177,9 +180,13 @@ export class AppController {
   exportRun(format: 'json' | 'csv'): ExportFile | null {
     const run = this.run;
     if (!run || run.log.steps.length === 0) return null;
-    return format === 'json'
-      ? { filename: exportFileName(run.log, 'json'), mime: 'application/json', text: runToJson(run.log) }
-      : { filename: exportFileName(run.log, 'csv'), mime: 'text/csv', text: runToCsv(run.log) };
+    return exportFile(run.log, format);
+  }
+
+  /** An earlier run of this room saved in this browser (`state.savedRuns`) as a file, or null when gone. */
+  exportSaved(runId: string, format: 'json' | 'csv'): Promise<ExportFile | null> {
+    const roomId = this.store.state.roomId;
+    return roomId === null ? Promise.resolve(null) : this.runLogs.export(roomId, runId, format);
   }
 
   /** Idempotent. */
@@ -187,6 +194,7 @@ export class AppController {
     if (this.destroyed) return;
     this.destroyed = true;
     this.stopRun();
+    this.runLogs.destroy();
     this.connection?.destroy();
     this.connection = null;
     this.offBackendErrors?.();
@@ -242,7 +250,7 @@ export class AppController {
     this.connection = null;
     this.unechoed = 0;
     this.lastSent = null;
-    this.store.update({ busy: true, connection: 'connecting', roomId });
+    this.store.update({ busy: true, connection: 'connecting', roomId, savedRuns: [] });
     try {
       const meta = await this.meta();
       const connection = await this.deps.connectRoom({ roomId, meta, listener: this.listener });
@@ -254,6 +262,7 @@ export class AppController {
       this.store.update({ view: 'room', roomId: connection.roomId, link, selfId: connection.selfId, connection: 'connected' });
       // A room that already has settings keeps them: the class follows the room, not each link.
       if (settings && !connection.hasStoredConfig) this.setConfig(settings);
+      void this.refreshSavedRuns();
     } catch (err) {
       if (this.destroyed) return;
       // A settings link outlives its room (emptied, or the server restarted): open a new room with them.
@@ -397,10 +406,15 @@ export class AppController {
       if (!this.deps.createSession) this.store.notify(toNotice(appError('ERR_SESSION', 'training is not available in this build')));
       return;
     }
+    // This tab's log of the same run from before a reload: the run's log continues it.
+    const roomId = this.connection ? this.store.state.roomId : null;
+    const saved = await this.runLogs.saved(roomId, room.runId);
     // Another command may have arrived while the backend was starting.
     const current = this.store.state.room;
     if (this.destroyed || current.command !== 'run' || current.runId !== room.runId || this.run?.id === room.runId) return;
-    const run = new Run({
+    const run: Run = new Run({
+      saved,
+      sink: this.runLogs.record(roomId, room.runId, () => run.log),
       id: room.runId,
       config: room.config,
       backend: choice.backend,
@@ -426,9 +440,17 @@ export class AppController {
       },
     });
     this.run = run;
-    this.store.update({ runState: 'running', step: -1, shuffle: null, log: [], pace: null, runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
+    this.store.update({ runState: 'running', step: run.lastStep, shuffle: null, log: [], pace: null, runs: withRuns(this.store.state.runs, run.allSeries()), progress: run.progress() });
     run.start();
     this.pollActivity(run);
+    void this.refreshSavedRuns();
+  }
+
+  /** The room's earlier runs saved in this browser (the run shown has its own export). */
+  private async refreshSavedRuns(): Promise<void> {
+    const roomId = this.store.state.roomId;
+    const saved = await this.runLogs.list(roomId);
+    if (!this.destroyed && this.store.state.roomId === roomId) this.store.update({ savedRuns: saved.filter((r) => r.runId !== this.run?.id) });
   }
 
   /**

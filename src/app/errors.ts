@@ -27,7 +27,7 @@ interface Wording {
 }
 
 /** Codes the app itself raises (the rest come from src/backend, src/mesh and src/server). */
-export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_ROOM_REPLACED' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS' | 'ERR_JOIN_RETRYING';
+export type AppErrorCode = 'ERR_BAD_LINK' | 'ERR_LINK_SETTINGS' | 'ERR_ROOM_REPLACED' | 'ERR_FALLBACK_ADAPTER' | 'ERR_RECONNECTING' | 'ERR_CONFIG_REJECTED' | 'ERR_SESSION' | 'ERR_RUN_IN_PROGRESS' | 'ERR_JOIN_RETRYING' | 'ERR_RUN_LOG_STORAGE';
 
 const WORDING: Record<string, Wording> = {
   ERR_NO_WEBGPU: {
@@ -134,6 +134,11 @@ const WORDING: Record<string, Wording> = {
     level: 'info',
     title: 'Joining a run in progress',
     detail: 'The room is already training. This tab receives the current model and joins at the next step; no action needed.',
+  },
+  ERR_RUN_LOG_STORAGE: {
+    level: 'warning',
+    title: 'The run log is not being saved in this browser',
+    detail: 'Training goes on, and Export JSON/CSV still saves this run now; after a reload it will not be offered again. The browser’s storage for this site may be full or switched off (private windows): free some space or use a normal window.',
   },
   ERR_BN_SINGLE_SAMPLE: {
     level: 'error',

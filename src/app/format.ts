@@ -104,3 +104,17 @@ export function exportFileName(run: RunLog, ext: 'json' | 'csv'): string {
   const compare = run.config.compareWith ? `-vs-${run.config.compareWith}` : '';
   return `shufflebn-${run.config.mode}${compare}-${run.config.permutation}-w${run.worldSize}-${stamp}.${ext}`;
 }
+
+/** A run as a file to download. */
+export interface ExportFile {
+  filename: string;
+  mime: string;
+  text: string;
+}
+
+/** The run as a JSON or CSV file. */
+export function exportFile(run: RunLog, format: 'json' | 'csv'): ExportFile {
+  return format === 'json'
+    ? { filename: exportFileName(run, 'json'), mime: 'application/json', text: runToJson(run) }
+    : { filename: exportFileName(run, 'csv'), mime: 'text/csv', text: runToCsv(run) };
+}

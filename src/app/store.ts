@@ -9,6 +9,7 @@ import { INITIAL_ROOM_STATE, type RoomState } from './room-config.ts';
 import type { BackendBadge, ConnectionState, PeerInfo, SessionState } from './ports.ts';
 import type { RunProgress } from './progress.ts';
 import type { RunSeries } from './series.ts';
+import type { SavedRunInfo } from './run-store/store.ts';
 import type { ServerOrigins } from '../signaling/origins.ts';
 import type { RoomPace } from '../train/session.ts';
 
@@ -52,6 +53,8 @@ export interface AppState {
   /** The run in progress or last finished, and earlier runs for overlay (current one last). */
   runs: RunSeries[];
   shuffle: ShuffleFrame | null;
+  /** Earlier runs of this room saved in this browser (not the one shown), newest first. */
+  savedRuns: SavedRunInfo[];
   /** Console-style lines, newest last, bounded. */
   log: string[];
   notices: Notice[];
@@ -76,6 +79,7 @@ export const INITIAL_STATE: Readonly<AppState> = Object.freeze({
   backend: null,
   runs: [],
   shuffle: null,
+  savedRuns: [],
   log: [],
   notices: [],
   busy: false,

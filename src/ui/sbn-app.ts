@@ -13,6 +13,7 @@ import './sbn-landing.ts';
 import './sbn-log.ts';
 import './sbn-peers.ts';
 import './sbn-room-link.ts';
+import './sbn-saved-runs.ts';
 import './sbn-share-settings.ts';
 import './sbn-shuffle-view.ts';
 import './sbn-status.ts';
@@ -219,6 +220,7 @@ export class SbnApp extends LitElement {
       </section>
       <section class="panel wide" aria-label="Log">
         <sbn-log .lines=${s.log} ?can-export=${s.step >= 0} @sbn-export=${(e: CustomEvent<{ format: 'json' | 'csv' }>) => this._onExport(e.detail.format)}></sbn-log>
+        <sbn-saved-runs .runs=${s.savedRuns} @sbn-export-saved=${(e: CustomEvent<{ runId: string; format: 'json' | 'csv' }>) => this._onExportSaved(e.detail.runId, e.detail.format)}></sbn-saved-runs>
       </section>
     </main>`;
   }
@@ -231,6 +233,11 @@ export class SbnApp extends LitElement {
 
   private _onExport(format: 'json' | 'csv'): void {
     const file = this.controller?.exportRun(format);
+    if (file) downloadText(file.filename, file.mime, file.text);
+  }
+
+  private async _onExportSaved(runId: string, format: 'json' | 'csv'): Promise<void> {
+    const file = await this.controller?.exportSaved(runId, format);
     if (file) downloadText(file.filename, file.mime, file.text);
   }
 }

@@ -28,8 +28,8 @@ export interface RecorderOptions {
   store: RunStore;
   roomId: string;
   runId: string;
-  /** The log being saved (its header is read at each write). */
-  log: RunLog;
+  /** The log being saved (its header and length are read at each write). */
+  log(): RunLog;
   /** Called once, when this run's log stops being saved. */
   onError(err: Error & { code: string }): void;
   timers?: TimeoutTimers;
@@ -69,11 +69,11 @@ export class RunRecorder implements RunLogSink {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     if (this.stopped || !this.dirty) return this.writing;
-    const batch = { header: header(this.opts.log), dropFrom: this.dropFrom, steps: this.pending, updatedAt: (this.opts.now ?? Date.now)() };
+    const batch = { header: header(this.opts.log()), dropFrom: this.dropFrom, steps: this.pending, updatedAt: (this.opts.now ?? Date.now)() };
     this.pending = [];
     this.dropFrom = null;
     this.dirty = false;
-    if (this.opts.log.steps.length > MAX_SAVED_STEPS_PER_RUN) this.fail(`the run has more than ${MAX_SAVED_STEPS_PER_RUN} steps; later steps are in this tab's export only`);
+    if (this.opts.log().steps.length > MAX_SAVED_STEPS_PER_RUN) this.fail(`the run has more than ${MAX_SAVED_STEPS_PER_RUN} steps; later steps are in this tab's export only`);
     this.writing = this.writing.then(() =>
       this.opts.store.write(this.opts.roomId, this.opts.runId, batch).catch((err: unknown) => {
         const name = (err as { name?: unknown })?.name;
@@ -102,7 +102,7 @@ export class RunRecorder implements RunLogSink {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     this.pending = [];
-    this.opts.onError(Object.assign(new Error(`run ${this.opts.runId}: ${why}`), { code: 'ERR_RUN_LOG_NOT_SAVED' as const }));
+    this.opts.onError(Object.assign(new Error(`run ${this.opts.runId}: ${why}`), { code: 'ERR_RUN_LOG_STORAGE' as const }));
   }
 }
 
