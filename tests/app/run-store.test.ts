@@ -61,13 +61,12 @@ describe('MemoryRunStore', () => {
   it('a batch drops rolled-back steps, then puts its steps; a step written twice is saved once, the newer kept', async () => {
     const store = new MemoryRunStore();
     const header = (({ steps: _s, ...h }) => h)(emptyLog());
-    await store.write('room', 'run', { header, dropFrom: null, steps: [0, 1, 2, 3, 4].map((n) => step(n)), updatedAt: 1 });
-    await store.write('room', 'run', { header, dropFrom: 3, steps: [step(3, 9), step(4, 9), step(5, 9)], updatedAt: 2 });
-    await store.write('room', 'run', { header, dropFrom: null, steps: [step(5, 8)], updatedAt: 3 });
+    await store.write('room', 'run', { header, dropFrom: null, steps: [0, 1, 2, 3, 4].map((n) => step(n)), stepCount: 5, lastStep: 4, updatedAt: 1 });
+    await store.write('room', 'run', { header, dropFrom: 3, steps: [step(3, 9), step(4, 9), step(5, 9)], stepCount: 6, lastStep: 5, updatedAt: 2 });
+    await store.write('room', 'run', { header, dropFrom: null, steps: [step(5, 8)], stepCount: 6, lastStep: 5, updatedAt: 3 });
     const log = await store.load('room', 'run');
     expect(log?.steps.map((s) => [s.step, s.loss])).toEqual([[0, 5], [1, 4.99], [2, 4.98], [3, 9], [4, 9], [5, 8]]);
-    const [info] = await store.list('room');
-    expect(info).toMatchObject({ roomId: 'room', runId: 'run', stepCount: 6, lastStep: 5, updatedAt: 3 });
+    expect((await store.list('room')).map((r) => [r.runId, r.updatedAt])).toEqual([['run', 3]]);
     expect(await store.load('room', 'other')).toBeNull();
     expect(await store.list('other-room')).toEqual([]);
   });

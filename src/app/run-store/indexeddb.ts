@@ -13,7 +13,7 @@
  * step order and one deletes every step from a rolled-back step on.
  */
 import type { RunLog, StepLog } from '../../train/types.ts';
-import { MAX_SAVED_STEPS_PER_RUN, runsToEvict, type RunLogBatch, type RunStore, type SavedRunInfo } from './store.ts';
+import { runsToEvict, type RunLogBatch, type RunStore, type SavedRunInfo } from './store.ts';
 
 export const RUN_LOG_DB = 'shufflebn-run-logs';
 const DB_VERSION = 1;
@@ -70,30 +70,26 @@ export class IndexedDbRunStore implements RunStore {
     const db = await this.open();
     const tx = db.transaction([RUNS, STEPS], 'readwrite');
     const committed = done(tx);
-    // A failed request aborts the transaction; `committed` carries its error.
-    committed.catch(() => {});
-    const runs = tx.objectStore(RUNS);
     const steps = tx.objectStore(STEPS);
-    try {
-      if (batch.dropFrom !== null) steps.delete(stepRange(roomId, runId, batch.dropFrom));
-      let count = await request(steps.count(stepRange(roomId, runId)));
-      for (const step of batch.steps) {
-        if (count >= MAX_SAVED_STEPS_PER_RUN) break;
-        steps.put(step, [roomId, runId, step.step]);
-        count++;
-      }
-      const lastKey = await request(steps.openKeyCursor(stepRange(roomId, runId), 'prev'));
-      const lastStep = lastKey ? ((lastKey.key as [string, string, number])[2] ?? -1) : -1;
-      const info: SavedRunInfo = { roomId, runId, header: batch.header, stepCount: await request(steps.count(stepRange(roomId, runId))), lastStep, updatedAt: batch.updatedAt };
-      runs.put(info);
-      const all = (await request(runs.getAll())) as SavedRunInfo[];
-      for (const gone of runsToEvict(all)) {
-        runs.delete([gone.roomId, gone.runId]);
-        steps.delete(stepRange(gone.roomId, gone.runId));
-      }
-    } catch (err) {
-      if (!tx.error) tx.abort();
-      throw err;
+    if (batch.dropFrom !== null) steps.delete(stepRange(roomId, runId, batch.dropFrom));
+    for (const step of batch.steps) steps.put(step, [roomId, runId, step.step]);
+    const info: SavedRunInfo = { roomId, runId, header: batch.header, stepCount: batch.stepCount, lastStep: batch.lastStep, updatedAt: batch.updatedAt };
+    tx.objectStore(RUNS).put(info);
+    // Nothing more comes: commit now rather than when the page's task ends (it may be the last one).
+    tx.commit?.();
+    await committed;
+    await this.evict(db);
+  }
+
+  /** Deletes the runs the limits no longer allow (a transaction of its own: the batch is safe first). */
+  private async evict(db: IDBDatabase): Promise<void> {
+    const tx = db.transaction([RUNS, STEPS], 'readwrite');
+    const committed = done(tx);
+    const runs = tx.objectStore(RUNS);
+    const all = (await request(runs.getAll())) as SavedRunInfo[];
+    for (const gone of runsToEvict(all)) {
+      runs.delete([gone.roomId, gone.runId]);
+      tx.objectStore(STEPS).delete(stepRange(gone.roomId, gone.runId));
     }
     await committed;
   }

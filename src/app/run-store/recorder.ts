@@ -69,11 +69,12 @@ export class RunRecorder implements RunLogSink {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     if (this.stopped || !this.dirty) return this.writing;
-    const batch = { header: header(this.opts.log()), dropFrom: this.dropFrom, steps: this.pending, updatedAt: (this.opts.now ?? Date.now)() };
+    const log = this.opts.log();
+    const batch = { header: header(log), dropFrom: this.dropFrom, steps: this.pending, stepCount: log.steps.length, lastStep: log.steps.at(-1)?.step ?? -1, updatedAt: (this.opts.now ?? Date.now)() };
     this.pending = [];
     this.dropFrom = null;
     this.dirty = false;
-    if (this.opts.log().steps.length > MAX_SAVED_STEPS_PER_RUN) this.fail(`the run has more than ${MAX_SAVED_STEPS_PER_RUN} steps; later steps are in this tab's export only`);
+    if (log.steps.length > MAX_SAVED_STEPS_PER_RUN) this.fail(`the run has more than ${MAX_SAVED_STEPS_PER_RUN} steps; later steps are in this tab's export only`);
     this.writing = this.writing.then(() =>
       this.opts.store.write(this.opts.roomId, this.opts.runId, batch).catch((err: unknown) => {
         const name = (err as { name?: unknown })?.name;

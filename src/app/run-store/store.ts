@@ -15,8 +15,8 @@ export const MAX_SAVED_RUNS_PER_ROOM = 5;
 /** Rooms kept, by their most recent write: a browser used for many rooms keeps only the latest ones. */
 export const MAX_SAVED_ROOMS = 10;
 /**
- * Steps saved per run. A saved step is ~250 bytes of scalars (~400 in compare mode), so a full run is
- * ~25-40 MB and the whole store at most 50 of them; steps beyond this stay in the tab's export only.
+ * Steps saved per run (the recorder stops saving a run beyond it). A saved step is ~250 bytes of
+ * scalars (~400 in compare mode), so a full run is ~25-40 MB and the store holds at most 50 runs.
  */
 export const MAX_SAVED_STEPS_PER_RUN = 100_000;
 
@@ -41,6 +41,9 @@ export interface RunLogBatch {
   /** Steps from this one on were rolled back (null: none). */
   dropFrom: number | null;
   steps: StepLog[];
+  /** The log's step count and last step after this batch (the list shows them without reading steps). */
+  stepCount: number;
+  lastStep: number;
   updatedAt: number;
 }
 
@@ -49,7 +52,11 @@ export interface RunStore {
   list(roomId: string): Promise<SavedRunInfo[]>;
   /** One saved run with its steps in step order, or null. */
   load(roomId: string, runId: string): Promise<RunLog | null>;
-  /** Applies one batch in one transaction, then deletes what the limits no longer allow. */
+  /**
+   * Applies one batch in one transaction, then deletes what the limits no longer allow. The batch's
+   * requests are all made before the first await, so a write started as the page goes away (pagehide)
+   * is already queued in full.
+   */
   write(roomId: string, runId: string, batch: RunLogBatch): Promise<void>;
 }
 
@@ -73,11 +80,11 @@ export function runsToEvict(runs: readonly RunKey[], perRoom = MAX_SAVED_RUNS_PE
   return evict;
 }
 
-/** Applies a batch to steps held in step order (shared by the in-memory store and its tests). */
+/** Applies a batch to steps held in step order: the in-memory store's steps, keyed by step as in IndexedDB. */
 export function applyBatch(steps: readonly StepLog[], batch: Pick<RunLogBatch, 'dropFrom' | 'steps'>): StepLog[] {
   const byStep = new Map<number, StepLog>();
   for (const s of steps) if (batch.dropFrom === null || s.step < batch.dropFrom) byStep.set(s.step, s);
-  for (const s of batch.steps) if (byStep.size < MAX_SAVED_STEPS_PER_RUN || byStep.has(s.step)) byStep.set(s.step, s);
+  for (const s of batch.steps) byStep.set(s.step, s);
   return [...byStep.values()].sort((a, b) => a.step - b.step);
 }
 
@@ -108,7 +115,7 @@ export class MemoryRunStore implements RunStore {
     this.writes++;
     const k = key(roomId, runId);
     const steps = applyBatch(this.runs.get(k)?.steps ?? [], batch);
-    const info: SavedRunInfo = { roomId, runId, header: batch.header, stepCount: steps.length, lastStep: steps.at(-1)?.step ?? -1, updatedAt: batch.updatedAt };
+    const info: SavedRunInfo = { roomId, runId, header: batch.header, stepCount: batch.stepCount, lastStep: batch.lastStep, updatedAt: batch.updatedAt };
     this.runs.set(k, structuredClone({ info, steps }));
     for (const gone of runsToEvict([...this.runs.values()].map((r) => r.info))) this.runs.delete(key(gone.roomId, gone.runId));
   }
