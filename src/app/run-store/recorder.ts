@@ -6,6 +6,7 @@
  */
 import type { RunLog, StepLog } from '../../train/types.ts';
 import { realTimers, type TimeoutTimers } from '../../util/timers.ts';
+import { appError } from '../errors.ts';
 import { MAX_SAVED_STEPS_PER_RUN, type RunLogHeader, type RunStore } from './store.ts';
 
 /**
@@ -103,7 +104,7 @@ export class RunRecorder implements RunLogSink {
     if (this.timer !== null) this.timers.clearTimeout(this.timer);
     this.timer = null;
     this.pending = [];
-    this.opts.onError(Object.assign(new Error(`run ${this.opts.runId}: ${why}`), { code: 'ERR_RUN_LOG_STORAGE' as const }));
+    this.opts.onError(appError('ERR_RUN_LOG_STORAGE', `run ${this.opts.runId}: ${why}`));
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { RunLog } from '../../train/types.ts';
 import type { TimeoutTimers } from '../../util/timers.ts';
+import { appError } from '../errors.ts';
 import { exportFile, type ExportFile } from '../format.ts';
 import { RunRecorder } from './recorder.ts';
 import type { RunStore, SavedRunInfo } from './store.ts';
@@ -56,7 +57,7 @@ export class RoomRunLogs {
 
   private failed<T>(err: unknown, fallback: T): T {
     const message = String((err as Error)?.message ?? err);
-    this.onError(Object.assign(new Error(`saved run logs cannot be read: ${message}`), { code: 'ERR_RUN_LOG_STORAGE' }));
+    this.onError(appError('ERR_RUN_LOG_STORAGE', `saved run logs cannot be read: ${message}`));
     return fallback;
   }
 }
