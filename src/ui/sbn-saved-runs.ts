@@ -41,6 +41,11 @@ export class SbnSavedRuns extends LitElement {
         min-width: 0;
         overflow-wrap: anywhere;
       }
+      /* The two buttons of a run stay together when the line wraps. */
+      li > div {
+        display: flex;
+        gap: 0.3em;
+      }
       button {
         min-height: 2em;
         padding: 0.2em 0.7em;
@@ -57,9 +62,11 @@ export class SbnSavedRuns extends LitElement {
       <ul aria-labelledby="saved-title">
         ${this.runs.map(
           (r) => html`<li data-run=${r.runId}>
-            <span>${seriesLabel(r.header.config, r.header.worldSize)} · ${startedText(r.header.startedAt)} · <span class="muted">${r.stepCount} steps saved, last ${r.lastStep + 1}/${r.header.config.steps}</span></span>
-            <button aria-label=${`Export JSON of run ${r.runId}`} @click=${() => this._onExport(r.runId, 'json')}>JSON</button>
-            <button aria-label=${`Export CSV of run ${r.runId}`} @click=${() => this._onExport(r.runId, 'csv')}>CSV</button>
+            <span>${seriesLabel(r.header.config, r.header.worldSize)}${r.header.config.compareWith ? ` vs ${r.header.config.compareWith}` : ''} · ${startedText(r.header.startedAt)} · <span class="muted">${r.stepCount} steps saved, up to ${r.lastStep + 1}/${r.header.config.steps}</span></span>
+            <div>
+              <button aria-label=${`Export JSON of run ${r.runId}`} @click=${() => this._onExport(r.runId, 'json')}>JSON</button>
+              <button aria-label=${`Export CSV of run ${r.runId}`} @click=${() => this._onExport(r.runId, 'csv')}>CSV</button>
+            </div>
           </li>`,
         )}
       </ul>`;

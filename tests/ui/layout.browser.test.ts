@@ -39,6 +39,14 @@ async function crowdedRoom(width: number, height: number): Promise<Page> {
   // A few steps: the status line has a rate and an ETA, the peers table step times, the curves points.
   await expect.poll(() => page.locator('sbn-status [data-figure="eta"]').count(), { timeout: 20_000 }).toBe(1);
   await expect.poll(() => page.locator('sbn-app').evaluate((el) => (el as SbnApp).store!.state.step), { timeout: 20_000 }).toBeGreaterThan(12);
+  // Two earlier runs of the room saved in this browser, listed under the log with their export buttons.
+  await page.locator('sbn-app').evaluate((el) => {
+    const store = (el as SbnApp).store!;
+    const header = { version: 1 as const, config: { ...store.state.room.config, mode: 'samples' as const, compareWith: 'local' as const, steps: 1_000_000 }, worldSize: 1024, tabs: 16, backend: 'cpu', startedAt: '2026-11-30T10:00:00.000Z' };
+    const saved = (runId: string) => ({ roomId: store.state.roomId!, runId, header, stepCount: 999_999, lastStep: 999_998, updatedAt: 1 });
+    store.update({ savedRuns: [saved('mih1x2k3-0a1b2c'), saved('mih1x2k3-0a1b2c-with-a-much-longer-run-identifier-than-usual')] });
+  });
+  await expect.poll(() => page.locator('sbn-saved-runs li').count()).toBe(2);
   return page;
 }
 
