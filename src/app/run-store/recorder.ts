@@ -1,7 +1,7 @@
 /**
  * Saves one running log as it grows: the run's changes (steps added, steps rolled back) are gathered
- * and written as one batch at most every SAVE_INTERVAL_MS, one write in flight at a time, so a run at
- * 10 steps/s costs one IndexedDB transaction a second, not ten. A failed write (quota, storage
+ * and written as one batch at most every SAVE_INTERVAL_MS, so a run at 10 steps/s costs one IndexedDB
+ * transaction a second, not ten. A failed write (quota, storage
  * switched off) stops saving this run and becomes one notice: training never fails over its log.
  */
 import type { RunLog, StepLog } from '../../train/types.ts';
@@ -76,13 +76,16 @@ export class RunRecorder implements RunLogSink {
     this.dropFrom = null;
     this.dirty = false;
     if (log.steps.length > MAX_SAVED_STEPS_PER_RUN) this.fail(`the run has more than ${MAX_SAVED_STEPS_PER_RUN} steps; later steps are in this tab's export only`);
-    this.writing = this.writing.then(() =>
-      this.opts.store.write(this.opts.roomId, this.opts.runId, batch).catch((err: unknown) => {
-        const name = (err as { name?: unknown })?.name;
-        const why = name === 'QuotaExceededError' ? 'the browser’s storage for this site is full' : String((err as Error)?.message ?? err);
-        this.fail(why);
-      }),
-    );
+    // Started now, not after the previous write: the write made on pagehide must be queued before the
+    // page goes. The store keeps writes in the order they are made (IndexedDB runs read-write
+    // transactions over the same stores in creation order).
+    const previous = this.writing;
+    const write = this.opts.store.write(this.opts.roomId, this.opts.runId, batch).catch((err: unknown) => {
+      const name = (err as { name?: unknown })?.name;
+      const why = name === 'QuotaExceededError' ? 'the browser’s storage for this site is full' : String((err as Error)?.message ?? err);
+      this.fail(why);
+    });
+    this.writing = Promise.all([previous, write]).then(() => {});
     return this.writing;
   }
 

@@ -53,9 +53,10 @@ export interface RunStore {
   /** One saved run with its steps in step order, or null. */
   load(roomId: string, runId: string): Promise<RunLog | null>;
   /**
-   * Applies one batch in one transaction, then deletes what the limits no longer allow. The batch's
-   * requests are all made before the first await, so a write started as the page goes away (pagehide)
-   * is already queued in full.
+   * Applies one batch in one transaction, then deletes what the limits no longer allow. Writes apply
+   * in the order they are called, also when called before the previous one has finished; a write
+   * called as the page goes away (pagehide) has its whole batch queued within that task (no wait on
+   * anything but the open database), so it commits although the page is gone.
    */
   write(roomId: string, runId: string, batch: RunLogBatch): Promise<void>;
 }
