@@ -40,12 +40,17 @@ export async function indexedDbRoundTrip(dbName: string) {
   };
 }
 
-/** The same writes, read back before eviction: run-1's steps after the rollback. */
+/**
+ * The same writes, read back before eviction: run-1's steps after the rollback. The last three are
+ * made back to back without waiting, as the recorder does on pagehide: they must apply in order.
+ */
 export async function indexedDbRollback(dbName: string) {
   const store = new IndexedDbRunStore(indexedDB, dbName);
-  await store.write('room-a', 'run-1', { header, dropFrom: null, steps: Array.from({ length: 12 }, (_, n) => step(n, n)), stepCount: 12, lastStep: 11, updatedAt: 1 });
-  await store.write('room-a', 'run-1', { header, dropFrom: 9, steps: [step(9, 90), step(10, 100)], stepCount: 11, lastStep: 10, updatedAt: 2 });
-  await store.write('room-a', 'run-1', { header, dropFrom: null, steps: [step(10, 101)], stepCount: 11, lastStep: 10, updatedAt: 3 });
+  await Promise.all([
+    store.write('room-a', 'run-1', { header, dropFrom: null, steps: Array.from({ length: 12 }, (_, n) => step(n, n)), stepCount: 12, lastStep: 11, updatedAt: 1 }),
+    store.write('room-a', 'run-1', { header, dropFrom: 9, steps: [step(9, 90), step(10, 100)], stepCount: 11, lastStep: 10, updatedAt: 2 }),
+    store.write('room-a', 'run-1', { header, dropFrom: null, steps: [step(10, 101)], stepCount: 11, lastStep: 10, updatedAt: 3 }),
+  ]);
   const log = await store.load('room-a', 'run-1');
   await store.close();
   return { steps: log?.steps.map((s) => [s.step, s.loss]), header: log && { ...log, steps: undefined } };
