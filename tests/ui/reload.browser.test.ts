@@ -94,12 +94,12 @@ it('a tab reloaded mid-run rejoins; its earlier log is exportable and its export
   await expect.poll(() => stepOf(b), { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(aAtRejoin + STEPS_AFTER_RELOAD);
 
   await a.getByRole('button', { name: 'Pause' }).click();
-  const paused = await Promise.all(
-    [a, b].map(async (page) => {
-      await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 30_000 }).toMatch(/^Paused at step \d+\//);
-      return stepOf(page);
-    }),
-  );
+  for (const page of [a, b]) await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 30_000 }).toMatch(/^Paused at step \d+\//);
+  // The last step's event can reach the page (from its compute worker) just after the pause: both tabs
+  // stop after the same step, so wait until both show it, and a moment for the last render.
+  await expect.poll(async () => new Set(await Promise.all([stepOf(a), stepOf(b)])).size, { timeout: 30_000 }).toBe(1);
+  await a.waitForTimeout(500);
+  const paused = await Promise.all([stepOf(a), stepOf(b)]);
   expect(paused[1]).toBe(paused[0]);
 
   const exportJson = (page: Page) => download(page, () => page.locator('sbn-log').getByRole('button', { name: 'Export JSON' }).click());
