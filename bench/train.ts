@@ -11,17 +11,23 @@
  * all-reduce completes only when its tab next handles its messages, possibly after compute that
  * outlasted the transfer), so BENCH_AB=1 also runs each case with one all-reduce after backward
  * (buckets off) and prints 1 − waited(buckets) / waited(off): the communication the buckets took
- * off the step.
+ * off the step. Then a 1-tab step phase by phase (input, forward, InfoNCE, backward, gradient packing,
+ * optimizer, momentum encoder, queue, running statistics, readbacks, communication) with its GPU→CPU
+ * readbacks, per backend (bench/lib/step-phases.ts, src/train/step-profile.ts).
  *
  *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,cpu to change;
  *                                   BENCH_WIRE=f32,bf16 adds rows per gradient wire format;
- *                                   BENCH_COMPARE=1 adds compare-mode rows: shuffle and local together)
+ *                                   BENCH_COMPARE=1 adds compare-mode rows: shuffle and local together;
+ *                                   BENCH_PHASES=webgpu,wasm the backends of the phase table, empty: none)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
-import { launchBrowser, startDevServer } from '../scripts/lib/browser.ts';
+import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer } from '../scripts/lib/browser.ts';
+import type { BackendPreference } from '../src/backend/index.ts';
+import { phaseTable, type PhaseSummary } from './lib/step-phases.ts';
+import type * as PhasesPage from './lib/train-phases.page.ts';
 import { WIRE_FORMATS, type WireFormat } from '../src/mesh/half-codec.ts';
 import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/types.ts';
 import { acceptNoArguments } from '../scripts/lib/cli.ts';
@@ -34,7 +40,8 @@ acceptNoArguments(`usage: npm run bench:train
   BENCH_BACKENDS=webgpu,cpu
   BENCH_WIRE=f32         gradient wire formats (f32, f16, bf16)
   BENCH_COMPARE=0        1: also compare-mode rows (two models per step) on 2+ tabs
-  BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward)`);
+  BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward)
+  BENCH_PHASES=webgpu,wasm   backends of the 1-tab phase table (empty: none)`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const WARMUP = 3;
@@ -43,6 +50,7 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',') as Arra
 const WIRES = (process.env.BENCH_WIRE ?? 'f32').split(',') as WireFormat[];
 const COMPARE = process.env.BENCH_COMPARE === '1';
 const AB = process.env.BENCH_AB === '1';
+const PHASE_BACKENDS = (process.env.BENCH_PHASES ?? 'webgpu,wasm').split(',').filter(Boolean) as BackendPreference[];
 /** A bucket cap above any gradient here: one bucket, all-reduced after backward (overlap off). */
 const ONE_BUCKET_BYTES = 2 ** 31;
 const BATCH = 64;
@@ -150,12 +158,37 @@ function torchRow(workers: number): Row | string {
   return { what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`, workers, stepMs: 1000 / stepsPerS, computeMs: null, commMs: null, inFlightMs: null, hiddenShare: null, samplesPerS: Number(m[2]) };
 }
 
+/** The 1-tab step phase by phase on each backend of PHASE_BACKENDS, in one page. */
+async function phaseColumns(server: Awaited<ReturnType<typeof startDevServer>>, notes: string[]): Promise<{ name: string; summary: PhaseSummary }[]> {
+  const columns: { name: string; summary: PhaseSummary }[] = [];
+  if (PHASE_BACKENDS.length === 0) return columns;
+  const browser = await launchBrowser();
+  try {
+    const page = await openPage(browser, harnessUrl(server));
+    const call = pageModuleCaller<typeof PhasesPage>(() => page, '/bench/lib/train-phases.page.ts');
+    for (const pref of PHASE_BACKENDS) {
+      try {
+        const { label, summary } = await call('phases', pref, STEPS, WARMUP);
+        columns.push({ name: label, summary });
+        console.log(`  phases measured: ${label}`);
+      } catch (err) {
+        notes.push(`phases on ${pref} failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+  return columns;
+}
+
 async function main(): Promise<void> {
   console.log(`bench:train — MoCo step, 256→512→512→128, batch ${BATCH}/worker, queue 4096, ${STEPS} timed steps after ${WARMUP} warm-up`);
   const rows: Row[] = [];
   const notes: string[] = [];
   const server = await startDevServer();
+  let phases: { name: string; summary: PhaseSummary }[] = [];
   try {
+    phases = await phaseColumns(server, notes);
     const cases: Case[] = [];
     for (const backend of BACKENDS) {
       for (const tabs of TAB_COUNTS) {
@@ -199,6 +232,11 @@ async function main(): Promise<void> {
       `${on.what}: communication waited ${fmt(on.commMs)} ms with buckets, ${fmt(off.commMs)} ms without: ` +
         `${(100 * (1 - on.commMs / off.commMs)).toFixed(0)}% taken off the step; step ${(off.stepMs / on.stepMs).toFixed(2)}× faster`,
     );
+  }
+  if (phases.length) {
+    console.log(`\n1-tab step of the same workload, phase by phase (median of ${STEPS} steps after ${WARMUP}; on WebGPU every phase ends with a wait for the device, so its GPU work counts where it was issued)`);
+    console.log(phaseTable(phases));
+    console.log('(readbacks and communication are the waits inside read() and collectives, taken out of the phases they happen in)');
   }
   for (const n of notes) console.log(`note: ${n}`);
 }

@@ -30,6 +30,7 @@ import { CommTimer, allReduceSum, timedWorld, yieldToEventLoop } from './comm.ts
 import type { LabelledImages } from './dataset.ts';
 import { initialQueue, packState, unpackState, type TrainerState } from './moco-state.ts';
 import { dealRows, sampleShuffle, undealRows } from './sample-shuffle.ts';
+import type { MarkedPhase, StepProfiler } from './step-profile.ts';
 import type { BnLayerTrace, StepLog, TrainConfig } from './types.ts';
 
 /** Stream tags of the trainer's own random draws. */
@@ -57,6 +58,11 @@ export interface MocoTrainerOptions {
   timer?: CommTimer;
   /** Gradient bucket cap (default BUCKET_CAP_BYTES); Infinity: one all-reduce after backward. */
   bucketCapBytes?: number;
+  /**
+   * Marks every phase of each step (benchmarks; see step-profile.ts). Give the trainer
+   * `profiler.backend` as its backend, so that readbacks are counted. Without one no mark is made.
+   */
+  profiler?: StepProfiler;
 }
 
 /** Worker `worker`'s batch at `step`: n samples, two views each. */
@@ -107,6 +113,7 @@ export class MocoTrainer {
   private readonly timed: WorkerWorld;
   private readonly drawBatch: BatchSource;
   private readonly bucketCapBytes: number;
+  private readonly profiler: StepProfiler | null;
   private stepIndex = 0;
   private queuePtr = 0;
   private destroyed = false;
@@ -122,6 +129,7 @@ export class MocoTrainer {
     this.timer = opts.timer ?? new CommTimer(opts.now);
     this.ownTimer = !opts.timer;
     this.bucketCapBytes = opts.bucketCapBytes ?? BUCKET_CAP_BYTES;
+    this.profiler = opts.profiler ?? null;
     this.timed = timedWorld(world, this.timer);
     const spec = { inputDim: config.inputDim, hiddenDims: config.hiddenDims, outputDim: config.outputDim };
     this.query = buildEncoder(backend, { ...spec, bnMode: 'local' }, createRng(config.seed, TAG_INIT));
@@ -159,7 +167,9 @@ export class MocoTrainer {
       // their gather returns, so it starts only once every gradient bucket has been accepted.
       await this.timer.time(() => pending.reduced);
       await syncRunningStats(pending.models, { backend: this.backend, world: this.timed, step: pending.step });
-      return pending.commit();
+      if (!this.profiler) return pending.commit();
+      await this.mark('running statistics');
+      return await (pending as ProfiledStep).commitPhases();
     } finally {
       pending.dispose();
     }
@@ -183,6 +193,7 @@ export class MocoTrainer {
     const inDim = config.inputDim;
     this.group?.setStep(step);
     if (this.ownTimer) this.timer.startStep();
+    this.profiler?.begin(this.timer.ms);
 
     const queryIn = new Float32Array(L * n * inDim);
     const keyIn = new Float32Array(L * n * inDim);
@@ -193,6 +204,8 @@ export class MocoTrainer {
     }
     // In `samples` mode each worker normalises with its own (mixed) batch: no statistics are lent.
     const sourceOf = config.mode === 'shuffle' ? stepPermutation(config.seed, step, W, config.permutation) : identity(W);
+    // Marks are guarded here, not inside mark(): an unprofiled step must not even yield at them.
+    if (this.profiler) await this.mark('input');
 
     // Every temporary tensor is kept in `scope` and freed at the end, also when a collective fails
     // mid-step (a peer left): the caller then rebuilds the trainer from a broadcast state.
@@ -203,15 +216,18 @@ export class MocoTrainer {
       const xq = scope.keep(backend.fromArray(queryIn, [L * n, inDim]));
       const q = scope.keep(await this.query.forward(xq, queryCtx));
       const qn = scope.keep(backend.l2Normalize(q));
+      if (this.profiler) await this.mark('forward');
 
       const trace: BnLayerTrace[] | undefined = opts.trace ? [] : undefined;
       const { keys, allKeys, order } = await this.encodeKeys(keyIn, step, sourceOf, trace, scope);
+      if (this.profiler) await this.mark('forward');
 
       const { loss, logits, correct } = backend.infoNce(qn, keys, this.queue, config.temperature);
       scope.keep(loss);
       scope.keep(logits);
       scope.keep(correct);
       const dqn = scope.keep(backend.infoNceBackward(logits, keys, this.queue, config.temperature));
+      if (this.profiler) await this.mark('InfoNCE');
       const dq = scope.keep(backend.l2NormalizeBackward(dqn, q));
 
       // DDP: the gradient is the mean over ALL world workers of each worker's mean-loss gradient. The
@@ -236,6 +252,7 @@ export class MocoTrainer {
             if ((await buckets.layerDone(layer)) && tabs > 1) await yieldToEventLoop();
           }),
         );
+        if (this.profiler) await this.mark('backward');
         await buckets.launchRest();
         const gradients = buckets.finish();
         const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
@@ -256,17 +273,26 @@ export class MocoTrainer {
         throw err;
       }
       reduced.catch(() => {});
+      if (this.profiler) await this.mark('gradient packing');
       let committed = false;
-      const commit = (): StepLog => {
+      // What commit() applies, in order, each stage one phase of a profiled step.
+      const stages: [MarkedPhase, () => void][] = [
+        ['optimizer', () => {
+          params.forEach((p, i) => backend.write(p.grad ?? (p.grad = backend.zeros(p.value.shape)), summedGrads[i]!.map((v) => v / W)));
+          this.optimizer.step();
+        }],
+        ['momentum encoder', () => emaParams(this.key, this.query, config.keyMomentum)],
+        ['queue', () => {
+          backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
+          this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
+        }],
+      ];
+      const claim = (): void => {
         if (committed || this.stepIndex !== step) throw Object.assign(new Error('a prepared step can be committed once, in order'), { code: 'ERR_STEP_ORDER' });
         if (summedGrads.length !== params.length) throw Object.assign(new Error('commit() before the step was reduced'), { code: 'ERR_STEP_ORDER' });
         committed = true;
-        params.forEach((p, i) => backend.write(p.grad ?? (p.grad = backend.zeros(p.value.shape)), summedGrads[i]!.map((v) => v / W)));
-        this.optimizer.step();
-        emaParams(this.key, this.query, config.keyMomentum);
-
-        backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
-        this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
+      };
+      const finish = (): StepLog => {
         this.stepIndex++;
 
         const log: StepLog = {
@@ -283,11 +309,25 @@ export class MocoTrainer {
         if (trace && order) log.sampleOrder = order;
         return log;
       };
+      const commit = (): StepLog => {
+        claim();
+        for (const [, apply] of stages) apply();
+        return finish();
+      };
+      const commitPhases = async (): Promise<StepLog> => {
+        claim();
+        for (const [phase, apply] of stages) {
+          apply();
+          await this.mark(phase);
+        }
+        return finish();
+      };
       const dispose = (): void => {
         this.optimizer.zeroGrad();
         scope.dispose();
       };
-      return { models: [this.query, this.key], world, step, reduced, commit, dispose };
+      const pending: ProfiledStep = { models: [this.query, this.key], world, step, reduced, commit, commitPhases, dispose };
+      return pending;
     } catch (err) {
       this.optimizer.zeroGrad();
       scope.dispose();
@@ -373,9 +413,19 @@ export class MocoTrainer {
     this.backend.dispose(this.queue);
   }
 
+  /** Closes a phase of a profiled step (callers skip it without a profiler). */
+  private async mark(phase: MarkedPhase): Promise<void> {
+    if (this.profiler) await this.profiler.mark(phase, this.timer.ms);
+  }
+
   private assertAlive(): void {
     if (this.destroyed) throw Object.assign(new Error('the trainer was destroyed'), { code: 'ERR_DESTROYED' });
   }
+}
+
+/** A prepared step that can also be committed stage by stage, each stage marked (profiled steps). */
+interface ProfiledStep extends PendingStep {
+  commitPhases(): Promise<StepLog>;
 }
 
 function tensorsOf(model: Sequential): Tensor[] {
