@@ -235,26 +235,36 @@ export class MocoTrainer {
       // each bucket sends it × L; buckets leave as backward produces them (buckets.ts).
       const params = this.optimizer.params;
       const tabs = this.group?.size ?? 1;
-      const buckets = new GradientBuckets(
+      // A world that lives in this tab alone has nothing to all-reduce: its gradients stay on the
+      // device (no readback, no upload), and (L·g)/W = g is what the buckets would have applied.
+      const alone = world.worldSize === L;
+      const buckets = alone ? null : new GradientBuckets(
         backend,
         params,
         L,
         (contribution) => allReduceSum(this.group, contribution, this.timer, { wire: config.gradientWire, blocking: false }),
         this.bucketCapBytes,
       );
-      let summedGrads: Float32Array[] = [];
+      let summedGrads: Float32Array[] | null = null;
       let summedFigures: Float32Array;
+      let isReduced = false;
       let reduced: Promise<void>;
       try {
         scope.keep(
-          await this.query.backward(dq, queryCtx, async (layer) => {
-            // On the CPU backend backward never yields: let a launched bucket reach the wire first.
-            if ((await buckets.layerDone(layer)) && tabs > 1) await yieldToEventLoop();
-          }),
+          await this.query.backward(
+            dq,
+            queryCtx,
+            buckets
+              ? async (layer) => {
+                  // On the CPU backend backward never yields: let a launched bucket reach the wire first.
+                  if ((await buckets.layerDone(layer)) && tabs > 1) await yieldToEventLoop();
+                }
+              : undefined,
+          ),
         );
         if (this.profiler) await this.mark('backward');
-        await buckets.launchRest();
-        const gradients = buckets.finish();
+        await buckets?.launchRest();
+        const gradients = buckets ? buckets.finish() : Promise.resolve(null);
         const [lossValue, correctValue] = await Promise.all([backend.read(loss), backend.read(correct)]);
         // The step's figures go in float32 whatever the gradients' wire: the loss and accuracy
         // numerators, then one slot per tab holding that tab's compute time so far (zero elsewhere):
@@ -267,9 +277,10 @@ export class MocoTrainer {
         reduced = settleAll([gradients, figures]).then(([g, f]) => {
           summedGrads = g;
           summedFigures = f;
+          isReduced = true;
         });
       } catch (err) {
-        buckets.abandon();
+        buckets?.abandon();
         throw err;
       }
       reduced.catch(() => {});
@@ -278,18 +289,21 @@ export class MocoTrainer {
       // What commit() applies, in order, each stage one phase of a profiled step.
       const stages: [MarkedPhase, () => void][] = [
         ['optimizer', () => {
-          params.forEach((p, i) => backend.write(p.grad ?? (p.grad = backend.zeros(p.value.shape)), summedGrads[i]!.map((v) => v / W)));
+          const summed = summedGrads;
+          if (summed) params.forEach((p, i) => backend.write(p.grad ?? (p.grad = backend.zeros(p.value.shape)), summed[i]!.map((v) => v / W)));
+          else for (const p of params) p.grad ??= backend.zeros(p.value.shape);
           this.optimizer.step();
         }],
         ['momentum encoder', () => emaParams(this.key, this.query, config.keyMomentum)],
         ['queue', () => {
-          backend.enqueue(this.queue, scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])), this.queuePtr);
+          const worldKeys = allKeys ? scope.keep(backend.fromArray(allKeys, [W * n, config.outputDim])) : keys;
+          backend.enqueue(this.queue, worldKeys, this.queuePtr);
           this.queuePtr = (this.queuePtr + W * n) % config.queueSize;
         }],
       ];
       const claim = (): void => {
         if (committed || this.stepIndex !== step) throw Object.assign(new Error('a prepared step can be committed once, in order'), { code: 'ERR_STEP_ORDER' });
-        if (summedGrads.length !== params.length) throw Object.assign(new Error('commit() before the step was reduced'), { code: 'ERR_STEP_ORDER' });
+        if (!isReduced) throw Object.assign(new Error('commit() before the step was reduced'), { code: 'ERR_STEP_ORDER' });
         committed = true;
       };
       const finish = (): StepLog => {
@@ -337,7 +351,8 @@ export class MocoTrainer {
 
   /**
    * The L2-normalised keys of this tab's workers [L·n, D] (no gradient) and all workers' keys
-   * [W·n·D] in global worker order (for the queue).
+   * [W·n·D] in global worker order (for the queue); null when they are `keys` themselves (a world in
+   * this tab alone, without a deal of samples), which then stay on the device.
    */
   private async encodeKeys(
     keyIn: Float32Array,
@@ -345,7 +360,7 @@ export class MocoTrainer {
     sourceOf: number[],
     trace: BnLayerTrace[] | undefined,
     scope: TensorScope,
-  ): Promise<{ keys: Tensor; allKeys: Float32Array; order: number[] | null }> {
+  ): Promise<{ keys: Tensor; allKeys: Float32Array | null; order: number[] | null }> {
     const { backend, config } = this;
     const world = this.timed;
     const n = config.batchPerWorker;
@@ -369,6 +384,7 @@ export class MocoTrainer {
     const xk = scope.keep(backend.fromArray(input, [L * n, inDim]));
     const k = scope.keep(await this.key.forward(xk, ctx));
     const kn = scope.keep(backend.l2Normalize(k));
+    if (!order && world.worldSize === L) return { keys: kn, allKeys: null, order };
     const computed = await world.gatherRows(await backend.read(kn), n * D);
     if (!order) return { keys: kn, allKeys: computed, order };
 

@@ -1,7 +1,7 @@
 /**
  * The step profiler (src/train/step-profile.ts) on an injected clock that only batch draws, gathers and
  * readbacks advance: each phase must receive exactly the time of what happened in it, the phases must
- * add up to the step, and every read() must be counted.
+ * add up to the step, and every read() must be counted. Also what a 1-tab step reads back at all.
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend, Tensor } from '../../src/backend/backend.ts';
@@ -73,5 +73,20 @@ describe('StepProfiler', () => {
     expect(await profiled.state()).toEqual(await plain.state());
     plain.destroy();
     profiled.destroy();
+  });
+});
+
+describe('a step of a world in one tab', () => {
+  it('reads back the loss, the accuracy and the BatchNorm statistics, never the gradients or the keys', async () => {
+    const clock = { t: 0 };
+    const { backend, reads } = slowReads(clock);
+    const t = new MocoTrainer({ backend, config: { ...SMALL_CONFIG, mode: 'local' }, world: localWorld(2), train: smallTrain() });
+    const smallestWeight = Math.min(...t.query.parameters().filter((p) => p.value.shape.length === 2).map((p) => p.value.size));
+    await t.runStep();
+    const keysSize = 2 * SMALL_CONFIG.batchPerWorker * SMALL_CONFIG.outputDim;
+    // Scalars (loss, accuracy) and per-channel statistics only: each far below a weight matrix or the keys.
+    for (const r of reads) expect(r.size, `read of [${r.shape.join(', ')}]`).toBeLessThan(Math.min(smallestWeight, keysSize));
+    expect(reads.filter((r) => r.size === 1)).toHaveLength(2);
+    t.destroy();
   });
 });
