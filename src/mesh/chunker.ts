@@ -2,7 +2,7 @@
  * Splits a message into frames of at most MAX_FRAME_BYTES (well under the channel's 262144-byte limit)
  * and sends them with backpressure; reassembles frames back into messages on the receiving side.
  */
-import { encodeFrame, HEADER_BYTES, MAX_MESSAGE_BYTES, type Frame, type FrameHeader } from './wire.ts';
+import { encodeFrame, FrameKind, HEADER_BYTES, MAX_MESSAGE_BYTES, type Frame, type FrameHeader } from './wire.ts';
 import { MeshError } from './types.ts';
 import type { Channel, Link } from './transport.ts';
 
@@ -121,6 +121,7 @@ export const DEFAULT_REASSEMBLY_LIMITS: Readonly<ReassemblyLimits> = Object.free
 });
 
 interface PartialMessage {
+  kind: FrameKind;
   chunkCount: number;
   totalBytes: number;
   size: number;
@@ -169,13 +170,14 @@ export class Reassembler {
       if (this.declaredBytes + frame.totalBytes > this.limits.maxPartialBytes) {
         this.overLimit(`incomplete messages declaring ${this.declaredBytes + frame.totalBytes} bytes (limit ${this.limits.maxPartialBytes})`);
       }
-      partial = { chunkCount: frame.chunkCount, totalBytes: frame.totalBytes, size, chunks: new Map(), startedMs: this.now() };
+      partial = { kind: frame.kind, chunkCount: frame.chunkCount, totalBytes: frame.totalBytes, size, chunks: new Map(), startedMs: this.now() };
       this.partials.set(key, partial);
       this.declaredBytes += frame.totalBytes;
     }
-    if (partial.chunkCount !== frame.chunkCount || partial.totalBytes !== frame.totalBytes) {
+    // The same kind throughout: a checked message must not carry unchecked chunks (wire.ts F32Unchecked).
+    if (partial.chunkCount !== frame.chunkCount || partial.totalBytes !== frame.totalBytes || partial.kind !== frame.kind) {
       this.remove(key);
-      this.fail(`chunk ${frame.chunkIndex} disagrees with its message (count/total)`);
+      this.fail(`chunk ${frame.chunkIndex} disagrees with its message (count/total/kind)`);
     }
     if (partial.chunks.has(frame.chunkIndex)) {
       this.remove(key);

@@ -252,7 +252,7 @@ export class MeshEndpoint {
     this.core = null;
   }
 
-  private async sendTo(peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel, deadline: number): Promise<void> {
+  private async sendTo(peerId: string, { unchecked, ...header }: { epoch: number; step: number; opId: number; round: number; unchecked?: boolean }, data: Float32Array, channel: Channel, deadline: number): Promise<void> {
     const state = this.peers.get(peerId);
     if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -261,7 +261,7 @@ export class MeshEndpoint {
     // A receiver that never grants credit (or a channel that never drains) fails the send by its deadline.
     const guard = (drained: Promise<void>) =>
       withDeadline(drained, deadline, this.timers, () => this.pace.extension(startedAt, baseMs), peerId, `send of op ${header.opId} (${bytes.byteLength} bytes)`);
-    await sendChunked(state.flow, channel, { kind: FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard, this.sendWindow);
+    await sendChunked(state.flow, channel, { kind: unchecked ? FrameKind.F32Unchecked : FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard, this.sendWindow);
   }
 
   private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {
@@ -331,7 +331,7 @@ export class MeshEndpoint {
         throw new MeshError('ERR_PEER_OVER_LIMIT', `peer ${peerId} sent operation ${frame.opId}, too far ahead of this peer's operations`, peerId);
       }
       const message = state.reassembler.accept(frame);
-      if (message) core.deliver(peerId, frame.opId, frame.round, frame.step, new Float32Array(message.buffer, message.byteOffset, message.byteLength / 4));
+      if (message) core.deliver(peerId, frame.opId, frame.round, frame.step, new Float32Array(message.buffer, message.byteOffset, message.byteLength / 4), frame.kind === FrameKind.F32Unchecked);
     } catch (err) {
       this.dropPeer(peerId, err instanceof MeshError ? err : new MeshError('ERR_BAD_FRAME', String(err), peerId));
     }

@@ -47,16 +47,23 @@ export interface PointToPoint {
   setStep(step: number): void;
   /** Next operation id of this epoch (same sequence on every peer). */
   nextOpId(): number;
-  /** Rejects with ERR_TIMEOUT naming the peer when it does not take the data by `deadline`. */
-  send(to: number, opId: number, round: number, data: Float32Array, channel: Channel, deadline: number): Promise<void>;
-  /** Resolves with rank `from`'s message, or rejects with ERR_TIMEOUT naming that peer at `deadline`. */
-  recv(from: number, opId: number, round: number, deadline: number): Promise<Float32Array>;
+  /**
+   * Rejects with ERR_TIMEOUT naming the peer when it does not take the data by `deadline`. `unchecked`
+   * sends it as FrameKind.F32Unchecked (wire.ts): finiteness left to the receiver, which must ask for it.
+   */
+  send(to: number, opId: number, round: number, data: Float32Array, channel: Channel, deadline: number, unchecked?: boolean): Promise<void>;
+  /**
+   * Resolves with rank `from`'s message, or rejects with ERR_TIMEOUT naming that peer at `deadline`.
+   * Only an `unchecked` receive takes an unchecked message, whose values the caller must check itself;
+   * any other rejects it with ERR_BAD_FRAME naming the sender.
+   */
+  recv(from: number, opId: number, round: number, deadline: number, unchecked?: boolean): Promise<Float32Array>;
   /** Called by a collective when it has finished, so late frames of it are dropped. */
   finish(opId: number): void;
 }
 
 /** Sends one message of a given epoch to a peer (the endpoint supplies it). */
-export type SendFn = (peerId: string, header: { epoch: number; step: number; opId: number; round: number }, data: Float32Array, channel: Channel, deadline: number) => Promise<void>;
+export type SendFn = (peerId: string, header: { epoch: number; step: number; opId: number; round: number; unchecked?: boolean }, data: Float32Array, channel: Channel, deadline: number) => Promise<void>;
 
 /**
  * When a wait that started at `startedAt` with a `baseMs` deadline expires: ms to wait more, or 0 to
@@ -68,6 +75,8 @@ interface Waiter {
   opId: number;
   from: number;
   startedAt: number;
+  /** The receive takes an unchecked message (its caller checks the values). */
+  unchecked: boolean;
   resolve(data: Float32Array): void;
   reject(err: Error): void;
   timer: unknown;
@@ -80,7 +89,7 @@ export class GroupCore implements PointToPoint {
   private opCounter = 0;
   private abortError: MeshError | null = null;
   /** Messages that arrived before their receive was posted, by key; with the step they were stamped with. */
-  private arrived = new Map<string, { data: Float32Array; step: number; from: number }>();
+  private arrived = new Map<string, { data: Float32Array; step: number; from: number; unchecked: boolean }>();
   /** Count and bytes of `arrived` per source rank. */
   private early = new Map<number, { messages: number; bytes: number }>();
   private readonly limits: MatchLimits;
@@ -149,9 +158,9 @@ export class GroupCore implements PointToPoint {
     return 'current';
   }
 
-  async send(to: number, opId: number, round: number, data: Float32Array, channel: Channel, deadline: number): Promise<void> {
+  async send(to: number, opId: number, round: number, data: Float32Array, channel: Channel, deadline: number, unchecked = false): Promise<void> {
     if (this.abortError) throw this.abortError;
-    await this.sendFn(this.peerIdOf(to), { epoch: this.epoch, step: this.step, opId, round }, data, channel, deadline);
+    await this.sendFn(this.peerIdOf(to), { epoch: this.epoch, step: this.step, opId, round, unchecked }, data, channel, deadline);
   }
 
   /** The peer this epoch has waited for longest (a posted receive), and since when; null if none. */
@@ -161,15 +170,18 @@ export class GroupCore implements PointToPoint {
     return oldest ? { peerId: this.peerIdOf(oldest.from), since: oldest.startedAt } : null;
   }
 
-  recv(from: number, opId: number, round: number, deadline: number): Promise<Float32Array> {
+  recv(from: number, opId: number, round: number, deadline: number, unchecked = false): Promise<Float32Array> {
     if (this.abortError) return Promise.reject(this.abortError);
     const key = `${from}:${opId}:${round}`;
     const early = this.takeArrived(key);
-    if (early) return Promise.resolve(early.data);
+    if (early) {
+      if (early.unchecked && !unchecked) return Promise.reject(uncheckedRefused(this.peerIdOf(from), opId, round));
+      return Promise.resolve(early.data);
+    }
     return new Promise<Float32Array>((resolve, reject) => {
       const startedAt = this.timers.now();
       const baseMs = Math.max(0, deadline - startedAt);
-      const waiter: Waiter = { opId, from, startedAt, resolve, reject, timer: null };
+      const waiter: Waiter = { opId, from, startedAt, unchecked, resolve, reject, timer: null };
       const arm = (ms: number) => {
         waiter.timer = this.timers.setTimeout(() => {
           if (this.waiters.get(key) !== waiter) return;
@@ -203,14 +215,16 @@ export class GroupCore implements PointToPoint {
   /**
    * A complete message from `peerId` arrived (called by the endpoint). Throws ERR_PEER_OVER_LIMIT
    * (naming the sender) when it has more early messages than allowed, ERR_BAD_FRAME for a second
-   * message under the same tag.
+   * message under the same tag or an unchecked message (FrameKind.F32Unchecked) for a receive that did
+   * not ask for one.
    */
-  deliver(peerId: string, opId: number, round: number, step: number, data: Float32Array): void {
+  deliver(peerId: string, opId: number, round: number, step: number, data: Float32Array, unchecked = false): void {
     const from = this.rankById.get(peerId);
     if (from === undefined || this.abortError || this.finished.has(opId) || step < this.step) return;
     const key = `${from}:${opId}:${round}`;
     const waiter = this.waiters.get(key);
     if (waiter) {
+      if (unchecked && !waiter.unchecked) throw uncheckedRefused(peerId, opId, round);
       this.waiters.delete(key);
       this.timers.clearTimeout(waiter.timer);
       waiter.resolve(data);
@@ -229,11 +243,11 @@ export class GroupCore implements PointToPoint {
     count.messages++;
     count.bytes += data.byteLength;
     this.early.set(from, count);
-    this.arrived.set(key, { data, step, from });
+    this.arrived.set(key, { data, step, from, unchecked });
   }
 
   /** Removes and returns an early message, keeping the per-sender counts. */
-  private takeArrived(key: string): { data: Float32Array; step: number } | undefined {
+  private takeArrived(key: string): { data: Float32Array; step: number; unchecked: boolean } | undefined {
     const entry = this.arrived.get(key);
     if (!entry) return undefined;
     this.arrived.delete(key);
@@ -257,4 +271,9 @@ export class GroupCore implements PointToPoint {
     this.arrived.clear();
     this.early.clear();
   }
+}
+
+/** An unchecked message where the receiver relies on the wire's finiteness check. */
+function uncheckedRefused(peerId: string, opId: number, round: number): MeshError {
+  return new MeshError('ERR_BAD_FRAME', `peer ${peerId} sent unchecked float32 for op ${opId} round ${round}, where only checked data is taken`, peerId);
 }

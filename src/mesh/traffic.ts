@@ -1,6 +1,6 @@
 /**
  * Counts what this peer hands to its links: bytes and frames per channel, frame headers included, with
- * the bytes of tensor frames (statistics rows, keys, gradients: FrameKind.F32) apart from control frames
+ * the bytes of tensor frames (statistics rows, keys, gradients: FrameKind.F32 and F32Unchecked) apart from control frames
  * (heartbeats, credit, goodbyes, padding). The mesh wraps every link it opens, so the counts are of the
  * frames actually sent, read where they leave, not reconstructed from tensor sizes. Benchmarks read
  * them per step (bytes sent per tab per step).
@@ -10,6 +10,8 @@ import type { Channel, Link } from './transport.ts';
 
 /** Byte offset of the frame kind in a frame header (see the layout table in wire.ts). */
 const KIND_OFFSET = 5;
+/** Kinds whose payload is tensor data. */
+const TENSOR_KINDS = new Set<number>([FrameKind.F32, FrameKind.F32Unchecked]);
 
 /** Totals since the counter was made; `Record<Channel, …>` keeps `stats` and `bulk` apart. */
 export interface TrafficTotals {
@@ -17,7 +19,7 @@ export interface TrafficTotals {
   bytes: Record<Channel, number>;
   /** Frames sent. */
   frames: Record<Channel, number>;
-  /** Of `bytes`, those of tensor frames (FrameKind.F32); the rest is control traffic. */
+  /** Of `bytes`, those of tensor frames (FrameKind.F32, F32Unchecked); the rest is control traffic. */
   tensorBytes: Record<Channel, number>;
 }
 
@@ -31,7 +33,7 @@ export class TrafficCounter {
   count(channel: Channel, frame: ArrayBuffer): void {
     this.totals.bytes[channel] += frame.byteLength;
     this.totals.frames[channel] += 1;
-    if (frame.byteLength > KIND_OFFSET && new Uint8Array(frame, KIND_OFFSET, 1)[0] === FrameKind.F32) this.totals.tensorBytes[channel] += frame.byteLength;
+    if (frame.byteLength > KIND_OFFSET && TENSOR_KINDS.has(new Uint8Array(frame, KIND_OFFSET, 1)[0]!)) this.totals.tensorBytes[channel] += frame.byteLength;
   }
 
   /** A copy of the totals (plain JSON, so a page can report it). */

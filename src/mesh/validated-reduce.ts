@@ -16,15 +16,22 @@
  * What it gives up against the direct exchange: a rank sees the owners' sums, not every contribution,
  * so a hostile owner could hand out a wrong sum of its segment; sums are checked for length and
  * |x| ≤ n · maxAbs (naming the owner), which bounds that harm to what n bad contributions could do.
- * And a non-finite value never passes the wire (ERR_BAD_FRAME), so only the owner of its segment sees
- * it: the others wait for that owner's verdict and fail by their deadline.
+ *
+ * Contributions travel as FrameKind.F32Unchecked (wire.ts): a checked F32 frame with a NaN or Inf
+ * would make the wire drop its sender at that segment's owner alone, leaving the other ranks to wait
+ * out their deadline with a different view of who is at fault. Unchecked, the owner sees the value,
+ * its verdict (VERDICT_NOT_FINITE) names the sender, and every rank rejects naming the same peer.
+ * The verdict precedes any summing, so a non-finite value never reaches a sum. Verdicts and sums stay
+ * checked F32.
  */
 import { MeshError } from './types.ts';
 import type { PointToPoint } from './group-core.ts';
 import type { Channel } from './transport.ts';
 import { checkContribution, segmentBounds } from './collectives.ts';
+import { ROUND_UNCHECKED } from './wire.ts';
 
-const ROUND_CONTRIBUTION = 0;
+/** The wire lets only this round carry unchecked float32. */
+const ROUND_CONTRIBUTION = ROUND_UNCHECKED;
 const ROUND_VERDICT = 1;
 const ROUND_SUM = 2;
 
@@ -32,7 +39,7 @@ const ROUND_SUM = 2;
 const VERDICT_OK = 0;
 const VERDICT_LENGTH = 1;
 const VERDICT_VALUE = 2;
-/** A non-finite value cannot travel in a float32 frame: the verdict says so instead of carrying it. */
+/** A non-finite contribution: the verdict names it without carrying the value (verdicts are checked F32). */
 const VERDICT_NOT_FINITE = 3;
 const VERDICT_FIELDS = 5;
 
@@ -49,7 +56,7 @@ export async function ownerValidatedAllReduce(p2p: PointToPoint, data: Float32Ar
   const others = [...Array(size).keys()].filter((r) => r !== rank);
   const sends: Promise<void>[] = [];
   const send = (to: number, round: number, tensor: Float32Array, via: Channel) => {
-    const sent = p2p.send(to, opId, round, tensor, via, deadline);
+    const sent = p2p.send(to, opId, round, tensor, via, deadline, round === ROUND_CONTRIBUTION);
     sent.catch(() => {}); // surfaced by the Promise.all below
     sends.push(sent);
   };
@@ -59,7 +66,8 @@ export async function ownerValidatedAllReduce(p2p: PointToPoint, data: Float32Ar
   const mine = bounds[rank + 1]! - bounds[rank]!;
   const parts: Float32Array[] = new Array(size);
   parts[rank] = segment(rank);
-  await Promise.all(others.map(async (r) => (parts[r] = await p2p.recv(r, opId, ROUND_CONTRIBUTION, deadline))));
+  // Unchecked by the wire: the loop below judges every value before any is summed.
+  await Promise.all(others.map(async (r) => (parts[r] = await p2p.recv(r, opId, ROUND_CONTRIBUTION, deadline, true))));
 
   // Every contribution is judged before any is summed; the first fault in rank order is the verdict.
   const verdict = new Float32Array([data.length, -1, VERDICT_OK, 0, 0]);

@@ -22,8 +22,12 @@
 import { MeshError } from './types.ts';
 
 export const WIRE_MAGIC = 0x4d4e4253;
-/** 2: heartbeats carry the sender's step pace (16 bytes instead of 8). */
-export const WIRE_VERSION = 2;
+/**
+ * 2: heartbeats carry the sender's step pace (16 bytes instead of 8).
+ * 3: F32Unchecked frames, so the owner of a segment (validated-reduce.ts) sees a non-finite
+ *    contribution and names its sender, rather than the wire dropping the sender at that owner alone.
+ */
+export const WIRE_VERSION = 3;
 export const HEADER_BYTES = 40;
 /** Payload of a heartbeat or its ack: clock (f64) and step pace (f64); see pace.ts. */
 export const HEARTBEAT_BYTES = 16;
@@ -41,8 +45,16 @@ export enum FrameKind {
   Padding = 5,
   /** Flow-control credit: the receiver has processed this many more bulk bytes (u32 payload, 4 bytes). */
   Credit = 6,
+  /**
+   * Float32 tensor data whose finiteness the receiving collective checks itself (F32 layout, length a
+   * multiple of 4): only a validated allReduce's contribution round, ROUND_UNCHECKED; the group refuses
+   * it on any receive that did not ask for it (group-core.ts).
+   */
+  F32Unchecked = 7,
 }
-const KNOWN_KINDS = new Set<number>([FrameKind.F32, FrameKind.Heartbeat, FrameKind.HeartbeatAck, FrameKind.Bye, FrameKind.Padding, FrameKind.Credit]);
+/** The only round an F32Unchecked frame may carry (the contribution round of validated-reduce.ts). */
+export const ROUND_UNCHECKED = 0;
+const KNOWN_KINDS = new Set<number>([FrameKind.F32, FrameKind.Heartbeat, FrameKind.HeartbeatAck, FrameKind.Bye, FrameKind.Padding, FrameKind.Credit, FrameKind.F32Unchecked]);
 
 /** Upper bound on one reassembled message (a 64 MiB tensor), so a forged `totalBytes` cannot exhaust memory. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -157,6 +169,9 @@ export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
   if (header.kind === FrameKind.F32) {
     if (payloadLength % 4 !== 0 || header.totalBytes % 4 !== 0) throw bad('float32 payload length not a multiple of 4', peerId);
     if (!allFinite(payload)) throw bad('non-finite float32 (NaN or Infinity) in payload', peerId);
+  } else if (header.kind === FrameKind.F32Unchecked) {
+    if (payloadLength % 4 !== 0 || header.totalBytes % 4 !== 0) throw bad('float32 payload length not a multiple of 4', peerId);
+    if (header.round !== ROUND_UNCHECKED) throw bad(`unchecked float32 in round ${header.round} (only round ${ROUND_UNCHECKED} may carry it)`, peerId);
   } else if (header.kind === FrameKind.Bye) {
     if (payloadLength !== 0 || header.chunkCount !== 1) throw bad('a goodbye carries no payload', peerId);
   } else if (header.kind === FrameKind.Padding) {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryGroups, memoryPeerId, type MemoryGroup } from '../../src/mesh/memory.ts';
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { segmentBounds } from '../../src/mesh/collectives.ts';
+import { FrameKind } from '../../src/mesh/wire.ts';
 import { mulberry32 } from '../helpers/rng.ts';
 
 const MAX_ABS = 100;
@@ -84,6 +85,53 @@ describe('validated allReduce through segment owners', () => {
         groups = [];
       }
     }
+  });
+
+  // Before F32Unchecked the wire refused the value at its segment's owner alone: that owner dropped
+  // the sender and the other ranks timed out (ERR_TIMEOUT / ERR_PEER_LEFT), naming nobody in common.
+  for (const n of [3, 4]) {
+    it(`${n} ranks: a non-finite contribution in any segment is named on every honest rank`, async () => {
+      const bounds = segmentBounds(LENGTH, n);
+      const values = [Infinity, NaN, -Infinity];
+      for (const offender of [1, n - 1]) {
+        for (let owner = 0; owner < n; owner++) {
+          groups = createMemoryGroups(n, OPTIONS);
+          const parts = inputs(n, 20 + owner);
+          const element = bounds[owner]! + 1 + owner;
+          const value = values[(owner + offender) % values.length]!;
+          parts[offender]![element] = value;
+          const results = await Promise.allSettled(groups.map((g, r) => g.allReduce(parts[r]!, 'sum', { validate: { maxAbs: MAX_ABS } })));
+          results.forEach((result, r) => {
+            const where = `rank ${r}, offender ${offender}, owner ${owner}, value ${value}`;
+            expect(result.status, where).toBe('rejected');
+            const reason = (result as PromiseRejectedResult).reason;
+            expect(reason, where).toMatchObject({ code: 'ERR_BAD_PEER_DATA', peerId: memoryPeerId(offender) });
+            expect(reason.message, where).toContain(`element ${element}`);
+            expect(reason.message, where).toContain('not finite');
+          });
+          for (const g of groups) g.leave();
+          groups = [];
+        }
+      }
+    });
+  }
+
+  it('unchecked float32 is refused outside the owners’ contribution round', async () => {
+    // Rank 1 turns its checked frames into unchecked ones (kind byte 5 of the header; the checksum
+    // covers only the payload), carrying a NaN into an allGather that relies on the wire's check.
+    const proto = Object.getPrototypeOf(createMemoryLinkPair('x', 'y')[0]) as { send(channel: string, data: ArrayBuffer): void };
+    const realSend = proto.send;
+    vi.spyOn(proto, 'send').mockImplementation(function (this: { remoteId: string }, channel: string, data: ArrayBuffer) {
+      const bytes = new Uint8Array(data);
+      if (this.remoteId === memoryPeerId(0) && bytes[5] === FrameKind.F32) bytes[5] = FrameKind.F32Unchecked;
+      return realSend.call(this, channel, data);
+    });
+    groups = createMemoryGroups(2, OPTIONS);
+    const results = await Promise.allSettled(groups.map((g, r) => g.allGather(Float32Array.from([r, r === 1 ? NaN : 1, 2]))));
+    expect(results[0]!.status).toBe('rejected');
+    const reason = (results[0] as PromiseRejectedResult).reason;
+    expect(reason.peerId).toBe(memoryPeerId(1));
+    expect([reason.code, reason.cause?.code]).toContain('ERR_BAD_FRAME');
   });
 
   it('a contribution of the wrong length is named by every rank of the right length', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFrame, encodeFrame, fnv1a, FrameKind, HEADER_BYTES, WIRE_MAGIC, WIRE_VERSION, type FrameHeader } from '../../src/mesh/wire.ts';
+import { decodeFrame, encodeFrame, fnv1a, FrameKind, HEADER_BYTES, ROUND_UNCHECKED, WIRE_MAGIC, WIRE_VERSION, type FrameHeader } from '../../src/mesh/wire.ts';
 import { MeshError } from '../../src/mesh/types.ts';
 
 const HEADER: FrameHeader = { kind: FrameKind.F32, round: 3, epoch: 0xdeadbeef, step: 41, opId: 7, chunkIndex: 1, chunkCount: 3, totalBytes: 64 };
@@ -88,5 +88,20 @@ describe('wire format', () => {
     for (const value of [NaN, Infinity, -Infinity]) {
       it(`a float32 payload containing ${value}`, () => expectBad(encodeFrame(HEADER, f32Bytes([1, value, 3])), 'non-finite'));
     }
+  });
+});
+
+describe('unchecked float32 frames (the owners’ contribution round, validated-reduce.ts)', () => {
+  const unchecked: FrameHeader = { ...HEADER, kind: FrameKind.F32Unchecked, round: ROUND_UNCHECKED };
+  it('carry NaN and Infinity to the receiver, which checks them itself', () => {
+    const values = [1, NaN, Infinity, -Infinity];
+    const frame = decodeFrame(encodeFrame({ ...unchecked, chunkIndex: 0, chunkCount: 1, totalBytes: 16 }, f32Bytes(values)));
+    expect(frame.kind).toBe(FrameKind.F32Unchecked);
+    expect(Array.from(new Float32Array(frame.payload.slice().buffer))).toEqual(values);
+  });
+  it('are refused in any other round', () => expectBad(encodeFrame({ ...unchecked, round: 2 }, f32Bytes([1, 2, 3, 4])), 'round 2'));
+  it('are refused when the length is not a multiple of 4', () => expectBad(encodeFrame(unchecked, new Uint8Array(6)), 'multiple of 4'));
+  it('leave checked F32 frames checked', () => {
+    for (const value of [NaN, Infinity, -Infinity]) expectBad(encodeFrame({ ...HEADER, round: ROUND_UNCHECKED }, f32Bytes([1, value, 3, 4])), 'non-finite');
   });
 });
