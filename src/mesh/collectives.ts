@@ -35,8 +35,8 @@ export interface CollectiveConfig {
   ringPieceBytes: number;
   /**
    * Validated allReduce of large tensors through segment owners (validated-reduce.ts) from 3 ranks on:
-   * ring-like bytes, but a non-finite value is refused by the wire at its segment's owner alone, so the
-   * other ranks wait out their deadline instead of naming the sender. Off: the direct exchange.
+   * ring-like bytes; contributions travel unchecked by the wire (FrameKind.F32Unchecked) so the owner's
+   * verdict names a non-finite sender on every rank. Off: the direct exchange ((n−1)·B per rank).
    */
   validatedOwners: boolean;
 }
@@ -45,7 +45,7 @@ export const DEFAULT_COLLECTIVE_CONFIG: Readonly<CollectiveConfig> = Object.free
   timeoutMs: DEFAULT_COLLECTIVE_TIMEOUT_MS,
   ringThresholdBytes: RING_THRESHOLD_BYTES,
   ringPieceBytes: RING_PIECE_BYTES,
-  validatedOwners: false,
+  validatedOwners: true,
 });
 
 const EMPTY = new Float32Array(0);
@@ -108,7 +108,7 @@ export class CollectiveGroup implements ProcessGroup {
     return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
       // Validation needs every contribution seen whole (the ring only ever shows partial sums). A large
       // validated float32 tensor goes to its segments' owners (validated-reduce.ts: the ring's bytes from
-      // 3 ranks on) when the mesh opts in with `validatedOwners`; otherwise, and at 2 ranks, the direct
+      // 3 ranks on) unless the mesh opts out of `validatedOwners`; otherwise, and at 2 ranks, the direct
       // exchange, where every rank receives every contribution whole.
       const wire = opts.wire ?? 'f32';
       const large = this.size > 1 && data.byteLength > this.config.ringThresholdBytes && wire === 'f32';
