@@ -111,6 +111,15 @@ describe('chunking', () => {
     expectBadFrame(() => r.accept(other), 'disagrees');
   });
 
+  it('rejects a message whose chunks mix checked and unchecked float32 (a NaN must not ride in on an unchecked chunk)', () => {
+    const list = frames(message(256), 64);
+    const nan = new Uint8Array(new Float32Array(16).fill(NaN).buffer);
+    const unchecked = decodeFrame(encodeFrame({ ...list[1]!, kind: FrameKind.F32Unchecked }, nan));
+    const r = new Reassembler('peer-x');
+    r.accept(list[0]!);
+    expectBadFrame(() => r.accept(unchecked), 'kind');
+  });
+
   it('rejects a chunk longer than its place in the message (padded)', () => {
     const list = frames(message(256), 64);
     const bigger = decodeFrame(encodeFrame({ ...list[1]!, chunkIndex: 1 }, message(200)));
