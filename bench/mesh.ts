@@ -139,7 +139,7 @@ try {
       row(`allReduce ${mib} MiB, ${tabs} tabs (median of ${REPS})`, `${ms.toFixed(1)} ms  bus ${busMBps.toFixed(1)} MB/s = ${((100 * busMBps) / rawMBps).toFixed(0)}% of raw`);
     }
     if (tabs > 2) {
-      // Validated like gradients, through segment owners (the test page's meshes opt in): the ring's bytes (a direct exchange: 1.5× at 3 tabs, 1.75× at 4).
+      // Validated like gradients, through segment owners (the default from 3 tabs on): the ring's bytes (a direct exchange: 1.5× at 3 tabs, 1.75× at 4).
       const ms = max(await Promise.all(pages.map((p) => call(p, 'allReduceMs', 4 * MIB, REPS, 1e6))));
       const busMBps = ((2 * (tabs - 1)) / tabs) * (4 * MIB) / (ms / 1000) / 1e6;
       row(`validated allReduce 4 MiB, ${tabs} tabs (median of ${REPS})`, `${ms.toFixed(1)} ms  bus ${busMBps.toFixed(1)} MB/s = ${((100 * busMBps) / rawMBps).toFixed(0)}% of raw`);

@@ -29,7 +29,7 @@ export function inputOf(rank: number, length: number, seed: number): Float32Arra
 
 /** Creates (no roomId) or joins a room; ICE: host candidates only. */
 export async function join(roomId?: string, chunkBytes?: number, sendWindow?: { highBytes: number; lowBytes: number }): Promise<{ peerId: string; roomId: string }> {
-  mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' }, collective: { validatedOwners: true }, ...(chunkBytes ? { chunkBytes } : {}), ...(sendWindow ? { sendWindow } : {}) });
+  mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' }, ...(chunkBytes ? { chunkBytes } : {}), ...(sendWindow ? { sendWindow } : {}) });
   mesh.on('peer-left', ({ peerId, reason }) => events.push(`peer-left ${peerId} ${reason.code}`));
   mesh.on('error', (err) => events.push(`error ${err.code} ${err.message}`));
   mesh.on('membership', ({ epoch, group }) => events.push(`membership ${epoch} size ${group.size}`));
