@@ -26,10 +26,11 @@ import { fileURLToPath } from 'node:url';
 import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
 import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer } from '../scripts/lib/browser.ts';
 import type { BackendPreference } from '../src/backend/index.ts';
-import { phaseTable, type PhaseSummary } from './lib/step-phases.ts';
+import { ANCHOR_BATCH, phaseTable, type PhaseSummary } from './lib/step-phases.ts';
+import { anchorWorkload } from './lib/room-figures.ts';
 import type * as PhasesPage from './lib/train-phases.page.ts';
 import { WIRE_FORMATS, type WireFormat } from '../src/mesh/half-codec.ts';
-import { DEFAULT_CONFIG, type TrainConfig } from '../src/train/types.ts';
+import type { TrainConfig } from '../src/train/types.ts';
 import { acceptNoArguments } from '../scripts/lib/cli.ts';
 
 acceptNoArguments(`usage: npm run bench:train
@@ -53,7 +54,7 @@ const AB = process.env.BENCH_AB === '1';
 const PHASE_BACKENDS = (process.env.BENCH_PHASES ?? 'webgpu,wasm').split(',').filter(Boolean) as BackendPreference[];
 /** A bucket cap above any gradient here: one bucket, all-reduced after backward (overlap off). */
 const ONE_BUCKET_BYTES = 2 ** 31;
-const BATCH = 64;
+const BATCH = ANCHOR_BATCH;
 for (const wire of WIRES) if (!WIRE_FORMATS.includes(wire)) throw new Error(`BENCH_WIRE: unknown format ${wire} (${WIRE_FORMATS.join(', ')})`);
 
 interface Case {
@@ -67,21 +68,7 @@ interface Case {
 
 /** The anchor's workload: input 256, hidden 512, output 128, batch 64 per worker, queue 4096. */
 function workload({ tabs, wire, compare }: Case): TrainConfig {
-  return {
-    ...DEFAULT_CONFIG,
-    mode: tabs > 1 ? 'shuffle' : 'local',
-    compareWith: compare ? 'local' : null,
-    gradientWire: wire,
-    steps: STEPS + WARMUP,
-    batchPerWorker: BATCH,
-    workersPerTab: 1,
-    queueSize: 4096,
-    temperature: 0.2,
-    lr: 0.03,
-    hiddenDims: [512, 512],
-    outputDim: 128,
-    knnEvery: 0,
-  };
+  return { ...anchorWorkload(tabs, STEPS + WARMUP), compareWith: compare ? 'local' : null, gradientWire: wire };
 }
 
 function median(xs: number[]): number {

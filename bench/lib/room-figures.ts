@@ -6,26 +6,14 @@
 import type { HeadlessRoom, HeadlessTab } from '../../scripts/lib/headless-run.ts';
 import type { HeadlessRunOptions } from '../../src/train/headless-worker.ts';
 import type { TrafficTotals } from '../../src/mesh/traffic.ts';
-import { DEFAULT_CONFIG, type TrainConfig } from '../../src/train/types.ts';
+import type { TrainConfig } from '../../src/train/types.ts';
+import { anchorConfig } from './step-phases.ts';
 
-/** Samples per worker of the anchor workload (bench:train, ../shared/anchors/torch_moco_anchor.py). */
-export const ANCHOR_BATCH = 64;
+export { ANCHOR_BATCH } from './step-phases.ts';
 
-/** The anchor workload: input 256, hidden 512, 512, output 128, batch 64 per worker, queue 4096. */
+/** The anchor workload (step-phases.ts anchorConfig) on `tabs` tabs: shuffle BN across them. */
 export function anchorWorkload(tabs: number, steps: number): TrainConfig {
-  return {
-    ...DEFAULT_CONFIG,
-    mode: tabs > 1 ? 'shuffle' : 'local',
-    steps,
-    batchPerWorker: ANCHOR_BATCH,
-    workersPerTab: 1,
-    queueSize: 4096,
-    temperature: 0.2,
-    lr: 0.03,
-    hiddenDims: [512, 512],
-    outputDim: 128,
-    knnEvery: 0,
-  };
+  return { ...anchorConfig(steps), mode: tabs > 1 ? 'shuffle' : 'local' };
 }
 
 export function median(xs: readonly number[]): number {
