@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { pausedTogether } from './paused.ts';
 
 /** Far more steps than the test waits for: the run is still going when the test ends. */
 const STEPS = 2000;
@@ -89,13 +90,7 @@ it('a tab dropped from the run stops and says who dropped it; the others train o
     await expect.poll(() => stepOf(page), { timeout: 120_000, interval: 500 }).toBeGreaterThanOrEqual(stepAtDrop + STEPS_AFTER_DROP);
   }
   await a.getByRole('button', { name: 'Pause' }).click();
-  const paused = await Promise.all(
-    [a, b].map(async (page) => {
-      await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 60_000 }).toMatch(/^Paused at step \d+\//);
-      return page.locator('sbn-controls .state').textContent();
-    }),
-  );
-  expect(paused[1]).toBe(paused[0]);
+  await pausedTogether([a, b]);
   const [aLoss, bLoss] = [await lossLines(a), await lossLines(b)];
   expect(aLoss.length).toBeGreaterThanOrEqual(stepAtDrop + STEPS_AFTER_DROP);
   expect(bLoss).toEqual(aLoss);

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { pausedTogether } from './paused.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
 /** Small model so three tabs on a software GPU finish each run in well under a minute. */
@@ -85,15 +86,7 @@ it('tabs join by link, share settings, start and pause together, and a late tab 
   // Pause from A mid-run: every tab stops after the same step; Resume from C continues all of them.
   await expect.poll(async () => Number((await a.locator('sbn-controls .state').textContent())?.match(/step (\d+)\//)?.[1] ?? 0), { timeout: 180_000, interval: 200 }).toBeGreaterThanOrEqual(2);
   await a.getByRole('button', { name: 'Pause' }).click();
-  const paused = await Promise.all(
-    tabs.map(async (page) => {
-      const state = page.locator('sbn-controls .state');
-      await expect.poll(() => state.textContent(), { timeout: 60_000 }).toMatch(/^Paused at step \d+\//);
-      return state.textContent();
-    }),
-  );
-  expect(paused[1]).toBe(paused[0]);
-  expect(paused[2]).toBe(paused[0]);
+  await pausedTogether(tabs);
   await c.getByRole('button', { name: 'Resume' }).click();
   for (const page of tabs) {
     await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);

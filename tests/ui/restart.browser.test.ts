@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { pausedTogether } from './paused.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 /** Far more steps than the test waits for: the run is still going when the test ends. */
@@ -165,13 +166,7 @@ it('after a server restart mid-run the room, its settings and its run come back;
   await expect.poll(async () => (await lossByStep(c)).size, { timeout: 60_000, interval: 300 }).toBeGreaterThanOrEqual(STEPS_TOGETHER);
 
   await a.getByRole('button', { name: 'Pause' }).click();
-  const paused = await Promise.all(
-    [a, b, c].map(async (page) => {
-      await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 60_000 }).toMatch(/^Paused at step \d+\//);
-      return page.locator('sbn-controls .state').textContent();
-    }),
-  );
-  expect(new Set(paused).size).toBe(1);
+  await pausedTogether([a, b, c]);
   for (const page of [a, b, c]) expect((await roomState(page)).runId).toBe(before.runId);
   // The run went on through the restart: A and B logged each step once (lossByStep), with the same losses.
   const [aLoss, bLoss, cLoss] = [await lossByStep(a), await lossByStep(b), await lossByStep(c)];
