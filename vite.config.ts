@@ -78,6 +78,10 @@ export default defineConfig(({ mode }) => ({
           sequence: { groupOrder: 1 },
           testTimeout: 240_000,
           hookTimeout: 120_000,
+          // A browser test that fails is run once more, and vitest reports it as retried. Two real-tab
+          // tests at once on 2 cores can starve a page past its waits; a failure that repeats is still
+          // a failure.
+          retry: 1,
         },
       },
     ],
