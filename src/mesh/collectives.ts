@@ -10,12 +10,20 @@
  * transfer, so below RING_THRESHOLD_BYTES = 64 KiB direct wins (BN statistics, small heads); above it
  * the ring's bandwidth saving dominates. Both give bit-identical results on every rank: direct reduces in
  * the same rank order everywhere, and in the ring each segment is reduced once and then copied.
+ *
+ * A validated bulk tensor (gradients) cannot take the ring; from 3 ranks on it goes through segment
+ * owners (validated-reduce.ts) whenever their three rounds send fewer frame bytes than the direct
+ * exchange (ownerReduceBytes < directReduceBytes), whatever its size: a room's bytes per tab then stay
+ * near 2·B however many tabs join, where the direct exchange sends (n−1)·B. Tensors on the stats
+ * channel keep the direct exchange's single message step.
  */
 import { MeshError, type CollectiveOptions, type ProcessGroup, type ReduceOp } from './types.ts';
 import type { PointToPoint } from './group-core.ts';
 import type { Channel } from './transport.ts';
 import { decodeWire, encodeWire, type WireFormat } from './half-codec.ts';
 import { ownerValidatedAllReduce } from './validated-reduce.ts';
+import { chunkCountFor, CHUNK_PAYLOAD_BYTES } from './chunker.ts';
+import { HEADER_BYTES } from './wire.ts';
 
 /** allReduce switches from direct exchange to the ring above this many bytes. */
 export const RING_THRESHOLD_BYTES = 64 * 1024;
@@ -34,9 +42,10 @@ export interface CollectiveConfig {
   ringThresholdBytes: number;
   ringPieceBytes: number;
   /**
-   * Validated allReduce of large tensors through segment owners (validated-reduce.ts) from 3 ranks on:
-   * ring-like bytes; contributions travel unchecked by the wire (FrameKind.F32Unchecked) so the owner's
-   * verdict names a non-finite sender on every rank. Off: the direct exchange ((n−1)·B per rank).
+   * Validated allReduce of bulk tensors through segment owners (validated-reduce.ts) from 3 ranks on,
+   * whenever that sends fewer bytes: ring-like bytes; contributions travel unchecked by the wire
+   * (FrameKind.F32Unchecked) so the owner's verdict names a non-finite sender on every rank. Off: the
+   * direct exchange ((n−1)·B per rank).
    */
   validatedOwners: boolean;
 }
@@ -106,18 +115,13 @@ export class CollectiveGroup implements ProcessGroup {
 
   allReduce(data: Float32Array, op: ReduceOp = 'sum', opts: CollectiveOptions = {}): Promise<Float32Array> {
     return this.run(opts, data.byteLength, async (opId, deadline, channel) => {
-      // Validation needs every contribution seen whole (the ring only ever shows partial sums). A large
-      // validated float32 tensor goes to its segments' owners (validated-reduce.ts: the ring's bytes from
-      // 3 ranks on) unless the mesh opts out of `validatedOwners`; otherwise, and at 2 ranks, the direct
-      // exchange, where every rank receives every contribution whole.
       const wire = opts.wire ?? 'f32';
-      const large = this.size > 1 && data.byteLength > this.config.ringThresholdBytes && wire === 'f32';
-      const sum = !large
-        ? await this.directAllReduce(data, opId, deadline, channel, opts.validate, wire)
-        : !opts.validate
+      const route = this.size === 1 ? 'direct' : allReduceRoute({ length: data.length, ranks: this.size, channel, wire, validated: !!opts.validate, config: this.config });
+      const sum =
+        route === 'ring'
           ? await this.ringAllReduce(data, opId, deadline, channel)
-          : this.size > 2 && this.config.validatedOwners
-            ? await ownerValidatedAllReduce(this.p2p, data, opId, deadline, channel, opts.validate.maxAbs)
+          : route === 'owners'
+            ? await ownerValidatedAllReduce(this.p2p, data, opId, deadline, channel, opts.validate!.maxAbs)
             : await this.directAllReduce(data, opId, deadline, channel, opts.validate, wire);
       if (op === 'mean') for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / this.size;
       return sum;
@@ -260,6 +264,52 @@ export function checkContribution(part: Float32Array, maxAbs: number, peerId: st
     );
   }
 }
+
+export type AllReduceRoute = 'direct' | 'ring' | 'owners';
+
+/**
+ * How an allReduce of `length` float32s among `ranks` ranks travels; the same on every rank (it reads
+ * only what every rank passes alike). Validation needs every contribution seen whole (the ring only
+ * ever shows partial sums), so a validated tensor takes the direct exchange, where every rank receives
+ * every contribution, or its segments' owners, who each see every contribution to their segment.
+ * Owners whenever they send fewer bytes than the direct exchange, on the bulk channel (the stats
+ * channel keeps its one message step) and in float32 (the owners' verdicts read float32 contributions).
+ * Unvalidated tensors take the ring above `ringThresholdBytes`.
+ */
+export function allReduceRoute(call: { length: number; ranks: number; channel: Channel; wire: WireFormat; validated: boolean; config: CollectiveConfig }): AllReduceRoute {
+  const { length, ranks, config } = call;
+  if (!call.validated) return ranks > 1 && length * 4 > config.ringThresholdBytes && call.wire === 'f32' ? 'ring' : 'direct';
+  const owners = ranks > 2 && config.validatedOwners && call.wire === 'f32' && call.channel === 'bulk';
+  return owners && ownerReduceBytes(length, ranks) < directReduceBytes(length, ranks) ? 'owners' : 'direct';
+}
+
+/** Bytes of one message of `payloadBytes` on the wire: the payload and one frame header per chunk. */
+export function messageBytes(payloadBytes: number, chunkBytes = CHUNK_PAYLOAD_BYTES): number {
+  return payloadBytes + HEADER_BYTES * chunkCountFor(payloadBytes, chunkBytes);
+}
+
+/** Tensor bytes each rank sends in a direct-exchange allReduce of `length` float32s: its whole tensor to n − 1 ranks. */
+export function directReduceBytes(length: number, ranks: number, chunkBytes = CHUNK_PAYLOAD_BYTES): number {
+  return (ranks - 1) * messageBytes(4 * length, chunkBytes);
+}
+
+/**
+ * Tensor bytes one rank sends, averaged over the ranks, in an owners' allReduce of `length` float32s
+ * (validated-reduce.ts): every segment it does not own to its owner, a 5-float verdict and its own
+ * segment's sum to n − 1 ranks. With `rank`, that rank's own bytes (segments differ by one element).
+ */
+export function ownerReduceBytes(length: number, ranks: number, rank?: number, chunkBytes = CHUNK_PAYLOAD_BYTES): number {
+  const bounds = segmentBounds(length, ranks);
+  const segment = (s: number) => messageBytes(4 * (bounds[s + 1]! - bounds[s]!), chunkBytes);
+  const verdicts = (ranks - 1) * messageBytes(VERDICT_BYTES, chunkBytes);
+  let all = 0;
+  for (let s = 0; s < ranks; s++) all += segment(s);
+  if (rank === undefined) return (2 * (ranks - 1) * all) / ranks + verdicts;
+  return all - segment(rank) + verdicts + (ranks - 1) * segment(rank);
+}
+
+/** An owner's verdict: 5 float32s (validated-reduce.ts). */
+const VERDICT_BYTES = 5 * 4;
 
 /** Start offsets of n near-equal segments of `length` elements (n + 1 entries; sizes differ by ≤ 1). */
 export function segmentBounds(length: number, n: number): number[] {

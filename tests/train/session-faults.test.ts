@@ -162,7 +162,9 @@ describe('sessions across unequal and faulty peers (mesh logic in Node)', () => 
   });
 
   const faults: Array<[string, SessionFaults['gradient'], string]> = [
-    ['Inf gradients', (step, g) => (step === 2 ? g.map((v, i) => (i % 7 === 0 ? Infinity : v)) : g), 'ERR_BAD_FRAME'],
+    // 3 tabs: the gradient goes through segment owners (fewer bytes than the direct exchange), whose
+    // verdict names the non-finite sender on every tab rather than the wire refusing its frame.
+    ['Inf gradients', (step, g) => (step === 2 ? g.map((v, i) => (i % 7 === 0 ? Infinity : v)) : g), 'ERR_BAD_PEER_DATA'],
     ['finite but huge gradients (sum to Infinity)', (step, g) => (step === 2 ? g.map(() => 3e38) : g), 'ERR_BAD_PEER_DATA'],
     ['a wrong-length gradient', (step, g) => (step === 2 ? Float32Array.from([...g, 0]) : g), 'ERR_BAD_PEER_DATA'],
   ];
@@ -177,7 +179,8 @@ describe('sessions across unequal and faulty peers (mesh logic in Node)', () => 
       tabs[2]!.session.destroy();
       for (const t of tabs.slice(0, 2)) {
         expect(t.mesh.excludedPeers.get(badId)?.code).toBe(code);
-        expect(t.mesh.excludedPeers.get(badId)?.message).toContain(code === 'ERR_BAD_FRAME' ? 'non-finite' : badId);
+        expect(t.mesh.excludedPeers.get(badId)?.message).toContain(badId);
+        if (name === 'Inf gradients') expect(t.mesh.excludedPeers.get(badId)?.message).toContain('non-finite');
         expect(t.mesh.group.size).toBe(2);
         expect(t.worlds.at(-1)).toMatchObject({ tabs: 2, step: 2 });
         expect(t.session.logs.map((l) => l.step)).toEqual([...Array(config.steps).keys()]);
