@@ -3,7 +3,11 @@
  * compute no longer competes with the others' for the same cores or network stack.
  *   pinned  each browser pinned to its own core (taskset -c N, inherited by all its processes): samples/s
  *           of 1 pinned tab against 2 pinned tabs, the anchor workload (batch 64 per tab), i.e. how a
- *           room scales when every tab brings its own core.
+ *           room scales when every tab brings its own core. The 2-tab step's communication is split
+ *           into the wait for the slower tab (from the compute times every tab reports each step) and
+ *           the rest (moving the bytes: the browsers' WebRTC stack, our frames, the reductions); each
+ *           2-tab variant (--window: the bulk flow-control window, --wire: the gradients' format) runs
+ *           in every round, interleaved with the 1-tab run, so their ratios share the machine's load.
  *   netns   2 tabs in separate network namespaces joined by a veth pair limited with tc tbf (both
  *           directions), unlimited and at each --rates: the step-time split (compute vs communication).
  * The signaling server and this driver are not pinned: with 2 pinned browsers on a 2-core machine they
@@ -19,6 +23,7 @@ import { linkedNamespace, type LinkedNamespace } from '../scripts/lib/netns.ts';
 import { parseArgsOrExit, usageError } from '../scripts/lib/cli.ts';
 import { ANCHOR_BATCH, anchorWorkload, kib, trainAndMeasure, type RunFigures } from './lib/room-figures.ts';
 import type { BackendPreference } from '../src/backend/index.ts';
+import { WIRE_FORMATS, type WireFormat } from '../src/mesh/half-codec.ts';
 
 const USAGE = `usage: npm run bench:devices -- [options]
   Tabs as separate devices: browsers pinned to one core each (1 → 2 tab scaling), and 2 tabs in
@@ -26,10 +31,22 @@ const USAGE = `usage: npm run bench:devices -- [options]
   --mode M        pinned | netns | both                                  [both]
   --backend B     wasm | webgpu | cpu (pinned mode runs each of a list)  [wasm,webgpu]
   --steps N       timed steps per run, after 3 warm-up steps             [20]
-  --rates R,..    tbf limits in Mbit/s for netns mode (unlimited first)  [200,50]`;
+  --rates R,..    tbf limits in Mbit/s for netns mode (unlimited first)  [200,50]
+  --window W,..   pinned 2-tab variants: bulk bytes in flight per link before a
+                  sender pauses, KiB ('default': the mesh's own)         [default]
+  --wire F,..     pinned 2-tab variants: gradient wire format (f32, f16, bf16)  [f32]
+  --rounds N      pinned: rounds of (1 tab, every 2-tab variant)         [1]`;
 
 const args = parseArgsOrExit(
-  { mode: { type: 'string', default: 'both' }, backend: { type: 'string', default: 'wasm,webgpu' }, steps: { type: 'string', default: '20' }, rates: { type: 'string', default: '200,50' } },
+  {
+    mode: { type: 'string', default: 'both' },
+    backend: { type: 'string', default: 'wasm,webgpu' },
+    steps: { type: 'string', default: '20' },
+    rates: { type: 'string', default: '200,50' },
+    window: { type: 'string', default: 'default' },
+    wire: { type: 'string', default: 'f32' },
+    rounds: { type: 'string', default: '1' },
+  },
   USAGE,
 ).values;
 const MODE = args.mode!;
@@ -40,7 +57,22 @@ const STEPS = Number(args.steps);
 if (!Number.isInteger(STEPS) || STEPS < 2) usageError(`--steps must be an integer ≥ 2, got '${args.steps}'`, USAGE);
 const RATES = args.rates!.split(',').map(Number);
 if (RATES.some((r) => !(r > 0))) usageError(`--rates must be positive Mbit/s figures, got '${args.rates}'`, USAGE);
+const WINDOWS = args.window!.split(',').map((w) => (w === 'default' ? null : Number(w)));
+if (WINDOWS.some((w) => w !== null && !(Number.isInteger(w) && w >= 16))) usageError(`--window takes 'default' or integers ≥ 16 (KiB), got '${args.window}'`, USAGE);
+const WIRES = args.wire!.split(',') as WireFormat[];
+for (const w of WIRES) if (!WIRE_FORMATS.includes(w)) usageError(`--wire takes ${WIRE_FORMATS.join(', ')}, got '${w}'`, USAGE);
+const ROUNDS = Number(args.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) usageError(`--rounds must be an integer ≥ 1, got '${args.rounds}'`, USAGE);
 const WARMUP = 3;
+
+/** One 2-tab configuration of pinned mode. */
+interface Variant {
+  /** Sender pauses above this many KiB in flight (resumes at half); null: the mesh's default window. */
+  windowKiB: number | null;
+  wire: WireFormat;
+}
+const VARIANTS: Variant[] = WIRES.flatMap((wire) => WINDOWS.map((windowKiB) => ({ windowKiB, wire })));
+const variantName = (v: Variant) => `${v.wire}, window ${v.windowKiB === null ? 'default' : `${v.windowKiB} KiB`}`;
 const isRoot = process.getuid?.() === 0;
 
 /** Every process of the Chromium whose command line carries `marker`, with its allowed cores. */
@@ -75,13 +107,15 @@ function chromiumAffinity(marker: string): { processes: number; cores: Set<strin
 }
 
 /** One room of `browsers.length` tabs, tab i in browsers[i], trained on the anchor workload. */
-async function runRoom(server: DevServer, browsers: Browser[], backend: BackendPreference, url?: string, joined?: () => void): Promise<RunFigures> {
-  const room = await HeadlessRoom.open({ server, browser: browsers[0]! });
+async function runRoom(server: DevServer, browsers: Browser[], backend: BackendPreference, url?: string, joined?: () => void, variant: Variant = VARIANTS[0]!): Promise<RunFigures> {
+  const sendWindow = variant.windowKiB === null ? undefined : { highBytes: variant.windowKiB * 1024, lowBytes: (variant.windowKiB * 1024) / 2 };
+  const room = await HeadlessRoom.open({ server, browser: browsers[0]!, ...(sendWindow ? { sendWindow } : {}) });
   try {
     for (const browser of browsers) await room.addTab({ browser, ...(url ? { url } : {}) });
     joined?.();
     const tabs = browsers.length;
-    const figures = await trainAndMeasure(room, { config: anchorWorkload(tabs, STEPS + WARMUP), tabs, backend, traceEvery: 0, traceChannels: 1 }, WARMUP);
+    const config = { ...anchorWorkload(tabs, STEPS + WARMUP), gradientWire: variant.wire };
+    const figures = await trainAndMeasure(room, { config, tabs, backend, traceEvery: 0, traceChannels: 1 }, WARMUP);
     for (const notice of figures.notices) console.log(`  note (${tabs} tab${tabs > 1 ? 's' : ''}, ${backend}): ${notice}`);
     return figures;
   } finally {
@@ -108,14 +142,22 @@ async function pinned(server: DevServer): Promise<void> {
     let shown = false;
     const rows: string[] = [];
     for (const backend of BACKENDS) {
-      const one = await runRoom(server, browsers.slice(0, 1), backend);
-      const two = await runRoom(server, browsers, backend, undefined, () => shown || ((shown = true), showAffinity()));
-      for (const r of [one, two]) {
-        rows.push(`| ${backend} | ${r.tabs} | ${splitCells(r)} | ${samplesPerS(r).toFixed(0)} | ${(samplesPerS(r) / samplesPerS(one)).toFixed(2)}× |`);
+      for (let round = 1; round <= ROUNDS; round++) {
+        const one = await runRoom(server, browsers.slice(0, 1), backend);
+        rows.push(`| ${backend} | ${round} | 1 | — | ${splitCells(one)} | — | — | ${samplesPerS(one).toFixed(0)} | 1.00× |`);
+        for (const variant of VARIANTS) {
+          const two = await runRoom(server, browsers, backend, undefined, () => shown || ((shown = true), showAffinity()), variant);
+          // Rank 0's communication less its wait for the slower tab: moving the bytes.
+          const movingMs = Math.max(0, two.commMs - two.peerLagMs);
+          const rate = movingMs > 0 ? ((two.bytes[0]!.total / 1e6) / (movingMs / 1e3)).toFixed(2) : '—';
+          const ratio = (samplesPerS(two) / samplesPerS(one)).toFixed(2);
+          rows.push(`| ${backend} | ${round} | 2 | ${variantName(variant)} | ${splitCells(two)} | ${two.peerLagMs.toFixed(1)} | ${rate} | ${samplesPerS(two).toFixed(0)} | ${ratio}× |`);
+        }
+        console.log(`  ${backend}, round ${round} measured (load average ${loadavg()[0]!.toFixed(1)})`);
       }
     }
-    console.log('| backend | tabs (one core each) | step ms | compute ms | comm ms | KiB sent/tab/step | samples/s | vs 1 pinned tab |');
-    console.log('|---|---|---|---|---|---|---|---|');
+    console.log('| backend | round | tabs (one core each) | 2-tab variant | step ms | compute ms | comm ms | KiB sent/tab/step | of comm: slower tab ms | MB/s sent while moving | samples/s | vs 1 pinned tab (same round) |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
   } finally {
     for (const b of browsers) await b.close().catch(() => {});

@@ -130,17 +130,17 @@ try {
         `largest relative difference from 1 tab ${worst.toExponential(2)}, between tabs ${run.tabSpread}: ${match ? 'match' : 'MISMATCH'} (tolerance ${LOSS_TOLERANCE})`,
     );
   }
-  console.log('\n| tabs | set-up ms | peers dropped, recovered | step ms | compute ms | comm ms | sent/tab/step KiB: stats-channel tensors | bulk tensors | control | total (max over tabs) | total vs 2 tabs |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| tabs | set-up ms | peers dropped, recovered | step ms | in-page step ms | compute ms | comm ms | sent/tab/step KiB: stats-channel tensors | bulk tensors | control | total (max over tabs) | total vs 2 tabs |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   const base = meanOf(runs[0]!.bytes, 'total');
   for (const r of runs) {
     const total = meanOf(r.bytes, 'total');
     const maxTotal = Math.max(...r.bytes.map((b) => b.total));
     console.log(
-      `| ${r.tabs} | ${r.setupMs.toFixed(0)} | ${r.notices.filter((n) => n.includes('ERR_PEER_LEFT')).length} | ${r.stepMs.toFixed(1)} | ${r.computeMs.toFixed(1)} | ${r.commMs.toFixed(1)} | ${kib(meanOf(r.bytes, 'statsTensor'))} | ${kib(meanOf(r.bytes, 'bulkTensor'))} | ${kib(meanOf(r.bytes, 'control'))} | ${kib(total)} (${kib(maxTotal)}) | ${(total / base).toFixed(2)}× |`,
+      `| ${r.tabs} | ${r.setupMs.toFixed(0)} | ${r.notices.filter((n) => n.includes('ERR_PEER_LEFT')).length} | ${r.stepMs.toFixed(1)} | ${r.inPageStepMs.toFixed(1)} | ${r.computeMs.toFixed(1)} | ${r.commMs.toFixed(1)} | ${kib(meanOf(r.bytes, 'statsTensor'))} | ${kib(meanOf(r.bytes, 'bulkTensor'))} | ${kib(meanOf(r.bytes, 'control'))} | ${kib(total)} (${kib(maxTotal)}) | ${(total / base).toFixed(2)}× |`,
     );
   }
-  console.log(`(bytes: each tab's median over steps 2-${STEPS}, averaged over the tabs; step ms: median wall time between rank 0's step reports)`);
+  console.log(`(bytes: each tab's median over steps 2-${STEPS}, averaged over the tabs; step ms: median wall time between rank 0's step reports; in-page: rank 0's compute + communication waited, as its page timed each step)`);
   console.log(`machine: load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min) at the end; median set-up ${median(runs.map((r) => r.setupMs)).toFixed(0)} ms`);
 } catch (err) {
   console.error(err);

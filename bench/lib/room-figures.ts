@@ -56,9 +56,21 @@ export interface RunFigures {
   tabs: number;
   /** Median wall time between rank 0's consecutive step reports after the warm-up (ms). */
   stepMs: number;
+  /**
+   * Median of rank 0's own step time as its page measured it (compute + communication waited, from
+   * the step's start to its log): unlike `stepMs`, not stretched or bunched by the reports' way to
+   * the driver, which a starved page delays.
+   */
+  inPageStepMs: number;
   /** Medians of what the steps logged (rank 0). */
   computeMs: number;
   commMs: number;
+  /**
+   * Median over rank 0's steps of how much longer the slowest other tab computed than rank 0 (ms, ≥ 0),
+   * from the compute times every tab reported in the step's figures (StepLog.tabComputeMs): the part of
+   * rank 0's communication that is waiting for a slower peer rather than moving bytes.
+   */
+  peerLagMs: number;
   /** Rank 0's losses, by step. */
   losses: number[];
   /** Bytes sent per step, one entry per tab (rank order of the tabs' joins). */
@@ -89,13 +101,22 @@ export async function trainAndMeasure(room: HeadlessRoom, opts: HeadlessRunOptio
   return {
     tabs: room.tabs.length,
     stepMs: median(gaps),
+    inPageStepMs: median(logs.map((l) => l.computeMs + l.commMs)),
     computeMs: median(logs.map((l) => l.computeMs)),
     commMs: median(logs.map((l) => l.commMs)),
+    peerLagMs: median(logs.map((l) => peerLag(l.tabComputeMs, 0))),
     losses: root.steps.map((s) => s.loss),
     bytes: room.tabs.map((t) => bytesPerStep(t, warmup)),
     backend: results[0]!.backend,
     notices: room.tabs.flatMap((t) => t.errors.map((e) => `tab ${t.index}: ${e.code}: ${e.message}`)),
   };
+}
+
+/** How much longer the slowest tab other than `rank` computed than `rank` did (ms, ≥ 0; 0 without figures). */
+export function peerLag(tabComputeMs: readonly number[] | undefined, rank: number): number {
+  if (!tabComputeMs || tabComputeMs.length < 2) return 0;
+  const others = tabComputeMs.filter((_, r) => r !== rank);
+  return Math.max(0, Math.max(...others) - tabComputeMs[rank]!);
 }
 
 /** Bytes as KiB with one decimal. */

@@ -7,6 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { HeadlessRunOptions, ReportedStep } from '../../src/train/headless-worker.ts';
 import type { WorldInfo } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import type { SendWindow } from '../../src/mesh/chunker.ts';
 import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer, type DevServer } from './browser.ts';
 
 export interface TabError {
@@ -58,18 +59,20 @@ export class HeadlessRoom {
   roomId = '';
   private ownsServer = false;
   private peerTimeoutMs: number | undefined;
+  private sendWindow: Partial<SendWindow> | undefined;
 
   private constructor(readonly server: DevServer, readonly browser: Browser) {}
 
   /**
    * `peerTimeoutMs`: every tab's mesh drops a peer only after this much silence (default: the mesh's
-   * PEER_TIMEOUT_MS).
+   * PEER_TIMEOUT_MS). `sendWindow`: every tab's bulk bytes in flight per link (default: the mesh's).
    */
-  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[]; peerTimeoutMs?: number } = {}): Promise<HeadlessRoom> {
+  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[]; peerTimeoutMs?: number; sendWindow?: Partial<SendWindow> } = {}): Promise<HeadlessRoom> {
     const server = opts.server ?? (await startDevServer());
     const browser = opts.browser ?? (await launchBrowser({ args: opts.browserArgs ?? [] }));
     const room = new HeadlessRoom(server, browser);
     room.peerTimeoutMs = opts.peerTimeoutMs;
+    room.sendWindow = opts.sendWindow;
     room.ownsServer = !opts.server;
     return room;
   }
@@ -107,7 +110,8 @@ export class HeadlessRoom {
   /** Joins an opened tab to the room; the first to join creates it. */
   async join(tab: HeadlessTab): Promise<void> {
     const room = this.roomId ? { roomId: this.roomId } : { create: true as const };
-    const joined = (await callWorker(tab.page, 'joinRoom', room, this.peerTimeoutMs ? { peerTimeoutMs: this.peerTimeoutMs } : {})) as { roomId: string; selfId: string };
+    const mesh = { ...(this.peerTimeoutMs ? { peerTimeoutMs: this.peerTimeoutMs } : {}), ...(this.sendWindow ? { sendWindow: this.sendWindow } : {}) };
+    const joined = (await callWorker(tab.page, 'joinRoom', room, mesh)) as { roomId: string; selfId: string };
     this.roomId = joined.roomId;
     tab.selfId = joined.selfId;
   }

@@ -10,6 +10,7 @@ import { meshGroups, TrainingSession, type WorldInfo } from './session.ts';
 import { truncateBnTrace } from '../nn/batchnorm/trace.ts';
 import type { StepLog, TrainConfig } from './types.ts';
 import type { TrafficTotals } from '../mesh/traffic.ts';
+import type { SendWindow } from '../mesh/chunker.ts';
 
 export interface HeadlessRunOptions {
   config: TrainConfig;
@@ -46,10 +47,14 @@ let session: TrainingSession | null = null;
 
 /**
  * Joins (or creates) a room; resolves with its id and this tab's peer id. `peerTimeoutMs` replaces the
- * mesh's silence limit (benchmarks of many tabs on few cores, where a starved page is not a departed one).
+ * mesh's silence limit (benchmarks of many tabs on few cores, where a starved page is not a departed one);
+ * `sendWindow` the bulk bytes a link may have in flight (benchmarks testing the flow-control window).
  */
-export async function joinRoom(room: { create: true } | { roomId: string }, opts: { peerTimeoutMs?: number } = {}): Promise<{ roomId: string; selfId: string }> {
-  mesh = await Mesh.join({ room, meta: { name: 'headless' }, ...(opts.peerTimeoutMs ? { peerTimeoutMs: opts.peerTimeoutMs } : {}) });
+export async function joinRoom(
+  room: { create: true } | { roomId: string },
+  opts: { peerTimeoutMs?: number; sendWindow?: Partial<SendWindow> } = {},
+): Promise<{ roomId: string; selfId: string }> {
+  mesh = await Mesh.join({ room, meta: { name: 'headless' }, ...(opts.peerTimeoutMs ? { peerTimeoutMs: opts.peerTimeoutMs } : {}), ...(opts.sendWindow ? { sendWindow: opts.sendWindow } : {}) });
   mesh.on('error', (err) => report('error', { code: err.code, message: err.message, peerId: err.peerId ?? null }));
   mesh.on('peer-left', ({ peerId, reason }) => report('error', { code: reason.code, message: reason.message, peerId }));
   return { roomId: mesh.roomId, selfId: mesh.selfId };
