@@ -35,6 +35,9 @@ const USAGE = `usage: npm run bench:devices -- [options]
   --window W,..   pinned 2-tab variants: bulk bytes in flight per link before a
                   sender pauses, KiB ('default': the mesh's own)         [default]
   --wire F,..     pinned 2-tab variants: gradient wire format (f32, f16, bf16)  [f32]
+  --compute C,..  pinned: where steps compute, page | worker (the app's
+                  compute worker, the page keeping the mesh); each its own
+                  1-tab baseline                                         [page]
   --rounds N      pinned: rounds of (1 tab, every 2-tab variant)         [1]`;
 
 const args = parseArgsOrExit(
@@ -46,6 +49,7 @@ const args = parseArgsOrExit(
     window: { type: 'string', default: 'default' },
     wire: { type: 'string', default: 'f32' },
     rounds: { type: 'string', default: '1' },
+    compute: { type: 'string', default: 'page' },
   },
   USAGE,
 ).values;
@@ -61,6 +65,8 @@ const WINDOWS = args.window!.split(',').map((w) => (w === 'default' ? null : Num
 if (WINDOWS.some((w) => w !== null && !(Number.isInteger(w) && w >= 16))) usageError(`--window takes 'default' or integers ≥ 16 (KiB), got '${args.window}'`, USAGE);
 const WIRES = args.wire!.split(',') as WireFormat[];
 for (const w of WIRES) if (!WIRE_FORMATS.includes(w)) usageError(`--wire takes ${WIRE_FORMATS.join(', ')}, got '${w}'`, USAGE);
+const COMPUTES = args.compute!.split(',') as Array<'page' | 'worker'>;
+for (const c of COMPUTES) if (c !== 'page' && c !== 'worker') usageError(`--compute takes page or worker, got '${c}'`, USAGE);
 const ROUNDS = Number(args.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) usageError(`--rounds must be an integer ≥ 1, got '${args.rounds}'`, USAGE);
 const WARMUP = 3;
@@ -107,7 +113,15 @@ function chromiumAffinity(marker: string): { processes: number; cores: Set<strin
 }
 
 /** One room of `browsers.length` tabs, tab i in browsers[i], trained on the anchor workload. */
-async function runRoom(server: DevServer, browsers: Browser[], backend: BackendPreference, url?: string, joined?: () => void, variant: Variant = VARIANTS[0]!): Promise<RunFigures> {
+async function runRoom(
+  server: DevServer,
+  browsers: Browser[],
+  backend: BackendPreference,
+  url?: string,
+  joined?: () => void,
+  variant: Variant = VARIANTS[0]!,
+  compute: 'page' | 'worker' = 'page',
+): Promise<RunFigures> {
   const sendWindow = variant.windowKiB === null ? undefined : { highBytes: variant.windowKiB * 1024, lowBytes: (variant.windowKiB * 1024) / 2 };
   const room = await HeadlessRoom.open({ server, browser: browsers[0]!, ...(sendWindow ? { sendWindow } : {}) });
   try {
@@ -115,7 +129,7 @@ async function runRoom(server: DevServer, browsers: Browser[], backend: BackendP
     joined?.();
     const tabs = browsers.length;
     const config = { ...anchorWorkload(tabs, STEPS + WARMUP), gradientWire: variant.wire };
-    const figures = await trainAndMeasure(room, { config, tabs, backend, traceEvery: 0, traceChannels: 1 }, WARMUP);
+    const figures = await trainAndMeasure(room, { config, tabs, backend, traceEvery: 0, traceChannels: 1, ...(compute === 'worker' ? { compute } : {}) }, WARMUP);
     for (const notice of figures.notices) console.log(`  note (${tabs} tab${tabs > 1 ? 's' : ''}, ${backend}): ${notice}`);
     return figures;
   } finally {
@@ -143,15 +157,18 @@ async function pinned(server: DevServer): Promise<void> {
     const rows: string[] = [];
     for (const backend of BACKENDS) {
       for (let round = 1; round <= ROUNDS; round++) {
-        const one = await runRoom(server, browsers.slice(0, 1), backend);
-        rows.push(`| ${backend} | ${round} | 1 | — | ${splitCells(one)} | — | — | ${samplesPerS(one).toFixed(0)} | 1.00× |`);
-        for (const variant of VARIANTS) {
-          const two = await runRoom(server, browsers, backend, undefined, () => shown || ((shown = true), showAffinity()), variant);
-          // Rank 0's communication less its wait for the slower tab: moving the bytes.
-          const movingMs = Math.max(0, two.commMs - two.peerLagMs);
-          const rate = movingMs > 0 ? ((two.bytes[0]!.total / 1e6) / (movingMs / 1e3)).toFixed(2) : '—';
-          const ratio = (samplesPerS(two) / samplesPerS(one)).toFixed(2);
-          rows.push(`| ${backend} | ${round} | 2 | ${variantName(variant)} | ${splitCells(two)} | ${two.peerLagMs.toFixed(1)} | ${rate} | ${samplesPerS(two).toFixed(0)} | ${ratio}× |`);
+        for (const compute of COMPUTES) {
+          const where = compute === 'worker' ? `${backend} in worker` : backend;
+          const one = await runRoom(server, browsers.slice(0, 1), backend, undefined, undefined, VARIANTS[0], compute);
+          rows.push(`| ${where} | ${round} | 1 | — | ${splitCells(one)} | — | — | ${samplesPerS(one).toFixed(0)} | 1.00× |`);
+          for (const variant of VARIANTS) {
+            const two = await runRoom(server, browsers, backend, undefined, () => shown || ((shown = true), showAffinity()), variant, compute);
+            // Rank 0's communication less its wait for the slower tab: moving the bytes.
+            const movingMs = Math.max(0, two.commMs - two.peerLagMs);
+            const rate = movingMs > 0 ? ((two.bytes[0]!.total / 1e6) / (movingMs / 1e3)).toFixed(2) : '—';
+            const ratio = (samplesPerS(two) / samplesPerS(one)).toFixed(2);
+            rows.push(`| ${where} | ${round} | 2 | ${variantName(variant)} | ${splitCells(two)} | ${two.peerLagMs.toFixed(1)} | ${rate} | ${samplesPerS(two).toFixed(0)} | ${ratio}× |`);
+          }
         }
         console.log(`  ${backend}, round ${round} measured (load average ${loadavg()[0]!.toFixed(1)})`);
       }

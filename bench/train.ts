@@ -7,11 +7,16 @@
  * The split, from each step's log: compute (wall time minus the time the step waited on
  * communication), communication waited for, communication in flight (waited for, or travelling behind
  * compute: the gradient buckets), and the share of the latter that was hidden, Σ(in flight − waited) /
- * Σ in flight over the timed steps. In-flight time is an upper bound of communication (a bucket's
+ * Σ in flight over the timed steps. In-flight time is only an upper bound of communication (a bucket's
  * all-reduce completes only when its tab next handles its messages, possibly after compute that
- * outlasted the transfer), so BENCH_AB=1 also runs each case with one all-reduce after backward
- * (buckets off) and prints 1 − waited(buckets) / waited(off): the communication the buckets took
- * off the step. Then a 1-tab step phase by phase (input, forward, InfoNCE, backward, gradient packing,
+ * outlasted the transfer, and it includes waiting for the other tab's contribution). The share of
+ * communication hidden is therefore measured against the same case without overlap: BENCH_AB=1 runs
+ * each multi-tab case with one all-reduce after backward (buckets off) too, alternating on and off
+ * over BENCH_ROUNDS rounds so both see the same load, and prints
+ *   hidden = 1 − waited(buckets on) / waited(buckets off)
+ * (each the mean over rounds of the median step's logged wait), and the same with each side's wait
+ * for the slower tab (from the compute times every tab reports per step) taken out first, i.e. the
+ * share of the bytes' own transfer time that the buckets took off the step. Then a 1-tab step phase by phase (input, forward, InfoNCE, backward, gradient packing,
  * optimizer, momentum encoder, queue, running statistics, readbacks, communication) with its GPU→CPU
  * readbacks, per backend (bench/lib/step-phases.ts, src/train/step-profile.ts).
  *
@@ -27,7 +32,7 @@ import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
 import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer } from '../scripts/lib/browser.ts';
 import type { BackendPreference } from '../src/backend/index.ts';
 import { ANCHOR_BATCH, phaseTable, type PhaseSummary } from './lib/step-phases.ts';
-import { anchorWorkload } from './lib/room-figures.ts';
+import { anchorWorkload, peerLag } from './lib/room-figures.ts';
 import type * as PhasesPage from './lib/train-phases.page.ts';
 import { WIRE_FORMATS, type WireFormat } from '../src/mesh/half-codec.ts';
 import type { TrainConfig } from '../src/train/types.ts';
@@ -41,7 +46,9 @@ acceptNoArguments(`usage: npm run bench:train
   BENCH_BACKENDS=webgpu,cpu
   BENCH_WIRE=f32         gradient wire formats (f32, f16, bf16)
   BENCH_COMPARE=0        1: also compare-mode rows (two models per step) on 2+ tabs
-  BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward)
+  BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward),
+                         and the share of communication hidden: 1 − waited(on) / waited(off)
+  BENCH_ROUNDS=2         with BENCH_AB=1: rounds alternating buckets on and off
   BENCH_PHASES=webgpu,wasm   backends of the 1-tab phase table (empty: none)`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
@@ -51,6 +58,8 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',') as Arra
 const WIRES = (process.env.BENCH_WIRE ?? 'f32').split(',') as WireFormat[];
 const COMPARE = process.env.BENCH_COMPARE === '1';
 const AB = process.env.BENCH_AB === '1';
+const ROUNDS = AB ? Number(process.env.BENCH_ROUNDS ?? 2) : 1;
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS must be an integer ≥ 1, got ${process.env.BENCH_ROUNDS}`);
 const PHASE_BACKENDS = (process.env.BENCH_PHASES ?? 'webgpu,wasm').split(',').filter(Boolean) as BackendPreference[];
 /** A bucket cap above any gradient here: one bucket, all-reduced after backward (overlap off). */
 const ONE_BUCKET_BYTES = 2 ** 31;
@@ -85,6 +94,8 @@ interface Row {
   stepMs: number;
   computeMs: number | null;
   commMs: number | null;
+  /** Median over steps of how much longer the slowest other tab computed (ms): waiting, not transfer. */
+  peerLagMs: number | null;
   inFlightMs: number | null;
   /** Σ(in flight − waited) / Σ in flight. */
   hiddenShare: number | null;
@@ -120,6 +131,7 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
       stepMs,
       computeMs: median(logs.map((l) => l.computeMs)),
       commMs: median(logs.map((l) => l.commMs)),
+      peerLagMs: median(logs.map((l) => peerLag(l.tabComputeMs, 0))),
       inFlightMs: median(inFlight),
       hiddenShare: inFlightTotal > 0 ? Math.max(0, inFlightTotal - waitedTotal) / inFlightTotal : null,
       samplesPerS: (tabs * BATCH * 1000) / stepMs,
@@ -142,7 +154,7 @@ function torchRow(workers: number): Row | string {
   const m = /steps_per_s=([\d.]+) samples_per_s_total=([\d.]+)/.exec(res.stdout);
   if (!m) return `PyTorch anchor failed for ${workers} worker(s): ${res.stderr.trim().split('\n').pop()}`;
   const stepsPerS = Number(m[1]);
-  return { what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`, workers, stepMs: 1000 / stepsPerS, computeMs: null, commMs: null, inFlightMs: null, hiddenShare: null, samplesPerS: Number(m[2]) };
+  return { what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`, workers, stepMs: 1000 / stepsPerS, computeMs: null, commMs: null, peerLagMs: null, inFlightMs: null, hiddenShare: null, samplesPerS: Number(m[2]) };
 }
 
 /** The 1-tab step phase by phase on each backend of PHASE_BACKENDS, in one page. */
@@ -181,8 +193,11 @@ async function main(): Promise<void> {
       for (const tabs of TAB_COUNTS) {
         for (const wire of tabs > 1 ? WIRES : ['f32' as const]) {
           for (const compare of COMPARE && tabs > 1 ? [false, true] : [false]) {
-            cases.push({ backend, tabs, wire, compare, oneBucket: false });
-            if (AB && tabs > 1) cases.push({ backend, tabs, wire, compare, oneBucket: true });
+            // Rounds alternate buckets on and off, so both sides of the ratio share the machine's load.
+            for (let round = 0; round < (tabs > 1 ? ROUNDS : 1); round++) {
+              cases.push({ backend, tabs, wire, compare, oneBucket: false });
+              if (AB && tabs > 1) cases.push({ backend, tabs, wire, compare, oneBucket: true });
+            }
           }
         }
       }
@@ -204,20 +219,29 @@ async function main(): Promise<void> {
     else rows.push(r);
   }
   const fmt = (v: number | null, d = 1) => (v === null ? '—' : v.toFixed(d));
-  console.log('\n| setup | workers | step ms (median) | compute ms | comm waited ms | comm in flight ms | comm hidden | samples/s total | vs PyTorch, same workers |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| setup | workers | step ms (median) | compute ms | comm waited ms | of which slower tab ms | comm in flight ms | in flight behind compute (upper bound) | samples/s total | vs PyTorch, same workers |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const torch = rows.find((t) => t.what.startsWith('PyTorch') && t.workers === r.workers);
     const ratio = torch ? (r.samplesPerS / torch.samplesPerS).toFixed(3) + '×' : '—';
     const hidden = r.hiddenShare === null ? '—' : `${(100 * r.hiddenShare).toFixed(0)}%`;
-    console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.inFlightMs)} | ${hidden} | ${fmt(r.samplesPerS, 0)} | ${ratio} |`);
+    console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.peerLagMs)} | ${fmt(r.inFlightMs)} | ${hidden} | ${fmt(r.samplesPerS, 0)} | ${ratio} |`);
   }
-  for (const on of rows.filter((r) => r.key && r.oneBucket === false)) {
-    const off = rows.find((r) => r.key === on.key && r.oneBucket === true);
-    if (!off || off.commMs === null || on.commMs === null || off.commMs <= 0) continue;
+  // Buckets on against off, each the mean over its rounds of the runs' medians.
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  for (const key of [...new Set(rows.filter((r) => r.key && r.oneBucket === false).map((r) => r.key!))]) {
+    const side = (oneBucket: boolean) => rows.filter((r) => r.key === key && r.oneBucket === oneBucket && r.commMs !== null);
+    const on = side(false);
+    const off = side(true);
+    if (on.length === 0 || off.length === 0) continue;
+    const waited = (rs: Row[]) => mean(rs.map((r) => r.commMs!));
+    const moving = (rs: Row[]) => mean(rs.map((r) => Math.max(0, r.commMs! - (r.peerLagMs ?? 0))));
+    const step = (rs: Row[]) => mean(rs.map((r) => r.stepMs));
+    const share = (a: number, b: number) => (b > 0 ? `${(100 * (1 - a / b)).toFixed(0)}%` : '—');
     console.log(
-      `${on.what}: communication waited ${fmt(on.commMs)} ms with buckets, ${fmt(off.commMs)} ms without: ` +
-        `${(100 * (1 - on.commMs / off.commMs)).toFixed(0)}% taken off the step; step ${(off.stepMs / on.stepMs).toFixed(2)}× faster`,
+      `${on[0]!.what} (${on.length} rounds on, ${off.length} off, alternating): communication waited ${fmt(waited(on))} ms with buckets, ${fmt(waited(off))} ms without: ` +
+        `hidden ${share(waited(on), waited(off))}; without the wait for the slower tab ${fmt(moving(on))} against ${fmt(moving(off))} ms: hidden ${share(moving(on), moving(off))}; ` +
+        `step ${(step(off) / step(on)).toFixed(2)}× faster with buckets`,
     );
   }
   if (phases.length) {

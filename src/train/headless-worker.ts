@@ -11,6 +11,8 @@ import { truncateBnTrace } from '../nn/batchnorm/trace.ts';
 import type { StepLog, TrainConfig } from './types.ts';
 import type { TrafficTotals } from '../mesh/traffic.ts';
 import type { SendWindow } from '../mesh/chunker.ts';
+import type { SessionLike } from '../app/ports.ts';
+import { startComputeWorker } from '../worker/compute.ts';
 
 export interface HeadlessRunOptions {
   config: TrainConfig;
@@ -23,6 +25,11 @@ export interface HeadlessRunOptions {
   traceChannels: number;
   /** Gradient bucket cap in bytes (benchmarks; default the trainer's BUCKET_CAP_BYTES). */
   bucketCapBytes?: number;
+  /**
+   * Where the steps compute: on this page (default), or in the app's compute worker (src/worker/), the
+   * page keeping only the mesh; the worker offers `webgpu` or `wasm` and the trainer's own bucket cap.
+   */
+  compute?: 'page' | 'worker';
 }
 
 export interface ReportedStep extends StepLog {
@@ -43,7 +50,7 @@ declare global {
 const report: Report = (kind, payload) => window.__sbnReport?.(kind, payload);
 
 let mesh: Mesh | null = null;
-let session: TrainingSession | null = null;
+let session: SessionLike | null = null;
 
 /**
  * Joins (or creates) a room; resolves with its id and this tab's peer id. `peerTimeoutMs` replaces the
@@ -71,17 +78,32 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
   if (!mesh) throw new Error('joinRoom() first');
   const m = mesh;
   await m.waitForSize(opts.tabs, 120_000);
-  const { backend, fallbackReason } = await createBackend(opts.backend);
-  if (fallbackReason) report('error', { code: 'ERR_NO_WEBGPU', message: fallbackReason, peerId: null });
-  const label = `${backend.kind}${backend.isFallbackAdapter ? ' (fallback adapter)' : ''}: ${backend.label}`;
-  const s = new TrainingSession({
-    backend,
-    config: opts.config,
-    groups: meshGroups(m),
-    trace: opts.traceEvery > 0,
-    traceEvery: Math.max(1, opts.traceEvery),
-    ...(opts.bucketCapBytes ? { bucketCapBytes: opts.bucketCapBytes } : {}),
-  });
+  let label: string;
+  let s: SessionLike;
+  let release: () => void;
+  if (opts.compute === 'worker') {
+    if (opts.backend !== 'webgpu' && opts.backend !== 'wasm') throw new Error(`the compute worker offers webgpu or wasm, not ${opts.backend}`);
+    if (opts.traceEvery > 0 || opts.bucketCapBytes) throw new Error('the compute worker takes no trace period or bucket cap here');
+    const worker = await startComputeWorker();
+    const choice = await worker.backend(opts.backend === 'webgpu');
+    if (choice.fallbackReason && opts.backend === 'webgpu') report('error', { code: 'ERR_NO_WEBGPU', message: choice.fallbackReason.message, peerId: null });
+    label = `${choice.backend.kind} in the compute worker: ${choice.backend.label}`;
+    s = worker.createSession({ backend: choice.backend, groups: meshGroups(m), config: opts.config, trace: false });
+    release = () => worker.terminate();
+  } else {
+    const { backend, fallbackReason } = await createBackend(opts.backend);
+    if (fallbackReason) report('error', { code: 'ERR_NO_WEBGPU', message: fallbackReason, peerId: null });
+    label = `${backend.kind}${backend.isFallbackAdapter ? ' (fallback adapter)' : ''}: ${backend.label}`;
+    s = new TrainingSession({
+      backend,
+      config: opts.config,
+      groups: meshGroups(m),
+      trace: opts.traceEvery > 0,
+      traceEvery: Math.max(1, opts.traceEvery),
+      ...(opts.bucketCapBytes ? { bucketCapBytes: opts.bucketCapBytes } : {}),
+    });
+    release = () => backend.destroy();
+  }
   session = s;
   s.addEventListener('step', (e) => {
     const log = (e as CustomEvent<StepLog>).detail;
@@ -103,7 +125,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
   const state = s.state;
   const steps = s.step;
   s.destroy();
-  backend.destroy();
+  release();
   if (state === 'error') throw new Error(`training stopped with an error: ${lastError}`);
   return { backend: label, steps };
 }

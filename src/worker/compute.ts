@@ -23,7 +23,8 @@ import { RemoteSession } from './session-client.ts';
 export const WORKER_START_TIMEOUT_MS = 30_000;
 
 export interface ComputeWorker {
-  backend(): Promise<BackendChoice>;
+  /** The worker's backend, chosen once: WebGPU when `webgpu` (default: the page has it), else wasm. */
+  backend(webgpu?: boolean): Promise<BackendChoice>;
   createSession: SessionFactory;
   terminate(): void;
 }
@@ -82,7 +83,8 @@ function computeWorker(worker: Worker): ComputeWorker {
     for (const listener of errorListeners) listener(err);
   });
 
-  const backend = (): Promise<BackendChoice> =>
+  // The page's own WebGPU decides by default: a page without it (switched off, not offered) trains without it.
+  const backend = (webgpu = typeof navigator !== 'undefined' && Boolean((navigator as Navigator & { gpu?: unknown }).gpu)): Promise<BackendChoice> =>
     (choice ??= new Promise<BackendChoice>((resolve, reject) => {
       const off = listen(worker, (data) => {
         const msg = data as ControlReply;
@@ -101,8 +103,6 @@ function computeWorker(worker: Worker): ComputeWorker {
           },
         });
       });
-      // The page's own WebGPU decides: a page without it (switched off, not offered) trains without it.
-      const webgpu = typeof navigator !== 'undefined' && Boolean((navigator as Navigator & { gpu?: unknown }).gpu);
       worker.postMessage({ type: 'backend', webgpu } satisfies ControlRequest);
     }));
 
