@@ -8,6 +8,8 @@
  *           the rest (moving the bytes: the browsers' WebRTC stack, our frames, the reductions); each
  *           2-tab variant (--window: the bulk flow-control window, --wire: the gradients' format) runs
  *           in every round, interleaved with the 1-tab run, so their ratios share the machine's load.
+ *           Steps compute in the app's compute worker (src/worker/) by default, as in the app, so the
+ *           page moves bytes while the worker computes; --compute page trains on the page instead.
  *   netns   2 tabs in separate network namespaces joined by a veth pair limited with tc tbf (both
  *           directions), unlimited and at each --rates: the step-time split (compute vs communication).
  * The signaling server and this driver are not pinned: with 2 pinned browsers on a 2-core machine they
@@ -35,9 +37,9 @@ const USAGE = `usage: npm run bench:devices -- [options]
   --window W,..   pinned 2-tab variants: bulk bytes in flight per link before a
                   sender pauses, KiB ('default': the mesh's own)         [default]
   --wire F,..     pinned 2-tab variants: gradient wire format (f32, f16, bf16)  [f32]
-  --compute C,..  pinned: where steps compute, page | worker (the app's
-                  compute worker, the page keeping the mesh); each its own
-                  1-tab baseline                                         [page]
+  --compute C,..  pinned: where steps compute, worker (the app's compute
+                  worker, the page keeping the mesh) | page; each its own
+                  1-tab baseline; worker takes wasm or webgpu            [worker]
   --rounds N      pinned: rounds of (1 tab, every 2-tab variant)         [1]`;
 
 const args = parseArgsOrExit(
@@ -49,7 +51,7 @@ const args = parseArgsOrExit(
     window: { type: 'string', default: 'default' },
     wire: { type: 'string', default: 'f32' },
     rounds: { type: 'string', default: '1' },
-    compute: { type: 'string', default: 'page' },
+    compute: { type: 'string', default: 'worker' },
   },
   USAGE,
 ).values;
@@ -67,6 +69,7 @@ const WIRES = args.wire!.split(',') as WireFormat[];
 for (const w of WIRES) if (!WIRE_FORMATS.includes(w)) usageError(`--wire takes ${WIRE_FORMATS.join(', ')}, got '${w}'`, USAGE);
 const COMPUTES = args.compute!.split(',') as Array<'page' | 'worker'>;
 for (const c of COMPUTES) if (c !== 'page' && c !== 'worker') usageError(`--compute takes page or worker, got '${c}'`, USAGE);
+if (COMPUTES.includes('worker') && BACKENDS.includes('cpu')) usageError('the compute worker offers wasm or webgpu: use --compute page for the cpu backend', USAGE);
 const ROUNDS = Number(args.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) usageError(`--rounds must be an integer ≥ 1, got '${args.rounds}'`, USAGE);
 const WARMUP = 3;
@@ -199,13 +202,13 @@ async function netns(): Promise<void> {
   try {
     browsers.push(await launchBrowser({ args: secure }), await launchBrowser({ netns: hostB.name, args: secure }));
     const backend = BACKENDS[0]!;
-    console.log(`\n2 tabs, tab 0 beside the server, tab 1 in namespace ${hostB.name} (${hostB.remoteIp}), ${backend} backend, both browsers unpinned`);
+    console.log(`\n2 tabs, tab 0 beside the server, tab 1 in namespace ${hostB.name} (${hostB.remoteIp}), ${backend} backend computing in the ${COMPUTES[0] === 'worker' ? 'compute worker' : 'page'}, both browsers unpinned`);
     console.log('| link limit (each direction) | step ms | compute ms | comm ms | KiB sent/tab/step | wire floor ms | packets held by the limit |');
     console.log('|---|---|---|---|---|---|---|');
     for (const mbit of [null, ...RATES]) {
       hostB.shape(mbit);
       const before = hostB.stats();
-      const r = await runRoom(server, browsers, backend, url);
+      const r = await runRoom(server, browsers, backend, url, undefined, VARIANTS[0], COMPUTES[0]);
       const after = hostB.stats();
       // The least time this tab's bytes of one step take at the limit (one direction).
       const floor = mbit === null ? '—' : ((r.bytes[0]!.total * 8) / (mbit * 1e3)).toFixed(1);
