@@ -13,7 +13,7 @@ import { mulberry32 } from '../helpers/rng.ts';
 
 const MAX_ABS = 100;
 const LENGTH = 10_001;
-/** Small ring threshold and chunks: the owner path runs on small tensors, with reassembly. */
+/** Small chunks: the owner path runs with reassembly (the ring threshold no longer decides validated tensors). */
 const OPTIONS = { collective: { ringThresholdBytes: 256, validatedOwners: true }, chunkBytes: 1024, timeoutMs: 5_000 };
 
 function inputs(n: number, seed: number, length = LENGTH): Float32Array[] {
