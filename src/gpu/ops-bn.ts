@@ -18,7 +18,7 @@ function statistics(rt: GpuRuntime, op: string, x: Tensor, layout: BnLayout, wan
   const xb = rt.buf(op, x);
   checkBnArgs(op, layout, x, {});
   assertBnTrainable(layout);
-  const grid = statsGrid(layout);
+  const grid = statsGrid(layout, rt.bnStatsThreads);
   const pilot = rt.temp(2 * layout.groups * layout.c); // [pilot·s | s] per (group, channel)
   rt.pass(BnPilotPass).run(xb, pilot, layout);
   const partMean = rt.temp(grid.partialSize);

@@ -8,6 +8,7 @@ import { BufferPool, storageUsage } from './buffer-pool.ts';
 import type { PassContext } from './compute-pass.ts';
 import { FillPass } from './passes/elementwise.ts';
 import { MatmulDirectKnPass, MatmulDirectNtPass, MatmulPass, type MatmulArgs, type MatmulKernel } from './passes/dense.ts';
+import { BN_STATS_THREADS } from './passes/batchnorm.ts';
 import { Recorder } from './recorder.ts';
 import { GpuTensor, asGpu } from './tensor.ts';
 
@@ -23,6 +24,11 @@ export interface RuntimeOptions {
   matmulKernel?: MatmulKernel;
   /** Treat the adapter as CPU-backed (default: its isFallbackAdapter); tests flip it to cover GPU shapes. */
   cpuAdapter?: boolean;
+  /**
+   * Stage-1 threads the BN column statistics aim for (default BN_STATS_THREADS); tests lower it so
+   * small tensors take the long row chunks that only tall tensors take otherwise.
+   */
+  bnStatsThreads?: number;
 }
 
 type PassClass<P> = new (ctx: PassContext) => P;
@@ -41,6 +47,7 @@ export class GpuRuntime implements PassContext {
 
   readonly matmulKernel: MatmulKernel;
   readonly cpuAdapter: boolean;
+  readonly bnStatsThreads: number;
 
   constructor(readonly device: GPUDevice, isFallbackAdapter: boolean, private readonly opts: RuntimeOptions = {}) {
     this.cpuAdapter = opts.cpuAdapter ?? isFallbackAdapter;
@@ -49,6 +56,7 @@ export class GpuRuntime implements PassContext {
     this.pool = new BufferPool(device, storageUsage(), 'Tensor');
     this.readPool = new BufferPool(device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'ReadStaging');
     this.maxWorkgroupsPerDim = opts.maxWorkgroupsPerDim ?? device.limits.maxComputeWorkgroupsPerDimension;
+    this.bnStatsThreads = opts.bnStatsThreads ?? BN_STATS_THREADS;
   }
 
   /** Tensors allocated and not yet disposed (for leak checks). */

@@ -1,6 +1,6 @@
 /** Pure host-side geometry of the GPU backend: BN reduction grids and pooled buffer sizes (Node). */
 import { describe, expect, it } from 'vitest';
-import { BN_ROWS_PER_THREAD, columnGrid, statsGrid } from '../../src/gpu/passes/batchnorm.ts';
+import { BN_MAX_ROWS_PER_STATS_THREAD, BN_ROWS_PER_THREAD, BN_STATS_THREADS, columnGrid, statsGrid } from '../../src/gpu/passes/batchnorm.ts';
 import { pooledSize } from '../../src/gpu/buffer-pool.ts';
 
 describe('BN reduction grids', () => {
@@ -14,7 +14,7 @@ describe('BN reduction grids', () => {
     { groups: 2, n: 1, c: 3, hw: 16 },
   ];
 
-  it('row chunks cover every row exactly once, none longer than BN_ROWS_PER_THREAD', () => {
+  it('backward row chunks cover every row exactly once, none longer than BN_ROWS_PER_THREAD', () => {
     for (const l of layouts) {
       const g = columnGrid(l);
       expect(g.chunk).toBeLessThanOrEqual(BN_ROWS_PER_THREAD);
@@ -28,6 +28,29 @@ describe('BN reduction grids', () => {
   it('picks the plane kernel for hw % 4 = 0, vec4 columns for c·hw % 4 = 0, scalar columns otherwise', () => {
     const kinds = layouts.map((l) => statsGrid(l).kind);
     expect(kinds).toEqual(['column', 'column', 'column4', 'plane', 'plane', 'column4', 'plane']);
+  });
+
+  it('statistics chunks are whole blocks of BN_ROWS_PER_THREAD rows, grown only while there would be too many threads, up to the row cap', () => {
+    for (const l of [...layouts, { groups: 1, n: 4096, c: 256, hw: 1 }, { groups: 1, n: 1 << 20, c: 4, hw: 1 }, { groups: 1, n: 9000, c: 13, hw: 1 }]) {
+      const g = statsGrid(l);
+      if (g.kind === 'plane') continue;
+      const threadsPerChunk = l.groups * (g.kind === 'column4' ? g.width / 4 : g.width);
+      expect(g.chunks * g.chunk).toBeGreaterThanOrEqual(l.n);
+      expect((g.chunks - 1) * g.chunk).toBeLessThan(l.n);
+      expect(g.chunk).toBeLessThanOrEqual(BN_MAX_ROWS_PER_STATS_THREAD);
+      if (g.chunk > BN_ROWS_PER_THREAD) {
+        expect(g.chunk % BN_ROWS_PER_THREAD).toBe(0);
+        // Half the chunk would have left more threads than the target.
+        expect(threadsPerChunk * Math.ceil(l.n / (g.chunk / 2))).toBeGreaterThan(BN_STATS_THREADS);
+      }
+      if (g.chunk < BN_MAX_ROWS_PER_STATS_THREAD && g.chunks > 1) expect(threadsPerChunk * g.chunks).toBeLessThanOrEqual(BN_STATS_THREADS);
+    }
+    // The tall shape of bench:kernels: 256-row chunks, 256 partials per channel for stage 2 to merge.
+    expect(statsGrid({ groups: 1, n: 65536, c: 64, hw: 1 })).toMatchObject({ kind: 'column4', chunk: 256, chunks: 256 });
+    // A wide one keeps 64-row chunks.
+    expect(statsGrid({ groups: 1, n: 4096, c: 256, hw: 1 })).toMatchObject({ kind: 'column4', chunk: 64, chunks: 64 });
+    // Few threads allowed: the chunk stops at the cap.
+    expect(statsGrid({ groups: 1, n: 9000, c: 13, hw: 1 }, 8)).toMatchObject({ kind: 'column', chunk: BN_MAX_ROWS_PER_STATS_THREAD, chunks: 3 });
   });
 
   it('partials account for every value: Σ items · values per row = n · hw per (group, channel)', () => {

@@ -7,7 +7,7 @@ import { openHarness, pageModuleCaller, type Harness } from '../helpers/browser.
 import type { CaseResult } from './kernels.page.ts';
 
 type PageModule = typeof import('./kernels.page.ts');
-type Entry = 'batchNormCases' | 'edgeCases' | 'denseCases' | 'otherAdapterShapeCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
+type Entry = 'batchNormCases' | 'longChunkStatsCases' | 'edgeCases' | 'denseCases' | 'otherAdapterShapeCases' | 'miscCases' | 'splitDispatchCases' | 'bigDispatchCases';
 
 /** Served by Vite to the page. */
 const PAGE_MODULE = '/tests/gpu/kernels.page.ts';
@@ -62,6 +62,12 @@ describe('WebGPU backend vs CPU backend', () => {
     const results = await run('batchNormCases');
     for (const r of results) for (const c of r.comparisons) if (c.what.startsWith('max relative variance')) console.log(`${r.name}: ${c.what}`);
     expectAllPass(results, 13);
+  });
+
+  it('BN statistics in long row chunks (tall tensors: blocks merged in the thread, up to the row cap) against the CPU backend and float64', async () => {
+    const results = await run('longChunkStatsCases');
+    for (const r of results) for (const c of r.comparisons) if (c.what.startsWith('max relative variance')) console.log(`${r.name}: ${c.what}`);
+    expectAllPass(results, 7);
   });
 
   it('edges against float64: NaN/Inf give NaN, magnitudes to 3e38 stay right, constant channels have variance 0', async () => {

@@ -9,6 +9,7 @@ import { bnEdgeApplyCase, bnEdgeStatsCase, l2EdgeCase } from './page/cases-edges
 import { infoNceCase, l2Case, linearCase, matmulNTCase } from './page/cases-dense.ts';
 import { elementwiseCase, memoryCase } from './page/cases-misc.ts';
 import { KernelHarness, runAll, type CaseFn, type CaseResult } from './page/harness.ts';
+import { BN_MAX_ROWS_PER_STATS_THREAD, BN_ROWS_PER_THREAD, statsGrid, type StatsGrid } from '../../src/gpu/passes/batchnorm.ts';
 
 export type { CaseResult };
 
@@ -71,6 +72,43 @@ export async function edgeCases(): Promise<CaseResult[]> {
   cases.push(['l2Normalize edges d=128', l2EdgeCase(128, 1000)]);
   cases.push(['l2Normalize edges d=5', l2EdgeCase(5, 1010)]);
   return runAll(await main(), cases);
+}
+
+/** Stage-1 threads the long-chunk cases run with: small tensors then take the long row chunks of tall ones. */
+const FEW_STATS_THREADS = 8;
+
+/** Fails the case unless statsGrid picks this path for the layout on this harness, then runs `inner`. */
+function onGrid(l: BnLayout, kind: StatsGrid['kind'], chunk: number, inner: CaseFn): CaseFn {
+  return async (h) => {
+    const grid = statsGrid(l, h.gpu.runtime.bnStatsThreads);
+    h.expect(`statsGrid picks ${kind} with ${chunk}-row chunks`, grid.kind === kind && grid.chunk === chunk, `${grid.kind}, ${grid.chunk} rows`);
+    await inner(h);
+  };
+}
+
+/**
+ * Statistics whose row chunks span several blocks of BN_ROWS_PER_THREAD rows (merged in the thread)
+ * and end in a partial block, on vec4 and scalar columns, up to the BN_MAX_ROWS_PER_STATS_THREAD cap:
+ * every BN op against the CPU backend, the float64 edges, and the variance precision on offset data.
+ */
+export async function longChunkStatsCases(): Promise<CaseResult[]> {
+  const h = await KernelHarness.create({ bnStatsThreads: FEW_STATS_THREADS });
+  const long = 4 * BN_ROWS_PER_THREAD;
+  const cap = BN_MAX_ROWS_PER_STATS_THREAD;
+  const cases: [string, BnLayout, StatsGrid['kind'], number, (l: BnLayout) => CaseFn][] = [
+    ['column4 n=300 c=8 groups=2, offset data', { groups: 2, n: 300, c: 8, hw: 1 }, 'column4', long, (l) => bnCase(l, 'offset', 1100)],
+    ['column n=300 c=7, one chunk of 5 blocks', { groups: 1, n: 300, c: 7, hw: 1 }, 'column', 2 * long, (l) => bnCase(l, 'normal', 1110)],
+    ['column4 over positions n=200 c=4 hw=9, offset data', { groups: 1, n: 200, c: 4, hw: 9 }, 'column4', long, (l) => bnCase(l, 'offset', 1120)],
+    ['edges column4 n=300 c=12 groups=2, one chunk', { groups: 2, n: 300, c: 12, hw: 1 }, 'column4', 2 * long, (l) => bnEdgeStatsCase(l, 1130)],
+    ['edges column n=300 c=13', { groups: 1, n: 300, c: 13, hw: 1 }, 'column', 2 * long, (l) => bnEdgeStatsCase(l, 1140)],
+    ['edges column at the row cap n=9000 c=13', { groups: 1, n: 9000, c: 13, hw: 1 }, 'column', cap, (l) => bnEdgeStatsCase(l, 1150)],
+    ['variance precision column4 at the row cap [20000, 8] 1000+N(0,1)', { groups: 1, n: 20000, c: 8, hw: 1 }, 'column4', cap, (l) => bnPrecisionCase(l, 1, 1160)],
+  ];
+  try {
+    return await runAll(h, cases.map(([name, l, kind, chunk, make]) => [`long chunks: ${name}`, onGrid(l, kind, chunk, make(l))]));
+  } finally {
+    h.destroy();
+  }
 }
 
 export async function denseCases(): Promise<CaseResult[]> {

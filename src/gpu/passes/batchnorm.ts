@@ -2,9 +2,11 @@
  * BatchNorm passes over x [groups, n, c, hw]. Statistics (after a tiny pilot pass that picks a scale
  * and a shift per channel) and backward sums are two-stage column
  * reductions: stage 1 views x as [groups, n, c·hw] and gives each thread one column and a chunk of
- * BN_ROWS_PER_THREAD rows (contiguous reads across a workgroup, many threads even for few channels);
- * stage 2 merges the partials of each (group, channel) in one thread. For [N, C, H, W] with hw % 4 = 0
- * the statistics use a plane kernel instead (one thread per channel and row chunk, contiguous rows).
+ * rows (contiguous reads across a workgroup, many threads even for few channels); stage 2 merges the
+ * partials of each (group, channel) in one thread. Backward chunks are BN_ROWS_PER_THREAD rows; the
+ * statistics' chunks grow with the row count (statsGrid), summed in blocks of that many rows. For
+ * [N, C, H, W] with hw % 4 = 0 the statistics use a plane kernel instead (one thread per channel
+ * and row chunk, contiguous rows).
  */
 import pilotWgsl from '../../../shaders/bn_pilot.wgsl?raw';
 import columnPartialWgsl from '../../../shaders/bn_column_partial.wgsl?raw';
@@ -25,6 +27,15 @@ import { ComputePass, type PassContext } from '../compute-pass.ts';
 
 /** Rows each stage-1 thread reduces sequentially in f32 before the exact (Chan) merges take over. */
 export const BN_ROWS_PER_THREAD = 64;
+/**
+ * Stage-1 threads the column statistics aim for. Beyond it a thread takes more rows (in blocks of
+ * BN_ROWS_PER_THREAD, merged exactly in the thread), so a tall tensor such as [65536, 64] leaves
+ * stage 2 (one thread per channel, merging serially) a few dozen partials per channel instead of a
+ * thousand. 4096 threads still fill a GPU's cores several times over.
+ */
+export const BN_STATS_THREADS = 4096;
+/** Most rows one stage-1 statistics thread takes: 64 blocks, so a sum of block sums has ≤ 64 terms. */
+export const BN_MAX_ROWS_PER_STATS_THREAD = 64 * BN_ROWS_PER_THREAD;
 /** Threads per workgroup of the column (stage 1) and merge (stage 2) kernels. */
 const COLUMN_WG = 64;
 const MERGE_WG = 64; // threads over (group, channel)
@@ -49,12 +60,22 @@ export interface StatsGrid extends ColumnGrid {
   valuesPerRow: number;
 }
 
-export function statsGrid(layout: BnLayout): StatsGrid {
+/**
+ * How stage 1 of the statistics covers a layout: the plane kernel for [N, C, H, W] with hw % 4 = 0,
+ * else column kernels (vec4 when c·hw % 4 = 0) whose row chunk doubles from BN_ROWS_PER_THREAD while
+ * there would be more than `maxThreads` threads (up to BN_MAX_ROWS_PER_STATS_THREAD rows).
+ */
+export function statsGrid(layout: BnLayout, maxThreads = BN_STATS_THREADS): StatsGrid {
   const grid = columnGrid(layout);
   if (layout.hw > 1 && layout.hw % 4 === 0) {
     return { ...grid, kind: 'plane', positions: 1, valuesPerRow: layout.hw, partialSize: layout.groups * grid.chunks * layout.c };
   }
-  return { ...grid, kind: grid.width % 4 === 0 ? 'column4' : 'column', positions: layout.hw, valuesPerRow: 1 };
+  const kind = grid.width % 4 === 0 ? 'column4' : 'column';
+  const threadsPerChunk = layout.groups * (kind === 'column4' ? grid.width / 4 : grid.width);
+  let chunk = grid.chunk;
+  while (chunk < layout.n && chunk < BN_MAX_ROWS_PER_STATS_THREAD && threadsPerChunk * Math.ceil(layout.n / chunk) > maxThreads) chunk *= 2;
+  const chunks = Math.ceil(layout.n / chunk);
+  return { ...grid, kind, chunk, chunks, partialSize: layout.groups * chunks * grid.width, positions: layout.hw, valuesPerRow: 1 };
 }
 
 export function columnGrid(layout: BnLayout): ColumnGrid {
@@ -94,24 +115,23 @@ export class BnPlanePartialPass extends ComputePass {
 /** Stage 1 of statistics when c·hw is divisible by 4: four columns per thread as vec4. */
 export class BnColumnPartialVec4Pass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'BnColumnPartialVec4', code: columnPartialVec4Wgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG });
+    super(ctx, { label: 'BnColumnPartialVec4', code: columnPartialVec4Wgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG, constants: { BLOCK_ROWS: BN_ROWS_PER_THREAD } });
   }
   run(x: GPUBuffer, pilot: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
     const { groups, n, c, hw } = layout;
     const width4 = grid.width / 4;
-    const blocks = Math.ceil(width4 / COLUMN_WG);
-    this.dispatch([x, pilot, partMean, partM2], blocks * grid.chunks * groups, [groups, n, width4, grid.chunk, grid.chunks, blocks, c, hw]);
+    this.dispatch([x, pilot, partMean, partM2], this.groupsFor(groups * grid.chunks * width4), [groups, n, width4, grid.chunk, grid.chunks, c, hw]);
   }
 }
 
 /** Stage 1 of statistics: per (group, chunk, column) shifted mean and M2. */
 export class BnColumnPartialPass extends ComputePass {
   constructor(ctx: PassContext) {
-    super(ctx, { label: 'BnColumnPartial', code: columnPartialWgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG });
+    super(ctx, { label: 'BnColumnPartial', code: columnPartialWgsl, storage: ['read', 'read', 'write', 'write'], workgroupSize: COLUMN_WG, constants: { BLOCK_ROWS: BN_ROWS_PER_THREAD } });
   }
   run(x: GPUBuffer, pilot: GPUBuffer, partMean: GPUBuffer, partM2: GPUBuffer, layout: BnLayout, grid: ColumnGrid): void {
     const { groups, n, c, hw } = layout;
-    this.dispatch([x, pilot, partMean, partM2], grid.blocks * grid.chunks * groups, [groups, n, grid.width, grid.chunk, grid.chunks, grid.blocks, c, hw]);
+    this.dispatch([x, pilot, partMean, partM2], this.groupsFor(groups * grid.chunks * grid.width), [groups, n, grid.width, grid.chunk, grid.chunks, c, hw]);
   }
 }
 

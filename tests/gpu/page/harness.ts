@@ -30,8 +30,8 @@ export class KernelHarness {
 
   private constructor(readonly gpu: WebGpuBackend) {}
 
-  /** A WebGPU backend whose op outputs start as 0xbaadf00d; `maxWorkgroupsPerDim` forces split dispatches. */
-  static async create(opts: { maxWorkgroupsPerDim?: number; cpuAdapter?: boolean } = {}): Promise<KernelHarness> {
+  /** A WebGPU backend whose op outputs start as 0xbaadf00d; `maxWorkgroupsPerDim` forces split dispatches, `bnStatsThreads` long statistics chunks. */
+  static async create(opts: { maxWorkgroupsPerDim?: number; cpuAdapter?: boolean; bnStatsThreads?: number } = {}): Promise<KernelHarness> {
     return new KernelHarness(await WebGpuBackend.create({ sentinelBits: SENTINEL_BITS, ...opts }));
   }
 
