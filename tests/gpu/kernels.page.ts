@@ -35,6 +35,8 @@ const BN_LAYOUTS: [string, BnLayout, DataKind][] = [
   ['NCHW hw=49 N=40, offset data', { groups: 1, n: 40, c: 4, hw: 49 }, 'offset'],
   ['NCHW N=1 hw=16 groups=2', { groups: 2, n: 1, c: 3, hw: 16 }, 'normal'],
   ['NCHW hw=8 N=150 (plane kernel, partial chunk) groups=2, offset data', { groups: 2, n: 150, c: 3, hw: 8 }, 'offset'],
+  ['NCHW hw=12 N=70 (plane kernel, odd vec4 count per row), offset data', { groups: 1, n: 70, c: 5, hw: 12 }, 'offset'],
+  ['NCHW hw=4 N=20 (plane kernel, one vec4 per row) groups=2', { groups: 2, n: 20, c: 3, hw: 4 }, 'normal'],
   ['C=64 N=130 (vec4 columns) groups=2, tiny variance', { groups: 2, n: 130, c: 64, hw: 1 }, 'tiny'],
 ];
 
@@ -58,6 +60,7 @@ export const EDGE_BN_LAYOUTS: [string, BnLayout][] = [
   ['[N, C] n=200 c=12 (vec4 columns, 4 row chunks)', { groups: 1, n: 200, c: 12, hw: 1 }],
   ['[N, C, H, W] n=8 hw=16 c=12 groups=2 (plane, one chunk)', { groups: 2, n: 8, c: 12, hw: 16 }],
   ['[N, C, H, W] n=100 hw=16 c=12 (plane, 2 chunks)', { groups: 1, n: 100, c: 12, hw: 16 }],
+  ['[N, C, H, W] n=30 hw=12 c=12 (plane, odd vec4 count per row)', { groups: 1, n: 30, c: 12, hw: 12 }],
   ['[N, C, H, W] n=12 hw=9 c=13 (scalar columns over positions)', { groups: 1, n: 12, c: 13, hw: 9 }],
   ['[N, C, H, W] n=70 hw=9 c=12 (vec4 columns over positions, 2 chunks)', { groups: 1, n: 70, c: 12, hw: 9 }],
 ];
