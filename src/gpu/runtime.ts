@@ -80,9 +80,10 @@ export class GpuRuntime implements PassContext {
       return;
     }
     if (this.matmulKernel === 'direct' && MatmulDirectKnPass.fits(args, transB)) {
-      const key = `matmulKn${transA}`;
+      const wide = MatmulDirectKnPass.fitsWide(args);
+      const key = `matmulKn${transA}${wide}`;
       let p = this.passes.get(key) as MatmulDirectKnPass | undefined;
-      if (!p) this.passes.set(key, (p = new MatmulDirectKnPass(this, transA, this.dummy(0))));
+      if (!p) this.passes.set(key, (p = new MatmulDirectKnPass(this, transA, wide, this.dummy(0))));
       p.run(args);
       return;
     }

@@ -119,6 +119,9 @@ export async function denseCases(): Promise<CaseResult[]> {
     ['linear 64×256 → 512 (training shape)', linearCase(64, 256, 512, 1)],
     ['linear 5×7 → 3 (smaller than a tile)', linearCase(5, 7, 3, 2)],
     ['linear 33×65 → 31 (ragged tiles)', linearCase(33, 65, 31, 3)],
+    // Backward on CPU-backed adapters: dx and dw in 4×8 blocks (inDim % 8 = 0) or 4×4 (inDim % 8 = 4), ragged rows.
+    ['linear 37×72 → 20 (backward 4×8 blocks)', linearCase(37, 72, 20, 9)],
+    ['linear 37×68 → 20 (backward 4×4 blocks)', linearCase(37, 68, 20, 10)],
     ['matmulNT 17×40 · 50×40ᵀ', matmulNTCase(17, 50, 40, 4)],
     ['l2Normalize 9×128 with a zero row', l2Case(9, 128, 5)],
     ['l2Normalize 3×1000', l2Case(3, 1000, 6)],

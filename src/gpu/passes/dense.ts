@@ -80,18 +80,25 @@ export class MatmulDirectNtPass extends ComputePass {
   }
 }
 
-/** op(A) · B with B row-major [k, n] read as vec4 along n (register-blocked; see matmul_direct_kn.wgsl). */
+/**
+ * op(A) · B with B row-major [k, n] read as vec4 along n (register-blocked; see matmul_direct_kn.wgsl):
+ * 4×8 blocks when `wide` (n % 8 = 0), else 4×4.
+ */
 export class MatmulDirectKnPass extends ComputePass {
-  constructor(ctx: PassContext, readonly transA: boolean, private readonly dummy: GPUBuffer) {
-    super(ctx, { label: `MatmulDirectKN${transA ? 'T' : 'N'}`, code: matmulDirectKnWgsl, storage: ['read', 'read', 'read', 'write'], workgroupSize: 64, constants: { TRANS_A: transA } });
+  constructor(ctx: PassContext, readonly transA: boolean, readonly wide: boolean, private readonly dummy: GPUBuffer) {
+    super(ctx, { label: `MatmulDirectKN${transA ? 'T' : 'N'}${wide ? 'Wide' : ''}`, code: matmulDirectKnWgsl, storage: ['read', 'read', 'read', 'write'], workgroupSize: 64, constants: { TRANS_A: transA, WIDE: wide } });
   }
   /** Whether `run` can take these arguments (B not transposed, n and ldb divisible by 4). */
   static fits(args: MatmulArgs, transB: boolean): boolean {
     return !transB && args.n % 4 === 0 && args.ldb % 4 === 0;
   }
+  /** Whether the 4×8 blocks fit (n divisible by 8). */
+  static fitsWide(args: MatmulArgs): boolean {
+    return args.n % 8 === 0;
+  }
   run(args: MatmulArgs): void {
     if (args.m === 0 || args.n === 0) return;
-    const blocksN = args.n / 4;
+    const blocksN = args.n / (this.wide ? 8 : 4);
     this.dispatch(
       [args.a, args.b, args.bias ?? this.dummy, args.c],
       this.groupsFor(Math.ceil(args.m / 4) * blocksN),
