@@ -183,7 +183,9 @@ export type BackendErrorCode =
   | 'ERR_GPU_VALIDATION'
   | 'ERR_SHAPE'
   | 'ERR_BN_SINGLE_SAMPLE'
-  | 'ERR_DISPOSED';
+  | 'ERR_DISPOSED'
+  /** A helper thread of the wasm backend's pool stopped answering (src/backend/wasm/pool.ts). */
+  | 'ERR_WASM_THREADS';
 
 export class BackendError extends Error {
   constructor(readonly code: BackendErrorCode, message: string) {

@@ -8,16 +8,17 @@
  *   float64 arithmetic as the reference, so only the summation order differs.
  * - InfoNCE's softmax runs in wasm/softmax.ts: float32 SIMD exponentials summed in float64.
  * Operands are copied into the module's memory for each call and results copied out; the copies are
- * linear in size, the products they feed are not.
+ * linear in size, the products they feed are not. With a thread pool (./pool.ts) the GEMM and the
+ * softmax kernels are split by rows across threads, with results identical to one thread's.
  */
 import type { BnLayout } from '../backend.ts';
 import { affineGrads, invStd } from '../cpu/batchnorm.ts';
 import type { HeavyKernels } from '../cpu/kernel-table.ts';
 import type { Real } from '../cpu/tensor.ts';
-import type { WasmHeap } from './memory.ts';
+import type { KernelExports, WasmHeap } from './memory.ts';
 
-export function wasmKernels(heap: WasmHeap): HeavyKernels {
-  const k = heap.k;
+/** `k`: the kernels to call, by default the heap's own instance (one thread); a pool passes its split ones. */
+export function wasmKernels(heap: WasmHeap, k: KernelExports = heap.k): HeavyKernels {
 
   /**
    * out[rows, cols] = a[rows, depth] · b[cols, depth]ᵀ (+ bias[cols]) with a and b already in memory;

@@ -1,17 +1,26 @@
 /**
- * The wasm kernels' memory as the host sees it: the module is instantiated once, and each op lays out
+ * The wasm kernels' memory as the host sees it: the module is instantiated once (per thread, over one
+ * shared memory, when a pool runs: ./pool.ts), and each op lays out
  * its operands from `heapBase` upwards (a bump arena reset at the start of every op, since ops run one
  * at a time and copy their results out before returning). The memory grows on demand and never
  * shrinks; typed-array views are re-made after a growth, which detaches the old ones.
  */
 import { BackendError } from '../backend.ts';
 import type { Real } from '../cpu/tensor.ts';
-import { KERNELS_WASM_BASE64 } from './kernels.generated.ts';
+import { KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64 } from './kernels.generated.ts';
 
 /** WebAssembly page size, bytes. */
 const PAGE_BYTES = 64 * 1024;
 /** Largest memory the arena asks for, bytes: 2 GiB, the most every wasm32 engine grants (4 GiB is not universal). */
 export const MAX_WASM_MEMORY_BYTES = 2 * 1024 * 1024 * 1024;
+/**
+ * Largest shared memory, bytes: 1 GiB (scripts/lib/wasm-kernels.ts SHARED_MAX_PAGES). A shared memory
+ * never moves, so engines reserve its maximum address space when it is created; 1 GiB is far above
+ * any model here and leaves room on devices with little address space.
+ */
+export const MAX_SHARED_MEMORY_BYTES = 1024 * 1024 * 1024;
+/** Pages a shared memory starts with (it grows on demand like the other). */
+const SHARED_INITIAL_PAGES = 16;
 /** Operand alignment, bytes: one SIMD vector. */
 const ALIGN = 16;
 
@@ -31,8 +40,8 @@ export interface KernelExports {
   softmaxGrads(logits: number, rows: number, width: number, scale: number, g: number, gPos: number): void;
 }
 
-function kernelBytes(): Uint8Array<ArrayBuffer> {
-  const text = atob(KERNELS_WASM_BASE64);
+function kernelBytes(base64 = KERNELS_WASM_BASE64): Uint8Array<ArrayBuffer> {
+  const text = atob(base64);
   const bytes = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
   return bytes;
@@ -53,6 +62,21 @@ export async function instantiateKernels(): Promise<KernelExports> {
   return instance.exports as unknown as KernelExports;
 }
 
+/** The pool's build over a shared memory: the module (each thread instantiates it) and that memory. */
+export interface SharedKernels {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  exports: KernelExports;
+}
+
+/** Instantiates the shared-memory build; throws where shared memory cannot be made (a page not cross-origin isolated). */
+export async function instantiateSharedKernels(): Promise<SharedKernels> {
+  const module = await WebAssembly.compile(kernelBytes(KERNELS_SHARED_WASM_BASE64));
+  const memory = new WebAssembly.Memory({ initial: SHARED_INITIAL_PAGES, maximum: MAX_SHARED_MEMORY_BYTES / PAGE_BYTES, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return { module, memory, exports: instance.exports as unknown as KernelExports };
+}
+
 /** Bump arena over the module's memory, with typed-array access that survives growth. */
 export class WasmHeap {
   private readonly base: number;
@@ -60,7 +84,8 @@ export class WasmHeap {
   private f32View = new Float32Array(0);
   private f64View = new Float64Array(0);
 
-  constructor(readonly k: KernelExports) {
+  /** `limitBytes`: the memory's maximum (2 GiB, or 1 GiB for a shared memory). */
+  constructor(readonly k: KernelExports, private readonly limitBytes = MAX_WASM_MEMORY_BYTES) {
     this.base = alignUp(k.heapBase());
     this.top = this.base;
   }
@@ -74,8 +99,8 @@ export class WasmHeap {
   alloc(op: string, bytes: number): number {
     const ptr = this.top;
     const end = alignUp(ptr + bytes);
-    if (end > MAX_WASM_MEMORY_BYTES) {
-      throw new BackendError('ERR_SHAPE', `${op}: operands need ${end} bytes of WebAssembly memory, above the limit of ${MAX_WASM_MEMORY_BYTES}; use smaller tensors`);
+    if (end > this.limitBytes) {
+      throw new BackendError('ERR_SHAPE', `${op}: operands need ${end} bytes of WebAssembly memory, above the limit of ${this.limitBytes}; use smaller tensors`);
     }
     const have = this.k.memory.buffer.byteLength;
     if (end > have) this.k.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
