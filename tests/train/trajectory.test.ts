@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.ts';
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import { createWasmBackend } from '../../src/backend/wasm/index.ts';
+import { spawnNodeThread } from '../../src/backend/wasm/node-threads.ts';
 import type { ProcessGroup } from '../../src/mesh/types.ts';
 import { createMemoryGroups } from '../../src/mesh/memory.ts';
 import { localWorld, processGroupWorld, type WorkerWorld } from '../../src/nn/world.ts';
@@ -63,7 +64,7 @@ const ENCODER_FINAL_TOLERANCE = 1e-5;
 const WASM_TOLERANCE = { mocoLoss: 2e-5, mocoFinal: 1.5e-4, encoderLoss: 3e-6, encoderFinal: 1.5e-5 };
 
 interface BackendCase {
-  kind: 'cpu' | 'wasm';
+  kind: 'cpu' | 'wasm' | 'wasm, 2 threads';
   create: () => Promise<Backend>;
   moco: { loss: number; final: number };
   encoder: { loss: number; final: number };
@@ -78,6 +79,14 @@ const BACKENDS: BackendCase[] = [
   {
     kind: 'wasm',
     create: createWasmBackend,
+    moco: { loss: WASM_TOLERANCE.mocoLoss, final: WASM_TOLERANCE.mocoFinal },
+    encoder: { loss: WASM_TOLERANCE.encoderLoss, final: WASM_TOLERANCE.encoderFinal },
+  },
+  {
+    // Its products and softmax split by rows over 2 threads (worker_threads here), every call however
+    // small; each row is summed in one-thread order, so the same tolerance holds.
+    kind: 'wasm, 2 threads',
+    create: () => createWasmBackend({ threads: 2, spawn: spawnNodeThread, minSplitMuladds: 0, minSplitLogits: 0 }),
     moco: { loss: WASM_TOLERANCE.mocoLoss, final: WASM_TOLERANCE.mocoFinal },
     encoder: { loss: WASM_TOLERANCE.encoderLoss, final: WASM_TOLERANCE.encoderFinal },
   },

@@ -12,7 +12,7 @@ import { KernelPool, MAX_THREADS, type SpawnThread } from './pool.ts';
 
 export { wasmKernelsSupported } from './memory.ts';
 export { wasmKernels } from './kernels.ts';
-export { WasmHeap, instantiateKernels, instantiateSharedKernels } from './memory.ts';
+export { MAX_SHARED_MEMORY_BYTES, WasmHeap, instantiateKernels, instantiateSharedKernels } from './memory.ts';
 export { KernelPool, MAX_THREADS } from './pool.ts';
 
 /** The backend's label starts with this; the thread count (and why one, when one) follows. */
