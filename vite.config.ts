@@ -1,6 +1,7 @@
 /// <reference types="vitest/config" />
 import { defineConfig, type Plugin } from 'vite';
 import { nodePolyfills } from 'vite-plugin-node-polyfills';
+import { CROSS_ORIGIN_ISOLATION_HEADERS } from './src/server/static.ts';
 
 /**
  * Serves the signaling WebSocket and `GET /api/origins` (where other devices reach this server) on the
@@ -52,7 +53,10 @@ export default defineConfig(({ mode }) => ({
     // Pre-bundle up front: a mid-test "new dependencies optimized, reloading" would break browser tests.
     include: ['lit', 'lit/decorators.js', 'simple-peer', 'uplot', 'qrcode', 'zod'],
   },
-  server: { host: '127.0.0.1' },
+  // COOP/COEP as `npm start` sends them (src/server/static.ts): the page is cross-origin isolated, so
+  // the wasm backend may run threads over shared memory.
+  server: { host: '127.0.0.1', headers: { ...CROSS_ORIGIN_ISOLATION_HEADERS } },
+  preview: { headers: { ...CROSS_ORIGIN_ISOLATION_HEADERS } },
   test: {
     projects: [
       {

@@ -30,6 +30,18 @@ export const MIME_TYPES: Readonly<Record<string, string>> = Object.freeze({
   '.bin': 'application/octet-stream',
 });
 const FALLBACK_MIME = 'application/octet-stream';
+/**
+ * Cross-origin isolation (also set by the dev server, vite.config.ts): with these the page may create
+ * shared memory, which the wasm backend's threads need (src/backend/wasm/pool.ts). Everything the app
+ * loads is its own (no third-party scripts, fonts or images), so requiring CORP of cross-origin
+ * subresources costs nothing; WebSockets and WebRTC are not subresources and are unaffected. Browsers
+ * honour them only in secure contexts (https, localhost): over plain http on a LAN address the CPU
+ * backend runs one thread and says why.
+ */
+export const CROSS_ORIGIN_ISOLATION_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+});
 /** Vite puts content-hashed files under assets/: they never change, so browsers may keep them a year. */
 const IMMUTABLE_PREFIX = '/assets/';
 const IMMUTABLE_MAX_AGE_S = 365 * 24 * 3600;
@@ -96,6 +108,7 @@ export function createStaticHandler(options: StaticOptions): (req: http.Incoming
       'Cache-Control': cache,
       'Last-Modified': stat.mtime.toUTCString(),
       'X-Content-Type-Options': 'nosniff',
+      ...CROSS_ORIGIN_ISOLATION_HEADERS,
     });
     if (req.method === 'HEAD') {
       res.end();

@@ -31,6 +31,9 @@ interface RunResult {
   /** Step events the page received, and how many of them came after the page's own task queue had run. */
   probe: { steps: number; interleaved: number };
   notices: string[];
+  /** The page's crossOriginIsolated and navigator.hardwareConcurrency. */
+  isolated: boolean;
+  cores: number;
 }
 
 type ProbeWindow = { __probe: { steps: number; interleaved: number; pending: boolean } };
@@ -77,6 +80,8 @@ async function train(opts: { compute: 'worker' | 'main'; cpu: boolean; settings?
       workers: page.workers().map((w) => w.url()),
       probe: { steps, interleaved },
       notices: await page.locator('sbn-errors li').evaluateAll((els) => els.map((e) => e.getAttribute('data-code')!)),
+      isolated: await page.evaluate(() => crossOriginIsolated),
+      cores: await page.evaluate(() => navigator.hardwareConcurrency),
     };
   } finally {
     await context.close();
@@ -90,10 +95,13 @@ async function badgeOf(page: Page): Promise<string> {
 describe('compute in a worker', () => {
   it('CPU backend: the run steps in the compute worker, the page runs its own tasks between steps, and the losses equal the run computed on the page', async () => {
     const inWorker = await train({ compute: 'worker', cpu: true });
-    expect(inWorker.workers).toHaveLength(1);
-    expect(inWorker.workers[0]).toMatch(/compute\.worker/);
-    // The backend was chosen in the worker and reported to the page, notice included.
+    expect(inWorker.workers.filter((url) => /compute\.worker/.test(url))).toHaveLength(1);
+    // The backend was chosen in the worker and reported to the page, notice included. The page is
+    // cross-origin isolated (COOP/COEP from the dev server), so the worker runs the wasm kernels on a
+    // pool of threads (one per core, at most 4), and the badge says how many.
+    expect(inWorker.isolated).toBe(true);
     expect(inWorker.badge).toMatch(/^CPU/);
+    expect(inWorker.badge).toContain(`· ${Math.min(inWorker.cores, 4)} thread`);
     expect(inWorker.notices).toContain('ERR_NO_WEBGPU');
     expect(inWorker.losses).toHaveLength(24);
     // The page ran tasks of its own between step events. Computed on the page, this run gives 0 of
@@ -105,6 +113,9 @@ describe('compute in a worker', () => {
     const onPage = await train({ compute: 'main', cpu: true });
     expect(onPage.workers).toEqual([]);
     expect(onPage.badge).toMatch(/^CPU/);
+    // The page's own thread may not block, so there the kernels run one thread, and the split run
+    // (every row summed in one-thread order) gives the same losses bit for bit.
+    expect(onPage.badge).toContain('1 thread (compute runs on the page, which may not block)');
     expect(inWorker.losses).toEqual(onPage.losses);
   });
 
