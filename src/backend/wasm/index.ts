@@ -72,6 +72,16 @@ function noThreadsReason(spawn: SpawnThread | undefined): string | null {
   return null;
 }
 
+/**
+ * `wasmThreads=N` in the URL of the script that runs this code: a compute worker started as
+ * `compute.worker.ts?wasmThreads=1` runs one thread (`npm run bench:cpu` compares 1 and 2 in one page).
+ */
+function threadsFromLocation(): number | null {
+  const search = (globalThis as { location?: { search?: string } }).location?.search;
+  const value = search ? new URLSearchParams(search).get('wasmThreads') : null;
+  return value !== null && /^[1-9]\d*$/.test(value) ? Number(value) : null;
+}
+
 function autoThreads(): number {
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(cores, MAX_THREADS));
@@ -83,9 +93,10 @@ function autoThreads(): number {
  */
 export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<WasmBackend> {
   if (!wasmKernelsSupported()) throw new Error('this browser runs no WebAssembly SIMD');
-  const auto = opts.threads === undefined || opts.threads === 'auto';
-  let reason = auto || (opts.threads as number) > 1 ? noThreadsReason(opts.spawn) : null;
-  let threads = reason !== null ? 1 : auto ? autoThreads() : Math.max(1, Math.min(Math.floor(opts.threads as number), MAX_THREADS));
+  const asked = opts.threads ?? threadsFromLocation() ?? 'auto';
+  const auto = asked === 'auto';
+  let reason = auto || asked > 1 ? noThreadsReason(opts.spawn) : null;
+  let threads = reason !== null ? 1 : auto ? autoThreads() : Math.max(1, Math.min(Math.floor(asked), MAX_THREADS));
   if (auto && reason === null && threads === 1) reason = 'one core';
   if (threads > 1) {
     try {
