@@ -20,7 +20,7 @@
  * optimizer, momentum encoder, queue, running statistics, readbacks, communication) with its GPU→CPU
  * readbacks, per backend (bench/lib/step-phases.ts, src/train/step-profile.ts).
  *
- *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,cpu to change;
+ *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,wasm to change, cpu: the float64 one;
  *                                   BENCH_WIRE=f32,bf16 adds rows per gradient wire format;
  *                                   BENCH_COMPARE=1 adds compare-mode rows: shuffle and local together;
  *                                   BENCH_PHASES=webgpu,wasm the backends of the phase table, empty: none)
@@ -43,7 +43,7 @@ acceptNoArguments(`usage: npm run bench:train
   the CPU. Prints a table; asserts nothing.
   BENCH_STEPS=N          timed steps per case                 [20]
   BENCH_TABS=1,2,4       tab counts
-  BENCH_BACKENDS=webgpu,cpu
+  BENCH_BACKENDS=webgpu,wasm   (cpu: the float64 TypeScript backend, the test oracle)
   BENCH_WIRE=f32         gradient wire formats (f32, f16, bf16)
   BENCH_COMPARE=0        1: also compare-mode rows (two models per step) on 2+ tabs
   BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward),
@@ -54,7 +54,11 @@ acceptNoArguments(`usage: npm run bench:train
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
 const WARMUP = 3;
 const TAB_COUNTS = (process.env.BENCH_TABS ?? '1,2,4').split(',').map(Number);
-const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,cpu').split(',') as Array<'webgpu' | 'cpu'>;
+// The CPU rows run the wasm backend, the one a tab without WebGPU trains on ('cpu' is the float64
+// oracle, several times slower: rows once labelled "CPU backend" ran it, 348 ms a step against the
+// phase table's 41 ms for wasm). Rows are labelled with the backend label the tab reports.
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'webgpu,wasm').split(',') as Array<'webgpu' | 'wasm' | 'cpu'>;
+for (const b of BACKENDS) if (!['webgpu', 'wasm', 'cpu'].includes(b)) throw new Error(`BENCH_BACKENDS: unknown backend ${b} (webgpu, wasm, cpu)`);
 const WIRES = (process.env.BENCH_WIRE ?? 'f32').split(',') as WireFormat[];
 const COMPARE = process.env.BENCH_COMPARE === '1';
 const AB = process.env.BENCH_AB === '1';
@@ -67,7 +71,7 @@ const BATCH = ANCHOR_BATCH;
 for (const wire of WIRES) if (!WIRE_FORMATS.includes(wire)) throw new Error(`BENCH_WIRE: unknown format ${wire} (${WIRE_FORMATS.join(', ')})`);
 
 interface Case {
-  backend: 'webgpu' | 'cpu';
+  backend: 'webgpu' | 'wasm' | 'cpu';
   tabs: number;
   wire: WireFormat;
   compare: boolean;
@@ -115,7 +119,7 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
     const opts = { config: workload(c), tabs, backend, traceEvery: 0, traceChannels: 1, ...(c.oneBucket ? { bucketCapBytes: ONE_BUCKET_BYTES } : {}) };
     const stamps: number[] = [];
     room.tabs[0]!.onStep = () => stamps.push(performance.now());
-    await Promise.all(room.tabs.map((t) => t.run(opts)));
+    const [{ backend: label }] = await Promise.all(room.tabs.map((t) => t.run(opts)));
     const logs = room.tabs[0]!.steps.slice(WARMUP);
     // Wall time between consecutive step reports: includes everything, also what the split misses.
     const gaps = stamps.slice(WARMUP).map((t, i, a) => (i ? t - a[i - 1]! : NaN)).filter(Number.isFinite);
@@ -125,7 +129,7 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
     const waitedTotal = logs.reduce((a, l) => a + l.commMs, 0);
     const extras = [c.wire !== 'f32' ? `gradients ${c.wire}` : '', c.compare ? 'compare mode (2 models)' : '', c.oneBucket ? 'buckets off' : ''].filter(Boolean).join(', ');
     return {
-      what: `${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : 'CPU backend'}, ${tabs} tab${tabs > 1 ? 's' : ''}${extras ? `, ${extras}` : ''}`,
+      what: `${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : label!.replace(/^cpu: /, '')}, ${tabs} tab${tabs > 1 ? 's' : ''}${extras ? `, ${extras}` : ''}`,
       workers: tabs,
       oneBucket: c.oneBucket,
       stepMs,
