@@ -73,6 +73,9 @@ describe('static hosting', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe(mime);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    // Cross-origin isolation on every file (page, scripts, the wasm threads' worker): shared memory for the CPU backend's threads.
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
   });
 
   it('serves file contents byte for byte and caches only hashed assets for long', async () => {
