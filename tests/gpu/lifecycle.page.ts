@@ -34,7 +34,7 @@ export async function selection(): Promise<Check[]> {
   try {
     const fb = await createBackend('auto');
     out.push({ what: "'auto' falls back to the CPU with a reason", ok: fb.backend.kind === 'cpu' && /WebGPU/.test(fb.fallbackReason ?? ''), detail: fb.fallbackReason ?? 'no reason' });
-    out.push({ what: "that CPU backend is the WebAssembly SIMD one", ok: fb.backend.label === WASM_BACKEND_LABEL, detail: fb.backend.label });
+    out.push({ what: "that CPU backend is the WebAssembly SIMD one", ok: fb.backend.label.startsWith(WASM_BACKEND_LABEL), detail: fb.backend.label });
     out.push(await wasmAgreesWithFloat64(fb.backend));
     fb.backend.destroy();
     let code = 'resolved';
