@@ -96,7 +96,7 @@ export async function createWasmBackend(opts: WasmBackendOptions = {}): Promise<
   const asked = opts.threads ?? threadsFromLocation() ?? 'auto';
   const auto = asked === 'auto';
   let reason = auto || asked > 1 ? noThreadsReason(opts.spawn) : null;
-  let threads = reason !== null ? 1 : auto ? autoThreads() : Math.max(1, Math.min(Math.floor(asked), MAX_THREADS));
+  const threads = reason !== null ? 1 : auto ? autoThreads() : Math.max(1, Math.min(Math.floor(asked), MAX_THREADS));
   if (auto && reason === null && threads === 1) reason = 'one core';
   if (threads > 1) {
     try {
