@@ -4,6 +4,7 @@
  */
 import { encodeFrame, FrameKind, HEADER_BYTES, MAX_MESSAGE_BYTES, type Frame, type FrameHeader } from './wire.ts';
 import { MeshError } from './types.ts';
+import { FIXED_HIGH_BYTES, FIXED_LOW_BYTES, type SendWindow } from './send-window.ts';
 import type { Channel, Link } from './transport.ts';
 
 /**
@@ -14,23 +15,6 @@ import type { Channel, Link } from './transport.ts';
 export const MAX_FRAME_BYTES = 16 * 1024;
 /** Payload bytes per frame: a multiple of 4 so every chunk holds whole float32s. */
 export const CHUNK_PAYLOAD_BYTES = Math.floor((MAX_FRAME_BYTES - HEADER_BYTES) / 4) * 4;
-/**
- * Pause sending once this many bytes are queued (in the channel's buffer, or — with flow control — not
- * yet processed by the receiver)… SCTP lets a stats frame overtake bulk still in this tab's send
- * buffer, but not bulk already in flight or waiting in the receiver's task queue: a stats frame waits
- * for about this window's worth of bulk (256 KiB measured 9-13 ms beside a 16 MiB allReduce, 32 KiB
- * 2-4 ms, with the allReduce no slower; bench:mesh prints both sides of the trade).
- */
-export const BUFFER_HIGH_BYTES = 32 * 1024;
-/** …and resume when it has drained to this (set as bufferedAmountLowThreshold; ≥ CREDIT_BATCH_BYTES). */
-export const BUFFER_LOW_BYTES = 16 * 1024;
-
-/** Where a sender pauses (more than `highBytes` queued) and resumes (drained to `lowBytes`). */
-export interface SendWindow {
-  highBytes: number;
-  lowBytes: number;
-}
-export const DEFAULT_SEND_WINDOW: Readonly<SendWindow> = Object.freeze({ highBytes: BUFFER_HIGH_BYTES, lowBytes: BUFFER_LOW_BYTES });
 
 /** What sendChunked needs of a link (a Link, or flow-control's wrapper around one). */
 export type SendTarget = Pick<Link, 'remoteId' | 'open' | 'send' | 'bufferedAmount' | 'whenDrained'>;
@@ -70,6 +54,7 @@ export function chunkMessage(header: MessageHeader, payload: Uint8Array, chunkBy
 /**
  * Sends `payload` over `link`'s `channel` in chunks, waiting for the channel's buffer to drain below
  * `window.lowBytes` whenever it exceeds `window.highBytes` (so a 16 MiB tensor never sits in one queue).
+ * The marks are read before every frame: flow control passes itself, whose marks follow its window.
  * `guard` wraps every such wait (the endpoint gives it a deadline, so a receiver that never grants
  * credit fails the send instead of stalling it).
  */
@@ -80,7 +65,7 @@ export async function sendChunked(
   payload: Uint8Array,
   chunkBytes = CHUNK_PAYLOAD_BYTES,
   guard: (drained: Promise<void>) => Promise<void> = (drained) => drained,
-  window: SendWindow = DEFAULT_SEND_WINDOW,
+  window: SendWindow = { highBytes: FIXED_HIGH_BYTES, lowBytes: FIXED_LOW_BYTES },
 ): Promise<void> {
   if (payload.byteLength > MAX_MESSAGE_BYTES) {
     throw new RangeError(`message of ${payload.byteLength} bytes exceeds MAX_MESSAGE_BYTES (${MAX_MESSAGE_BYTES})`);

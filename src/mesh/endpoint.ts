@@ -7,12 +7,13 @@
  */
 import { MeshError } from './types.ts';
 import { decodeFrame, encodeFrame, FrameKind, type Frame } from './wire.ts';
-import { CHUNK_PAYLOAD_BYTES, DEFAULT_SEND_WINDOW, Reassembler, sendChunked, type ReassemblyLimits, type SendWindow } from './chunker.ts';
+import { CHUNK_PAYLOAD_BYTES, Reassembler, sendChunked, type ReassemblyLimits } from './chunker.ts';
 import { GroupCore, type MatchLimits } from './group-core.ts';
 import { HeldFrames, type HoldLimits } from './held-frames.ts';
 import { decodeHeartbeat, encodeHeartbeat, PaceBoard, withDeadline, type PeerPace } from './pace.ts';
 import { CollectiveGroup, type CollectiveConfig } from './collectives.ts';
-import { CREDIT_BATCH_BYTES, FlowControl } from './flow-control.ts';
+import { FlowControl } from './flow-control.ts';
+import { createWindow, DEFAULT_SEND_WINDOW_OPTION, type SendWindowOption } from './send-window.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
 import type { Channel, Link } from './transport.ts';
 
@@ -32,8 +33,8 @@ export interface EndpointOptions {
   heartbeatIntervalMs?: number;
   peerTimeoutMs?: number;
   chunkBytes?: number;
-  /** Bulk bytes in flight per link (sent, not yet processed by the receiver) where a sender pauses and resumes. */
-  sendWindow?: Partial<SendWindow>;
+  /** Bulk bytes in flight per link (sent, not yet processed by the receiver): adaptive (default) or fixed marks. */
+  sendWindow?: SendWindowOption;
   collective?: Partial<CollectiveConfig>;
   /** Per-peer memory caps (defaults in chunker.ts, held-frames.ts, group-core.ts); a peer over one is dropped. */
   limits?: PeerLimits;
@@ -77,15 +78,12 @@ export class MeshEndpoint {
   private heartbeat: unknown = null;
   private sweeper: unknown;
   private destroyed = false;
-  private readonly sendWindow: SendWindow;
+  private sendWindow: SendWindowOption;
 
   constructor(private readonly opts: EndpointOptions) {
     this.selfId = opts.selfId;
-    this.sendWindow = { ...DEFAULT_SEND_WINDOW, ...opts.sendWindow };
-    // A sender waiting to drain below lowBytes needs a credit that a receiver sends only per CREDIT_BATCH_BYTES.
-    if (!(this.sendWindow.lowBytes >= CREDIT_BATCH_BYTES && this.sendWindow.highBytes >= this.sendWindow.lowBytes)) {
-      throw new RangeError(`send window ${this.sendWindow.highBytes}/${this.sendWindow.lowBytes} bytes: needs high ≥ low ≥ ${CREDIT_BATCH_BYTES} (the credit batch)`);
-    }
+    this.sendWindow = opts.sendWindow ?? DEFAULT_SEND_WINDOW_OPTION;
+    createWindow(this.sendWindow); // a bad window is refused here (RangeError), not at the first link
     this.timers = opts.timers ?? realTimers;
     const interval = opts.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     if (interval > 0) this.heartbeat = this.timers.setInterval(() => this.tick(), interval);
@@ -149,13 +147,25 @@ export class MeshEndpoint {
     });
   }
 
+  /** Changes every link's window policy (each link starts it afresh); RangeError on bad marks. */
+  setSendWindow(option: SendWindowOption): void {
+    createWindow(option);
+    this.sendWindow = option;
+    for (const state of this.peers.values()) state.flow.setWindow(createWindow(option));
+  }
+
+  /** The bulk window to `peerId` now (bytes in flight where a sender pauses), NaN without a link. */
+  sendWindowBytes(peerId: string): number {
+    return this.peers.get(peerId)?.flow.highBytes ?? NaN;
+  }
+
   /** Sends `bytes` of padding frames to `peerId` with the normal chunking and backpressure. */
   async sendPadding(peerId: string, bytes: number, channel: Channel = 'bulk'): Promise<void> {
     const state = this.peers.get(peerId);
     if (!state) throw new MeshError('ERR_PEER_LEFT', `no link to peer ${peerId}`, peerId);
     const payload = new Uint8Array(Math.min(bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES));
     for (let sent = 0; sent < bytes; sent += payload.byteLength) {
-      await sendChunked(state.flow, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)), undefined, undefined, this.sendWindow);
+      await sendChunked(state.flow, channel, { kind: FrameKind.Padding, round: 0, epoch: 0, step: 0, opId: 0 }, payload.subarray(0, Math.min(payload.byteLength, bytes - sent)), undefined, undefined, state.flow);
     }
   }
 
@@ -175,7 +185,7 @@ export class MeshEndpoint {
     if (this.destroyed) return link.destroy('endpoint destroyed');
     const peerId = link.remoteId;
     this.peers.get(peerId)?.link.destroy('replaced by a new link');
-    const state: PeerState = { link, flow: new FlowControl(link), paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId, this.opts.limits?.reassembly, () => this.timers.now()), lastHeardMs: this.timers.now(), rttMs: NaN };
+    const state: PeerState = { link, flow: new FlowControl(link, createWindow(this.sendWindow), this.timers), paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId, this.opts.limits?.reassembly, () => this.timers.now()), lastHeardMs: this.timers.now(), rttMs: NaN };
     this.peers.set(peerId, state);
     link.onMessage((channel, data) => this.onData(state, channel, data));
     link.onClose((reason) => {
@@ -261,7 +271,7 @@ export class MeshEndpoint {
     // A receiver that never grants credit (or a channel that never drains) fails the send by its deadline.
     const guard = (drained: Promise<void>) =>
       withDeadline(drained, deadline, this.timers, () => this.pace.extension(startedAt, baseMs), peerId, `send of op ${header.opId} (${bytes.byteLength} bytes)`);
-    await sendChunked(state.flow, channel, { kind: unchecked ? FrameKind.F32Unchecked : FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard, this.sendWindow);
+    await sendChunked(state.flow, channel, { kind: unchecked ? FrameKind.F32Unchecked : FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard, state.flow);
   }
 
   private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {
@@ -276,10 +286,7 @@ export class MeshEndpoint {
       return;
     }
     this.handle(state, channel, frame);
-    if (channel === 'bulk' && this.peers.get(peerId) === state) {
-      const credit = state.flow.onBulkProcessed(data.byteLength, frame.chunkIndex === frame.chunkCount - 1);
-      if (credit) this.trySend(state, 'stats', credit);
-    }
+    if (channel === 'bulk' && this.peers.get(peerId) === state) state.flow.onBulkProcessed(data.byteLength, frame.chunkIndex === frame.chunkCount - 1);
   }
 
   private handle(state: PeerState, channel: Channel, frame: Frame): void {

@@ -9,7 +9,7 @@ import type { Timers } from '../util/timers.ts';
 import type { CollectiveConfig } from './collectives.ts';
 import type { LinkFactory } from './transport.ts';
 import type { PeerLimits } from './endpoint.ts';
-import type { SendWindow } from './chunker.ts';
+import type { SendWindowOption } from './send-window.ts';
 
 export interface MeshOptions {
   room: { create: true } | { roomId: string };
@@ -25,8 +25,8 @@ export interface MeshOptions {
   heartbeatIntervalMs?: number;
   /** Payload bytes per frame (multiple of 4; default CHUNK_PAYLOAD_BYTES). */
   chunkBytes?: number;
-  /** Bulk bytes per link sent and not yet processed by the receiver: pause above `highBytes`, resume at `lowBytes`. */
-  sendWindow?: Partial<SendWindow>;
+  /** Bulk bytes per link sent and not yet processed by the receiver: adaptive (default) or fixed marks (send-window.ts). */
+  sendWindow?: SendWindowOption;
   peerTimeoutMs?: number;
   /** Per-peer memory caps (tests lower them); a peer over one is dropped with ERR_PEER_OVER_LIMIT. */
   limits?: PeerLimits;

@@ -18,6 +18,7 @@ import type { Member, PeerMeta, RoomConfig } from '../signaling/protocol.ts';
 import { MeshError, type ProcessGroup } from './types.ts';
 import { SignalingClient, signalingUrl, type Welcome } from './signaling-client.ts';
 import { MeshEndpoint } from './endpoint.ts';
+import type { SendWindowOption } from './send-window.ts';
 // The transport: swapping WebRTC for another link type means changing this import (and nothing else).
 import { createSimplePeerLink } from './simple-peer-link.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
@@ -223,6 +224,16 @@ export class Mesh {
   /** Sends `bytes` of padding frames to `peerId` (raw throughput measurement). */
   sendPadding(peerId: string, bytes: number): Promise<void> {
     return this.endpoint.sendPadding(peerId, bytes);
+  }
+
+  /** Changes the bulk flow-control window of every link (benchmarks compare policies on live links). */
+  setSendWindow(option: SendWindowOption): void {
+    this.endpoint.setSendWindow(option);
+  }
+
+  /** The bulk window to `peerId` now, bytes (NaN without a link). */
+  sendWindowBytes(peerId: string): number {
+    return this.endpoint.sendWindowBytes(peerId);
   }
 
   /** Updates this peer's description. The room's epoch changes: every peer re-forms its group. */

@@ -6,6 +6,8 @@ export interface FakeClock {
   /** Moves the clock forward, firing due timeouts and intervals in time order. */
   advance(ms: number): void;
   readonly now: number;
+  /** When the next timeout or interval is due (null: none pending). */
+  nextDue(): number | null;
 }
 
 export function fakeClock(start = 0): FakeClock {
@@ -29,6 +31,11 @@ export function fakeClock(start = 0): FakeClock {
     timers,
     get now() {
       return now;
+    },
+    nextDue() {
+      let at: number | null = null;
+      for (const timer of pending.values()) if (at === null || timer.at < at) at = timer.at;
+      return at;
     },
     advance(ms: number) {
       const until = now + ms;

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { MeshEndpoint } from '../../src/mesh/endpoint.ts';
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { creditFrame, CREDIT_BATCH_BYTES } from '../../src/mesh/flow-control.ts';
-import { BUFFER_HIGH_BYTES, BUFFER_LOW_BYTES, MAX_FRAME_BYTES } from '../../src/mesh/chunker.ts';
+import { MAX_FRAME_BYTES } from '../../src/mesh/chunker.ts';
+import { FIXED_HIGH_BYTES as BUFFER_HIGH_BYTES, FIXED_LOW_BYTES as BUFFER_LOW_BYTES } from '../../src/mesh/send-window.ts';
 import { decodeFrame, FrameKind } from '../../src/mesh/wire.ts';
 import { createMemoryGroups } from '../../src/mesh/memory.ts';
 
@@ -12,7 +13,7 @@ const flush = async (rounds = 5) => {
 
 describe('bulk flow control', () => {
   it('a sender stops once BUFFER_HIGH_BYTES are unprocessed by the receiver, and resumes on credit', async () => {
-    const a = new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0 });
+    const a = new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { mode: 'fixed' } });
     const [aToB, bToA] = createMemoryLinkPair('peer-aaaa', 'peer-bbbb');
     a.addLink(aToB);
     let bulkBytes = 0;
@@ -68,7 +69,7 @@ describe('bulk flow control', () => {
   });
 
   it('a stats frame sent behind 64 queued bulk chunks reaches the peer before all but a window of them', async () => {
-    const a = new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0 });
+    const a = new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { mode: 'fixed' } });
     const [aToB, bToA] = createMemoryLinkPair('peer-aaaa', 'peer-bbbb');
     a.addLink(aToB);
     // The memory link delivers both channels in one FIFO, like a receiving page's task queue.
@@ -98,9 +99,10 @@ describe('bulk flow control', () => {
   });
 
   it('a send window whose resume mark is below the credit batch is refused (its last credit might never come)', () => {
-    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { lowBytes: CREDIT_BATCH_BYTES / 2 } })).toThrow(RangeError);
-    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { highBytes: BUFFER_LOW_BYTES - 4 } })).toThrow(RangeError);
-    new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { lowBytes: CREDIT_BATCH_BYTES } }).destroy();
+    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { mode: 'fixed', lowBytes: CREDIT_BATCH_BYTES / 2 } })).toThrow(RangeError);
+    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { mode: 'fixed', highBytes: BUFFER_LOW_BYTES - 4 } })).toThrow(RangeError);
+    new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { mode: 'fixed', lowBytes: CREDIT_BATCH_BYTES } }).destroy();
+    expect(() => new MeshEndpoint({ selfId: 'peer-aaaa', heartbeatIntervalMs: 0, sendWindow: { mode: 'adaptive', minBytes: CREDIT_BATCH_BYTES } })).toThrow(RangeError);
   });
 
   it('large ring allReduces complete through flow control (3 peers, 2 MiB)', async () => {

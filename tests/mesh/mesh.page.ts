@@ -5,6 +5,7 @@
 import { Mesh } from '../../src/mesh/mesh.ts';
 import { fnv1a } from '../../src/mesh/wire.ts';
 import type { ProcessGroup } from '../../src/mesh/types.ts';
+import type { SendWindowOption } from '../../src/mesh/send-window.ts';
 
 let mesh: Mesh | null = null;
 const events: string[] = [];
@@ -28,7 +29,7 @@ export function inputOf(rank: number, length: number, seed: number): Float32Arra
 }
 
 /** Creates (no roomId) or joins a room; ICE: host candidates only. */
-export async function join(roomId?: string, chunkBytes?: number, sendWindow?: { highBytes: number; lowBytes: number }): Promise<{ peerId: string; roomId: string }> {
+export async function join(roomId?: string, chunkBytes?: number, sendWindow?: SendWindowOption): Promise<{ peerId: string; roomId: string }> {
   mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' }, ...(chunkBytes ? { chunkBytes } : {}), ...(sendWindow ? { sendWindow } : {}) });
   mesh.on('peer-left', ({ peerId, reason }) => events.push(`peer-left ${peerId} ${reason.code}`));
   mesh.on('error', (err) => events.push(`error ${err.code} ${err.message}`));
@@ -55,6 +56,17 @@ export async function waitForSize(size: number, timeoutMs = 60_000): Promise<{ r
   }
   const g = m.group;
   return { rank: g.rank, size: g.size, epoch: g.epoch, members: m.members.map((x) => x.id) };
+}
+
+/** Switches every link's bulk window (bench:mesh compares fixed and adaptive in turns on the same links). */
+export function setSendWindow(option: SendWindowOption): void {
+  current().setSendWindow(option);
+}
+
+/** The bulk window to each peer now, bytes. */
+export function sendWindows(): number[] {
+  const m = current();
+  return m.members.filter((x) => x.id !== m.selfId).map((x) => m.sendWindowBytes(x.id));
 }
 
 export function group(): ProcessGroup {
