@@ -153,12 +153,12 @@ export async function rawThroughput(bytes: number): Promise<number> {
   return bytes / seconds / 1e6;
 }
 
-/** Median ms of `reps` allReduce(sum) calls of `bytes` (after one warm-up call); `maxAbs`: validated, like gradients. */
-export async function allReduceMs(bytes: number, reps: number, maxAbs?: number): Promise<number> {
+/** Median ms of `reps` allReduce(sum) calls of `bytes` (after one warm-up call unless `warmUp` is false); `maxAbs`: validated, like gradients. */
+export async function allReduceMs(bytes: number, reps: number, maxAbs?: number, warmUp = true): Promise<number> {
   const g = current().group;
   const data = inputOf(g.rank, bytes / 4, 1);
   const opts = maxAbs === undefined ? {} : { validate: { maxAbs } };
-  await g.allReduce(data, 'sum', opts);
+  if (warmUp) await g.allReduce(data, 'sum', opts);
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
     await g.barrier();
