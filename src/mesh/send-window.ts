@@ -75,7 +75,10 @@ export interface AdaptiveWindowConfig {
   basePeriodMs: number;
   /** The period is kept as this many buckets (each basePeriodMs / baseBuckets long). */
   baseBuckets: number;
-  /** The current round trip is the minimum of this many latest samples (a lone late credit is noise). */
+  /**
+   * The current round trip is the least of this many latest samples (a lone late credit is noise), and
+   * a base sample the greatest of them (so is a lone early one).
+   */
   currentFilter: number;
   /** Additive growth per window's worth of credit at zero queueing, bytes (one frame, like TCP's one MSS per RTT). */
   growthBytes: number;
@@ -154,9 +157,11 @@ export class AdaptiveWindow implements WindowPolicy {
 
   onCredit({ rttMs, ackedBytes, sentAtMs, nowMs, peakInFlightBytes }: CreditSample): void {
     const { targetDelayMs, minBytes, maxBytes, currentFilter, growthBytes, minDecrease } = this.config;
-    this.base.add(rttMs, nowMs);
     this.recent.push(rttMs);
     if (this.recent.length > currentFilter) this.recent.shift();
+    // A base sample is the worst of the latest few credits: a page's scheduling jitter (and a 0.1 ms
+    // clock) makes a lone fast credit, and a base at that outlier would read every credit as queueing.
+    this.base.add(Math.max(...this.recent), nowMs);
     const queueDelayMs = Math.max(0, Math.min(...this.recent) - this.base.valueMs);
     this.queueDelayMs = queueDelayMs;
     if (queueDelayMs > targetDelayMs) {
