@@ -45,7 +45,7 @@ export class FlowControl implements SendTarget, SendWindow {
   private sentTotal = 0;
   private ackedTotal = 0;
   /** Bulk frames not yet credited: the stream offset where each ends and its send time, oldest first. */
-  private inFlight: Array<{ end: number; sentAtMs: number }> = [];
+  private inFlight: Array<{ end: number; sentAtMs: number; intoEmptyPipe: boolean }> = [];
   /** Most bytes in flight since the last credit (did the window limit the sender?). */
   private peakUnacked = 0;
   /** Bulk bytes processed here and not yet credited to the sender. */
@@ -89,9 +89,10 @@ export class FlowControl implements SendTarget, SendWindow {
   send(channel: Channel, data: ArrayBuffer): void {
     this.link.send(channel, data);
     if (channel !== 'bulk') return;
+    const intoEmptyPipe = this.unacked === 0;
     this.unacked += data.byteLength;
     this.sentTotal += data.byteLength;
-    this.inFlight.push({ end: this.sentTotal, sentAtMs: this.timers.now() });
+    this.inFlight.push({ end: this.sentTotal, sentAtMs: this.timers.now(), intoEmptyPipe });
     this.peakUnacked = Math.max(this.peakUnacked, this.unacked);
   }
 
@@ -114,13 +115,13 @@ export class FlowControl implements SendTarget, SendWindow {
     const acked = Math.min(bytes, this.unacked);
     this.unacked -= acked;
     this.ackedTotal += acked;
-    let newest: { end: number; sentAtMs: number } | null = null;
+    let newest: (typeof this.inFlight)[number] | null = null;
     let covered = 0;
     while (covered < this.inFlight.length && this.inFlight[covered]!.end <= this.ackedTotal) newest = this.inFlight[covered++]!;
     if (covered > 0) this.inFlight.splice(0, covered);
     if (newest && acked > 0) {
       const nowMs = this.timers.now();
-      this.policy.onCredit({ rttMs: nowMs - newest.sentAtMs, ackedBytes: acked, sentAtMs: newest.sentAtMs, nowMs, peakInFlightBytes: this.peakUnacked });
+      this.policy.onCredit({ rttMs: nowMs - newest.sentAtMs, ackedBytes: acked, sentAtMs: newest.sentAtMs, nowMs, peakInFlightBytes: this.peakUnacked, intoEmptyPipe: newest.intoEmptyPipe });
     }
     this.peakUnacked = this.unacked;
     this.wake();

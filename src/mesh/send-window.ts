@@ -30,6 +30,11 @@ export interface CreditSample {
   nowMs: number;
   /** Most bytes in flight since the previous credit: whether the window, not the application, limited the sender. */
   peakInFlightBytes: number;
+  /**
+   * The timed frame left with none of the link's bulk unacknowledged ahead of it: its round trip holds
+   * no queueing of ours, only the path and the receiving page, so it is a sample of the base.
+   */
+  intoEmptyPipe: boolean;
 }
 
 /** A window policy: its marks may change with every credit. */
@@ -75,10 +80,7 @@ export interface AdaptiveWindowConfig {
   basePeriodMs: number;
   /** The period is kept as this many buckets (each basePeriodMs / baseBuckets long). */
   baseBuckets: number;
-  /**
-   * The current round trip is the least of this many latest samples (a lone late credit is noise), and
-   * a base sample the greatest of them (so is a lone early one).
-   */
+  /** The current round trip is the least of this many latest samples (a lone late credit is noise). */
   currentFilter: number;
   /** Additive growth per window's worth of credit at zero queueing, bytes (one frame, like TCP's one MSS per RTT). */
   growthBytes: number;
@@ -155,13 +157,13 @@ export class AdaptiveWindow implements WindowPolicy {
     return this.base.valueMs;
   }
 
-  onCredit({ rttMs, ackedBytes, sentAtMs, nowMs, peakInFlightBytes }: CreditSample): void {
+  onCredit({ rttMs, ackedBytes, sentAtMs, nowMs, peakInFlightBytes, intoEmptyPipe }: CreditSample): void {
     const { targetDelayMs, minBytes, maxBytes, currentFilter, growthBytes, minDecrease } = this.config;
     this.recent.push(rttMs);
     if (this.recent.length > currentFilter) this.recent.shift();
-    // A base sample is the worst of the latest few credits: a page's scheduling jitter (and a 0.1 ms
-    // clock) makes a lone fast credit, and a base at that outlier would read every credit as queueing.
-    this.base.add(Math.max(...this.recent), nowMs);
+    // Only a frame sent into an empty pipe samples the base: under a steady stream every credit
+    // carries the queue the window keeps, and a base taken from them would grow with it.
+    if (intoEmptyPipe || this.base.valueMs === Infinity) this.base.add(rttMs, nowMs);
     const queueDelayMs = Math.max(0, Math.min(...this.recent) - this.base.valueMs);
     this.queueDelayMs = queueDelayMs;
     if (queueDelayMs > targetDelayMs) {
