@@ -98,9 +98,13 @@ const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.len
 const pct = (ratio: number) => `${(100 * ratio).toFixed(0)}%`;
 const load = () => loadavg()[0]!.toFixed(1);
 
-/** Every tab's links switch to `variant`'s window (a fresh one: the adaptive window learns anew). */
+/**
+ * Every tab's links switch to `variant`'s window; a fresh adaptive window learns its base round trip
+ * in a 1 MiB allReduce before anything is measured (in training it keeps learning from step to step).
+ */
 async function use(pages: Page[], variant: Variant): Promise<void> {
   await Promise.all(pages.map((p) => call(p, 'setSendWindow', WINDOWS[variant])));
+  await Promise.all(pages.map((p) => call(p, 'allReduceMs', MIB, 1, null, false)));
 }
 
 /** `measure` REPS times per window, in turns (fixed, adaptive, adaptive, fixed, …); per-window samples. */

@@ -45,7 +45,7 @@ export class FlowControl implements SendTarget, SendWindow {
   private sentTotal = 0;
   private ackedTotal = 0;
   /** Bulk frames not yet credited: the stream offset where each ends and its send time, oldest first. */
-  private inFlight: Array<{ end: number; sentAtMs: number; intoEmptyPipe: boolean }> = [];
+  private inFlight: Array<{ end: number; sentAtMs: number }> = [];
   /** Most bytes in flight since the last credit (did the window limit the sender?). */
   private peakUnacked = 0;
   /** Bulk bytes processed here and not yet credited to the sender. */
@@ -89,10 +89,9 @@ export class FlowControl implements SendTarget, SendWindow {
   send(channel: Channel, data: ArrayBuffer): void {
     this.link.send(channel, data);
     if (channel !== 'bulk') return;
-    const intoEmptyPipe = this.unacked === 0;
     this.unacked += data.byteLength;
     this.sentTotal += data.byteLength;
-    this.inFlight.push({ end: this.sentTotal, sentAtMs: this.timers.now(), intoEmptyPipe });
+    this.inFlight.push({ end: this.sentTotal, sentAtMs: this.timers.now() });
     this.peakUnacked = Math.max(this.peakUnacked, this.unacked);
   }
 
@@ -121,7 +120,7 @@ export class FlowControl implements SendTarget, SendWindow {
     if (covered > 0) this.inFlight.splice(0, covered);
     if (newest && acked > 0) {
       const nowMs = this.timers.now();
-      this.policy.onCredit({ rttMs: nowMs - newest.sentAtMs, ackedBytes: acked, sentAtMs: newest.sentAtMs, nowMs, peakInFlightBytes: this.peakUnacked, intoEmptyPipe: newest.intoEmptyPipe });
+      this.policy.onCredit({ rttMs: nowMs - newest.sentAtMs, ackedBytes: acked, sentAtMs: newest.sentAtMs, nowMs, peakInFlightBytes: this.peakUnacked });
     }
     this.peakUnacked = this.unacked;
     this.wake();

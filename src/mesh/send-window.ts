@@ -30,11 +30,6 @@ export interface CreditSample {
   nowMs: number;
   /** Most bytes in flight since the previous credit: whether the window, not the application, limited the sender. */
   peakInFlightBytes: number;
-  /**
-   * The timed frame left with none of the link's bulk unacknowledged ahead of it: its round trip holds
-   * no queueing of ours, only the path and the receiving page, so it is a sample of the base.
-   */
-  intoEmptyPipe: boolean;
 }
 
 /** A window policy: its marks may change with every credit. */
@@ -67,7 +62,10 @@ export class FixedWindow implements WindowPolicy {
 export interface AdaptiveWindowConfig {
   /**
    * Queueing delay (ms) the window steers to: a statistics frame overtakes bulk still in the sending
-   * tab's SCTP buffer, not bulk in flight or in the receiver's task queue, so it waits at most about this.
+   * tab's SCTP buffer, not bulk in flight or in the receiver's task queue, so it waits about this plus
+   * the receiving page's own jitter. 1 ms: a statistics exchange takes 1-1.5 ms idle here, the target
+   * under load is 3 ms, and jitter takes the rest (at 2 ms, bench:mesh's exchange under a 16 MiB
+   * allReduce took 1.7× as long as with the fixed window; at 1 ms about as long, on 2 loaded cores).
    */
   targetDelayMs: number;
   /** Floor (bytes): two credit batches, so the resume mark (a batch below) never falls under one batch. */
@@ -89,7 +87,7 @@ export interface AdaptiveWindowConfig {
 }
 
 export const DEFAULT_ADAPTIVE_WINDOW: Readonly<AdaptiveWindowConfig> = Object.freeze({
-  targetDelayMs: 2,
+  targetDelayMs: 1,
   minBytes: 2 * CREDIT_BATCH_BYTES,
   maxBytes: 1024 * 1024,
   initialBytes: 64 * 1024,
@@ -157,13 +155,11 @@ export class AdaptiveWindow implements WindowPolicy {
     return this.base.valueMs;
   }
 
-  onCredit({ rttMs, ackedBytes, sentAtMs, nowMs, peakInFlightBytes, intoEmptyPipe }: CreditSample): void {
+  onCredit({ rttMs, ackedBytes, sentAtMs, nowMs, peakInFlightBytes }: CreditSample): void {
     const { targetDelayMs, minBytes, maxBytes, currentFilter, growthBytes, minDecrease } = this.config;
     this.recent.push(rttMs);
     if (this.recent.length > currentFilter) this.recent.shift();
-    // Only a frame sent into an empty pipe samples the base: under a steady stream every credit
-    // carries the queue the window keeps, and a base taken from them would grow with it.
-    if (intoEmptyPipe || this.base.valueMs === Infinity) this.base.add(rttMs, nowMs);
+    this.base.add(rttMs, nowMs);
     const queueDelayMs = Math.max(0, Math.min(...this.recent) - this.base.valueMs);
     this.queueDelayMs = queueDelayMs;
     if (queueDelayMs > targetDelayMs) {

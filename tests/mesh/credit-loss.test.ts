@@ -116,19 +116,19 @@ describe('no credited byte is lost', () => {
     flow.send('stats', new ArrayBuffer(500)); // not flow-controlled, not timed
     clock.advance(3); // t = 5
     flow.onCredit(2000);
-    expect(samples).toEqual([{ rttMs: 4, ackedBytes: 2000, sentAtMs: 1, nowMs: 5, peakInFlightBytes: 3000, intoEmptyPipe: false }]);
+    expect(samples).toEqual([{ rttMs: 4, ackedBytes: 2000, sentAtMs: 1, nowMs: 5, peakInFlightBytes: 3000 }]);
     expect(flow.bufferedAmount('bulk')).toBe(1000);
     clock.advance(2); // t = 7
     flow.onCredit(5000); // a peer crediting more than it got: only the 1000 in flight count
-    expect(samples[1]).toEqual({ rttMs: 5, ackedBytes: 1000, sentAtMs: 2, nowMs: 7, peakInFlightBytes: 1000, intoEmptyPipe: false });
+    expect(samples[1]).toEqual({ rttMs: 5, ackedBytes: 1000, sentAtMs: 2, nowMs: 7, peakInFlightBytes: 1000 });
     expect(flow.bufferedAmount('bulk')).toBe(0);
     flow.send('bulk', new ArrayBuffer(1000));
     flow.onCredit(500); // part of a frame: no round trip to time yet
     expect(samples).toHaveLength(2);
     expect(flow.bufferedAmount('bulk')).toBe(500);
     clock.advance(1); // t = 8
-    flow.onCredit(500); // the rest of it: a frame that left with nothing ahead of it samples the base
-    expect(samples[2]).toEqual({ rttMs: 1, ackedBytes: 500, sentAtMs: 7, nowMs: 8, peakInFlightBytes: 500, intoEmptyPipe: true });
+    flow.onCredit(500); // the rest of it
+    expect(samples[2]).toEqual({ rttMs: 1, ackedBytes: 500, sentAtMs: 7, nowMs: 8, peakInFlightBytes: 500 });
     flow.close();
   });
 

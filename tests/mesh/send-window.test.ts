@@ -10,11 +10,11 @@ import { CREDIT_BATCH_BYTES } from '../../src/mesh/flow-control.ts';
 const FRAME = CREDIT_BATCH_BYTES;
 
 /** Feeds `count` credits of one frame each, `rttMs` apart in time, the sender always window-limited. */
-function credit(window: AdaptiveWindow, clock: { now: number }, rttMs: number, count: number, limited = true, intoEmptyPipe = false): number[] {
+function credit(window: AdaptiveWindow, clock: { now: number }, rttMs: number, count: number, limited = true): number[] {
   const seen: number[] = [];
   for (let i = 0; i < count; i++) {
     clock.now += 0.1;
-    window.onCredit({ rttMs, ackedBytes: FRAME, sentAtMs: clock.now - rttMs, nowMs: clock.now, peakInFlightBytes: limited ? window.highBytes + FRAME : FRAME, intoEmptyPipe });
+    window.onCredit({ rttMs, ackedBytes: FRAME, sentAtMs: clock.now - rttMs, nowMs: clock.now, peakInFlightBytes: limited ? window.highBytes + FRAME : FRAME });
     seen.push(window.highBytes);
   }
   return seen;
@@ -48,7 +48,7 @@ describe('adaptive send window', () => {
     for (let i = 0; i < 40; i++) {
       // Each credit acknowledges a frame sent after the previous cut: a cut per round trip.
       clock.now += late;
-      window.onCredit({ rttMs: late, ackedBytes: FRAME, sentAtMs: clock.now - 0.01, nowMs: clock.now, peakInFlightBytes: window.highBytes, intoEmptyPipe: false });
+      window.onCredit({ rttMs: late, ackedBytes: FRAME, sentAtMs: clock.now - 0.01, nowMs: clock.now, peakInFlightBytes: window.highBytes });
       seen.push(window.highBytes);
     }
     // The current round trip is the least of the last few credits: one late credit alone is noise.
@@ -63,11 +63,11 @@ describe('adaptive send window', () => {
     credit(window, { now: 0 }, 1, 8);
     const before = window.highBytes;
     const late = 1 + 4 * DEFAULT_ADAPTIVE_WINDOW.targetDelayMs;
-    window.onCredit({ rttMs: late, ackedBytes: FRAME, sentAtMs: 100 - late, nowMs: 100, peakInFlightBytes: window.highBytes, intoEmptyPipe: false });
+    window.onCredit({ rttMs: late, ackedBytes: FRAME, sentAtMs: 100 - late, nowMs: 100, peakInFlightBytes: window.highBytes });
     const afterCut = window.highBytes;
     expect(afterCut).toBe(before / 2); // four targets over: the deepest cut, a half
     for (let t = 100.1; t < 100 + late; t += 0.1) {
-      window.onCredit({ rttMs: late, ackedBytes: FRAME, sentAtMs: t - late, nowMs: t, peakInFlightBytes: window.highBytes, intoEmptyPipe: false });
+      window.onCredit({ rttMs: late, ackedBytes: FRAME, sentAtMs: t - late, nowMs: t, peakInFlightBytes: window.highBytes });
     }
     expect(window.highBytes).toBe(afterCut);
   });
@@ -79,10 +79,10 @@ describe('adaptive send window', () => {
     expect(window.lowBytes).toBeGreaterThanOrEqual(CREDIT_BATCH_BYTES);
   });
 
-  it('a base is sampled only by frames sent into an empty pipe, so a standing queue does not become the base', () => {
+  it('a standing queue does not become the base while a faster credit is within the period', () => {
     const window = new AdaptiveWindow({ currentFilter: 1 });
     const clock = { now: 0 };
-    credit(window, clock, 1, 1, true, true);
+    credit(window, clock, 1, 1);
     // A stream whose credits all carry 5 ms of queue: it stays queueing, and the window at its floor.
     const seen = credit(window, clock, 6, 200);
     expect(window.baseMs).toBe(1);
@@ -99,8 +99,7 @@ describe('adaptive send window', () => {
     // The new route: 10 ms. Seen as queueing at first, so the window goes to its floor.
     for (let i = 0; i < 20; i++) credit(window, clock, 10, 1), (clock.now += 10);
     expect(window.highBytes).toBe(DEFAULT_ADAPTIVE_WINDOW.minBytes);
-    // Later bursts start into an empty pipe: those credits sample the new base.
-    while (clock.now < period + 100) credit(window, clock, 10, 1, true, true), (clock.now += 50);
+    while (clock.now < period + 100) credit(window, clock, 10, 1), (clock.now += 50);
     expect(window.baseMs).toBe(10);
     const floor = window.highBytes;
     credit(window, clock, 10, 100);
