@@ -64,8 +64,8 @@ export interface AdaptiveWindowConfig {
    * Queueing delay (ms) the window steers to: a statistics frame overtakes bulk still in the sending
    * tab's SCTP buffer, not bulk in flight or in the receiver's task queue, so it waits about this plus
    * the receiving page's own jitter. 1 ms: a statistics exchange takes 1-1.5 ms idle here, the target
-   * under load is 3 ms, and jitter takes the rest (at 2 ms, bench:mesh's exchange under a 16 MiB
-   * allReduce took 1.7× as long as with the fixed window; at 1 ms about as long, on 2 loaded cores).
+   * under load is 3 ms, and jitter takes the rest (on 2 loaded cores, the exchange under a 16 MiB
+   * allReduce took 1.7× as long as with the fixed window at 2 ms; 1.0-1.45× at 1 ms, in two runs).
    */
   targetDelayMs: number;
   /** Floor (bytes): two credit batches, so the resume mark (a batch below) never falls under one batch. */
