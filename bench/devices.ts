@@ -35,7 +35,7 @@ const USAGE = `usage: npm run bench:devices -- [options]
   --steps N       timed steps per run, after 3 warm-up steps             [20]
   --rates R,..    tbf limits in Mbit/s for netns mode (unlimited first)  [200,50]
   --window W,..   pinned 2-tab variants: bulk bytes in flight per link before a
-                  sender pauses, KiB ('default': the mesh's own)         [default]
+                  sender pauses, KiB, fixed ('default': the mesh's adaptive one)  [default]
   --wire F,..     pinned 2-tab variants: gradient wire format (f32, f16, bf16)  [f32]
   --compute C,..  pinned: where steps compute, worker (the app's compute
                   worker, the page keeping the mesh) | page; each its own
@@ -76,7 +76,7 @@ const WARMUP = 3;
 
 /** One 2-tab configuration of pinned mode. */
 interface Variant {
-  /** Sender pauses above this many KiB in flight (resumes at half); null: the mesh's default window. */
+  /** A fixed window: the sender pauses above this many KiB in flight (resumes at half); null: the mesh's default (adaptive) window. */
   windowKiB: number | null;
   wire: WireFormat;
 }
@@ -125,7 +125,7 @@ async function runRoom(
   variant: Variant = VARIANTS[0]!,
   compute: 'page' | 'worker' = 'page',
 ): Promise<RunFigures> {
-  const sendWindow = variant.windowKiB === null ? undefined : { highBytes: variant.windowKiB * 1024, lowBytes: (variant.windowKiB * 1024) / 2 };
+  const sendWindow = variant.windowKiB === null ? undefined : { mode: 'fixed' as const, highBytes: variant.windowKiB * 1024, lowBytes: (variant.windowKiB * 1024) / 2 };
   const room = await HeadlessRoom.open({ server, browser: browsers[0]!, ...(sendWindow ? { sendWindow } : {}) });
   try {
     for (const browser of browsers) await room.addTab({ browser, ...(url ? { url } : {}) });

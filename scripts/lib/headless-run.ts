@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { HeadlessRunOptions, ReportedStep } from '../../src/train/headless-worker.ts';
 import type { WorldInfo } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
-import type { SendWindow } from '../../src/mesh/chunker.ts';
+import type { SendWindowOption } from '../../src/mesh/send-window.ts';
 import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer, type DevServer } from './browser.ts';
 
 export interface TabError {
@@ -59,7 +59,7 @@ export class HeadlessRoom {
   roomId = '';
   private ownsServer = false;
   private peerTimeoutMs: number | undefined;
-  private sendWindow: Partial<SendWindow> | undefined;
+  private sendWindow: SendWindowOption | undefined;
 
   private constructor(readonly server: DevServer, readonly browser: Browser) {}
 
@@ -67,7 +67,7 @@ export class HeadlessRoom {
    * `peerTimeoutMs`: every tab's mesh drops a peer only after this much silence (default: the mesh's
    * PEER_TIMEOUT_MS). `sendWindow`: every tab's bulk bytes in flight per link (default: the mesh's).
    */
-  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[]; peerTimeoutMs?: number; sendWindow?: Partial<SendWindow> } = {}): Promise<HeadlessRoom> {
+  static async open(opts: { server?: DevServer; browser?: Browser; browserArgs?: string[]; peerTimeoutMs?: number; sendWindow?: SendWindowOption } = {}): Promise<HeadlessRoom> {
     const server = opts.server ?? (await startDevServer());
     const browser = opts.browser ?? (await launchBrowser({ args: opts.browserArgs ?? [] }));
     const room = new HeadlessRoom(server, browser);

@@ -10,7 +10,7 @@ import { meshGroups, TrainingSession, type WorldInfo } from './session.ts';
 import { truncateBnTrace } from '../nn/batchnorm/trace.ts';
 import type { StepLog, TrainConfig } from './types.ts';
 import type { TrafficTotals } from '../mesh/traffic.ts';
-import type { SendWindow } from '../mesh/chunker.ts';
+import type { SendWindowOption } from '../mesh/send-window.ts';
 import type { SessionLike } from '../app/ports.ts';
 import { startComputeWorker } from '../worker/compute.ts';
 
@@ -59,7 +59,7 @@ let session: SessionLike | null = null;
  */
 export async function joinRoom(
   room: { create: true } | { roomId: string },
-  opts: { peerTimeoutMs?: number; sendWindow?: Partial<SendWindow> } = {},
+  opts: { peerTimeoutMs?: number; sendWindow?: SendWindowOption } = {},
 ): Promise<{ roomId: string; selfId: string }> {
   mesh = await Mesh.join({ room, meta: { name: 'headless' }, ...(opts.peerTimeoutMs ? { peerTimeoutMs: opts.peerTimeoutMs } : {}), ...(opts.sendWindow ? { sendWindow: opts.sendWindow } : {}) });
   mesh.on('error', (err) => report('error', { code: err.code, message: err.message, peerId: err.peerId ?? null }));
