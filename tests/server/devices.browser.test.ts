@@ -179,7 +179,12 @@ describe.skipIf(!isRoot)('another device joins over https (two network namespace
 
     await pageB.getByRole('button', { name: 'Start' }).click();
     for (const page of [pageA, pageB]) {
-      await expect.poll(() => page.locator('sbn-controls .state').textContent(), { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
+      // A run stopped by an error names it: the page's error list goes into the failure message.
+      const state = async () => {
+        const text = await page.locator('sbn-controls .state').textContent();
+        return text === 'Stopped by an error' ? `${text}: ${(await page.locator('sbn-errors li').allTextContents()).join(' | ')}` : text;
+      };
+      await expect.poll(state, { timeout: 180_000, interval: 1_000 }).toBe(`Done: ${STEPS} steps`);
     }
     const [lossA, lossB] = await Promise.all([losses(pageA), losses(pageB)]);
     expect(lossA.get(STEPS)).toBeDefined();
