@@ -24,7 +24,8 @@ acceptNoArguments(`usage: npm run bench:mesh
   Data-channel throughput against the plain-channel ceiling, allReduce bus bandwidth on 2 and 4 tabs,
   and the statistics-exchange latency idle and under load, each with the fixed and the adaptive bulk
   window in turns. Prints a table and the target ratios; asserts nothing.
-  BENCH_REPS=N   turns per window and measurement [3]`);
+  BENCH_REPS=N        turns per window and measurement [3]
+  BENCH_CHUNK_KIB=N   bulk frame payload, KiB [the mesh's default, 16]`);
 
 type PageModule = typeof import('../tests/mesh/mesh.page.ts');
 type PlainModule = typeof import('./lib/plain-channel.page.ts');
@@ -34,6 +35,8 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 const RAW_BYTES = 16 * MIB;
 const REPS = Number(process.env.BENCH_REPS ?? 3);
+/** Bulk frame payload for every tab (undefined: the mesh's default). */
+const CHUNK_BYTES = process.env.BENCH_CHUNK_KIB ? Number(process.env.BENCH_CHUNK_KIB) * 1024 : undefined;
 /** Plain-channel message sizes tried for the ceiling (the best one is the ceiling). */
 const PLAIN_MESSAGE_SIZES = [16 * KIB, 32 * KIB, 64 * KIB, 256 * KIB];
 /** Plain sender pauses above this many buffered bytes (resumes at a quarter of it). */
@@ -77,11 +80,11 @@ async function loadPageModule(page: Page): Promise<void> {
 async function formMesh(browser: Browser, url: string, tabs: number): Promise<Page[]> {
   const pages = [await openPage(browser, url)];
   await loadPageModule(pages[0]!);
-  const { roomId } = await call(pages[0]!, 'join');
+  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES);
   for (let i = 1; i < tabs; i++) {
     const page = await openPage(browser, url);
     await loadPageModule(page);
-    await call(page, 'join', roomId);
+    await call(page, 'join', roomId, CHUNK_BYTES);
     pages.push(page);
   }
   await Promise.all(pages.map((p) => call(p, 'waitForSize', tabs, 90_000)));
