@@ -14,7 +14,7 @@ import { CHUNK_PAYLOAD_BYTES } from '../../src/mesh/chunker.ts';
 import { HEADER_BYTES } from '../../src/mesh/wire.ts';
 import { allReduceRoute, DEFAULT_COLLECTIVE_CONFIG, directReduceBytes, ownerReduceBytes, segmentBounds, type CollectiveConfig } from '../../src/mesh/collectives.ts';
 import type { CollectiveOptions, ProcessGroup } from '../../src/mesh/types.ts';
-import { mulberry32 } from '../helpers/rng.ts';
+import { rankOrderSum, uniformParts } from '../helpers/reduce-reference.ts';
 
 const MAX_ABS = 100;
 /** The small model of bench:room: a 34.5 KiB gradient, under the 64 KiB ring threshold. */
@@ -44,15 +44,7 @@ function room(n: number, collective: Partial<CollectiveConfig> = {}): { groups: 
 }
 
 function inputs(n: number, seed: number, length: number): Float32Array[] {
-  const rand = mulberry32(seed);
-  return Array.from({ length: n }, () => Float32Array.from({ length }, () => (rand() - 0.5) * 2 * MAX_ABS));
-}
-
-/** Float32 adds in rank order, written out apart from the code under test. */
-function rankOrderSum(parts: Float32Array[]): Float32Array {
-  const sum = new Float32Array(parts[0]!.length);
-  for (const part of parts) for (let i = 0; i < sum.length; i++) sum[i] = Math.fround(sum[i]! + part[i]!);
-  return sum;
+  return uniformParts(n, seed, length, MAX_ABS);
 }
 
 const tensorBytes = (c: TrafficCounter) => {

@@ -9,7 +9,7 @@ import { createMemoryGroups, memoryPeerId, type MemoryGroup } from '../../src/me
 import { createMemoryLinkPair } from '../../src/mesh/memory-link.ts';
 import { segmentBounds } from '../../src/mesh/collectives.ts';
 import { FrameKind } from '../../src/mesh/wire.ts';
-import { mulberry32 } from '../helpers/rng.ts';
+import { rankOrderSum, uniformParts } from '../helpers/reduce-reference.ts';
 
 const MAX_ABS = 100;
 const LENGTH = 10_001;
@@ -17,15 +17,7 @@ const LENGTH = 10_001;
 const OPTIONS = { collective: { ringThresholdBytes: 256, validatedOwners: true }, chunkBytes: 1024, timeoutMs: 5_000 };
 
 function inputs(n: number, seed: number, length = LENGTH): Float32Array[] {
-  const rand = mulberry32(seed);
-  return Array.from({ length: n }, () => Float32Array.from({ length }, () => (rand() - 0.5) * 2 * MAX_ABS));
-}
-
-/** The direct exchange's result, written out independently: float32 adds in rank order. */
-function rankOrderSum(parts: Float32Array[]): Float32Array {
-  const sum = new Float32Array(parts[0]!.length);
-  for (const part of parts) for (let i = 0; i < sum.length; i++) sum[i] = Math.fround(sum[i]! + part[i]!);
-  return sum;
+  return uniformParts(n, seed, length, MAX_ABS);
 }
 
 let groups: MemoryGroup[] = [];
