@@ -56,8 +56,8 @@ async function plain<K extends keyof PlainModule>(page: Page, fn: K, ...args: un
 }
 
 /** Connects plain channels between two tabs; the SDP goes through this script (no signaling server). */
-async function connectPlain(a: Page, b: Page): Promise<void> {
-  const offer = await plain(a, 'plainOffer');
+async function connectPlain(a: Page, b: Page, separate = false): Promise<void> {
+  const offer = await plain(a, 'plainOffer', separate);
   const answer = await plain(b, 'plainAnswer', offer);
   await plain(a, 'plainAccept', answer);
   await Promise.all([plain(a, 'plainWaitOpen'), plain(b, 'plainWaitOpen')]);
@@ -172,6 +172,14 @@ try {
       row('ceiling, both directions at once (per direction)', `${Math.min(...plainDuplex).toFixed(1)} MB/s`);
       const plainStats = await plain(a, 'plainPingDuringBulk', PLAIN_PROBE_BYTES, best.size, PLAIN_HIGH_BYTES);
       row('stats ping beside plain bulk (SCTP alone)', `${plainStats.medianMs.toFixed(3)} ms median (${plainStats.samples} samples)`);
+      // The same with statistics on a second RTCPeerConnection: does a stats message still wait behind
+      // bulk when the two no longer share an SCTP association (only the pages and the machine)?
+      await Promise.all([a, b].map((p) => plain(p, 'plainClose')));
+      await connectPlain(a, b, true);
+      const apart = await plain(a, 'plainPingDuringBulk', PLAIN_PROBE_BYTES, best.size, PLAIN_HIGH_BYTES);
+      row('stats ping beside plain bulk, stats on its own connection', `${apart.medianMs.toFixed(3)} ms median (${apart.samples} samples)`);
+      const apartMBps = await plain(a, 'plainThroughput', RAW_BYTES, best.size, PLAIN_HIGH_BYTES);
+      row('plain bulk, stats on its own connection', `${apartMBps.toFixed(1)} MB/s`);
       await Promise.all([a, b].map((p) => plain(p, 'plainClose')));
       for (const variant of VARIANTS) {
         await use(pages, variant);

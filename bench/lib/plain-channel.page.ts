@@ -1,8 +1,11 @@
 /**
  * The ceiling bench:mesh compares our mesh with: plain RTCDataChannels between two tabs, none of our
- * code on the path (no frames, checksums, chunking or flow control). One RTCPeerConnection per tab,
- * the offer and answer carried by the bench script (complete SDP, no trickle), two negotiated ordered
- * channels like ours: `bulk` and a high-priority `stats`. Runs inside a tab (tests/pages/harness.html).
+ * code on the path (no frames, checksums, chunking or flow control). Two negotiated ordered channels
+ * like ours, `bulk` and a high-priority `stats`, on one RTCPeerConnection per tab (one SCTP
+ * association, as our links have), or with `separate` on two (each channel its own association, so a
+ * stats message never queues behind bulk inside SCTP). The offers and answers are carried by the bench
+ * script (complete SDP, no trickle, a JSON array of one SDP per connection). Runs inside a tab
+ * (tests/pages/harness.html).
  */
 
 /** A ping is this long (never a bulk message length); its echo is one byte longer. */
@@ -11,7 +14,7 @@ const PONG_BYTES = PING_BYTES + 1;
 /** Bulk message sizes are multiples of 1 KiB, so they never look like a ping or its echo. */
 const MIN_MESSAGE_BYTES = 1024;
 
-let pc: RTCPeerConnection | null = null;
+let conns: RTCPeerConnection[] = [];
 let channels: { bulk: RTCDataChannel; stats: RTCDataChannel } | null = null;
 const pongWaiters: Record<'bulk' | 'stats', Array<() => void>> = { bulk: [], stats: [] };
 
@@ -20,11 +23,11 @@ function open(): { bulk: RTCDataChannel; stats: RTCDataChannel } {
   return channels;
 }
 
-function create(): RTCPeerConnection {
-  pc?.close();
-  pc = new RTCPeerConnection({ iceServers: [] });
-  const make = (name: 'bulk' | 'stats', id: number, priority: RTCPriorityType): RTCDataChannel => {
-    const dc = pc!.createDataChannel(`plain-${name}`, { negotiated: true, id, ordered: true, priority } as RTCDataChannelInit);
+function create(separate: boolean): RTCPeerConnection[] {
+  plainClose();
+  conns = Array.from({ length: separate ? 2 : 1 }, () => new RTCPeerConnection({ iceServers: [] }));
+  const make = (pc: RTCPeerConnection, name: 'bulk' | 'stats', id: number, priority: RTCPriorityType): RTCDataChannel => {
+    const dc = pc.createDataChannel(`plain-${name}`, { negotiated: true, id, ordered: true, priority } as RTCDataChannelInit);
     dc.binaryType = 'arraybuffer';
     dc.onmessage = (ev: MessageEvent<ArrayBuffer>) => {
       // Every message is looked at (its length), as a receiver must; pings are echoed on their channel.
@@ -34,8 +37,8 @@ function create(): RTCPeerConnection {
     };
     return dc;
   };
-  channels = { bulk: make('bulk', 0, 'very-low'), stats: make('stats', 1, 'high') };
-  return pc;
+  channels = { bulk: make(conns[0]!, 'bulk', 0, 'very-low'), stats: make(conns[conns.length - 1]!, 'stats', 1, 'high') };
+  return conns;
 }
 
 async function gathered(conn: RTCPeerConnection): Promise<string> {
@@ -45,25 +48,33 @@ async function gathered(conn: RTCPeerConnection): Promise<string> {
   return conn.localDescription!.sdp;
 }
 
-/** Offering side: returns the complete offer SDP. */
-export async function plainOffer(): Promise<string> {
-  const conn = create();
-  await conn.setLocalDescription(await conn.createOffer());
-  return gathered(conn);
+/** Offering side: returns the complete offers (a JSON array, one SDP per connection). */
+export async function plainOffer(separate = false): Promise<string> {
+  const sdps: string[] = [];
+  for (const conn of create(separate)) {
+    await conn.setLocalDescription(await conn.createOffer());
+    sdps.push(await gathered(conn));
+  }
+  return JSON.stringify(sdps);
 }
 
-/** Answering side: takes the offer, returns the complete answer SDP. */
-export async function plainAnswer(offer: string): Promise<string> {
-  const conn = create();
-  await conn.setRemoteDescription({ type: 'offer', sdp: offer });
-  await conn.setLocalDescription(await conn.createAnswer());
-  return gathered(conn);
+/** Answering side: takes the offers, returns the complete answers. */
+export async function plainAnswer(offers: string): Promise<string> {
+  const offered = JSON.parse(offers) as string[];
+  const sdps: string[] = [];
+  for (const [i, conn] of create(offered.length === 2).entries()) {
+    await conn.setRemoteDescription({ type: 'offer', sdp: offered[i]! });
+    await conn.setLocalDescription(await conn.createAnswer());
+    sdps.push(await gathered(conn));
+  }
+  return JSON.stringify(sdps);
 }
 
-/** Offering side: takes the answer. */
-export async function plainAccept(answer: string): Promise<void> {
-  if (!pc) throw new Error('plain channel: offer first');
-  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+/** Offering side: takes the answers. */
+export async function plainAccept(answers: string): Promise<void> {
+  if (conns.length === 0) throw new Error('plain channel: offer first');
+  const answered = JSON.parse(answers) as string[];
+  for (const [i, conn] of conns.entries()) await conn.setRemoteDescription({ type: 'answer', sdp: answered[i]! });
 }
 
 /** Resolves once both channels are open (either side). */
@@ -120,8 +131,8 @@ export async function plainPingDuringBulk(bytes: number, messageBytes: number, h
 }
 
 export function plainClose(): void {
-  pc?.close();
-  pc = null;
+  for (const conn of conns) conn.close();
+  conns = [];
   channels = null;
 }
 
