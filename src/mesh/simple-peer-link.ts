@@ -1,11 +1,13 @@
 /**
  * WebRTC Link on simple-peer 9.11.1. simple-peer does the offer/answer/trickle-ICE dance; the two
  * channels we send on are our own RTCDataChannels created with `negotiated: true` and fixed stream ids
- * on both sides of `peer._pc`. Why not simple-peer's channel or two SimplePeer instances: one peer
- * connection (one ICE/DTLS/SCTP handshake) carries both channels as separate SCTP streams, so `stats`
- * never waits behind `bulk` in a send queue; raw channels hand us ArrayBuffers (no Buffer/stream
- * wrapping) and expose bufferedAmountLowThreshold for backpressure. simple-peer's own channel only
- * serves its connect detection.
+ * on both sides of `peer._pc`. Why not simple-peer's channel: raw channels hand us ArrayBuffers (no
+ * Buffer/stream wrapping) and expose bufferedAmountLowThreshold for backpressure. simple-peer's own
+ * channel only serves its connect detection. One peer connection (one ICE/DTLS/SCTP handshake) carries
+ * both channels as separate SCTP streams: `stats` overtakes bulk still waiting in this tab's send
+ * queue, but not bulk the association has already taken on (bench:mesh: a stats ping beside plain bulk
+ * with 1 MiB buffered took ~24 ms on one connection, ~0.5 ms on a second one). That is why bulk is
+ * flow-controlled to a small window (flow-control.ts); statistics on a second connection would lift it.
  */
 import SimplePeer from 'simple-peer';
 import { MAX_CHANNEL_MESSAGE_BYTES, type Channel, type ConnectingLink, type LinkCloseHandler, type LinkFactoryOptions, type LinkMessageHandler } from './transport.ts';
