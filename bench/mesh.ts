@@ -25,7 +25,9 @@ acceptNoArguments(`usage: npm run bench:mesh
   and the statistics-exchange latency idle and under load, each with the fixed and the adaptive bulk
   window in turns. Prints a table and the target ratios; asserts nothing.
   BENCH_REPS=N        turns per window and measurement [3]
-  BENCH_CHUNK_KIB=N   bulk frame payload, KiB [the mesh's default, 16]`);
+  BENCH_CHUNK_KIB=N   bulk frame payload, KiB [the mesh's default, 16]
+  BENCH_FIXED_KIB=N   the fixed window's high mark, KiB (it resumes at half) [32]
+  BENCH_SPLIT=1       statistics on a peer connection of their own (split links) [one connection]`);
 
 type PageModule = typeof import('../tests/mesh/mesh.page.ts');
 type PlainModule = typeof import('./lib/plain-channel.page.ts');
@@ -44,7 +46,13 @@ const PLAIN_HIGH_BYTES = 1 * MIB;
 const PLAIN_PROBE_BYTES = 16 * MIB;
 /** The all-reduce size the targets name. */
 const LOAD_BYTES = 16 * MIB;
-const WINDOWS = { fixed: { mode: 'fixed' }, adaptive: { mode: 'adaptive' } } as const satisfies Record<string, SendWindowOption>;
+const FIXED_KIB = process.env.BENCH_FIXED_KIB ? Number(process.env.BENCH_FIXED_KIB) : undefined;
+const WINDOWS: Record<'fixed' | 'adaptive', SendWindowOption> = {
+  fixed: FIXED_KIB ? { mode: 'fixed', highBytes: FIXED_KIB * 1024, lowBytes: (FIXED_KIB * 1024) / 2 } : { mode: 'fixed' },
+  adaptive: { mode: 'adaptive' },
+};
+/** Every tab's links carry statistics on a peer connection of their own (src/mesh/split-link.ts). */
+const SPLIT = process.env.BENCH_SPLIT === '1';
 type Variant = keyof typeof WINDOWS;
 const VARIANTS: readonly Variant[] = ['fixed', 'adaptive'];
 
@@ -80,11 +88,11 @@ async function loadPageModule(page: Page): Promise<void> {
 async function formMesh(browser: Browser, url: string, tabs: number): Promise<Page[]> {
   const pages = [await openPage(browser, url)];
   await loadPageModule(pages[0]!);
-  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES);
+  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES, undefined, SPLIT);
   for (let i = 1; i < tabs; i++) {
     const page = await openPage(browser, url);
     await loadPageModule(page);
-    await call(page, 'join', roomId, CHUNK_BYTES);
+    await call(page, 'join', roomId, CHUNK_BYTES, undefined, SPLIT);
     pages.push(page);
   }
   await Promise.all(pages.map((p) => call(p, 'waitForSize', tabs, 90_000)));
@@ -232,6 +240,7 @@ try {
   }
   // Figures depend on what else runs: print the machine's load next to them.
   row('machine', `${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`);
+  row('links', `${SPLIT ? 'statistics on a connection of their own (split)' : 'one connection per pair'}; fixed window ${FIXED_KIB ?? 32} KiB`);
   console.log('\n| measurement | value |\n|---|---|');
   for (const [what, value] of rows) console.log(`| ${what} | ${value} |`);
   console.log('\nTargets (ratios from this run):');

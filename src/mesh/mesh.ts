@@ -299,7 +299,8 @@ export class Mesh {
 
   private onSignal(from: string, data: unknown): void {
     if (this.destroyed || this.excluded.has(from)) return;
-    const isOffer = (data as { type?: string })?.type === 'offer';
+    // A split link (split-link.ts) offers once per connection: its stats connection's offer is not a restart.
+    const isOffer = (data as { type?: string })?.type === 'offer' && (data as { connection?: string }).connection !== 'stats';
     let pending = this.pendingLinks.get(from);
     if (from < this.selfId) {
       // We answer this peer. A fresh offer after one we already took means it restarted the link.

@@ -70,9 +70,15 @@ const TransceiverRequest = z
   })
   .strict();
 
+/**
+ * Which of a pair's two peer connections a payload belongs to, for links that carry statistics on a
+ * connection of their own (src/mesh/split-link.ts); absent for links of one connection.
+ */
+const SignalConnection = { connection: z.enum(['stats', 'bulk']).optional() };
+
 /** simple-peer / RTCPeerConnection signaling payloads. */
 export const SignalData = z.union([
-  z.object({ type: z.enum(['offer', 'answer', 'pranswer', 'rollback']), sdp: z.string().max(60_000).optional() }),
+  z.object({ type: z.enum(['offer', 'answer', 'pranswer', 'rollback']), sdp: z.string().max(60_000).optional(), ...SignalConnection }),
   z.object({
     type: z.literal('candidate'),
     candidate: z.object({
@@ -81,9 +87,10 @@ export const SignalData = z.union([
       sdpMid: z.string().max(256).nullable().optional(),
       usernameFragment: z.string().max(256).nullable().optional(),
     }),
+    ...SignalConnection,
   }),
-  z.object({ type: z.literal('renegotiate'), renegotiate: z.literal(true) }),
-  z.object({ type: z.literal('transceiverRequest'), transceiverRequest: TransceiverRequest }),
+  z.object({ type: z.literal('renegotiate'), renegotiate: z.literal(true), ...SignalConnection }),
+  z.object({ type: z.literal('transceiverRequest'), transceiverRequest: TransceiverRequest, ...SignalConnection }),
 ]);
 export type SignalData = z.infer<typeof SignalData>;
 

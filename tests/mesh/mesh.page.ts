@@ -3,6 +3,7 @@
  * tests/pages/harness.html) and drives one Mesh. Every function returns plain JSON for page.evaluate.
  */
 import { Mesh } from '../../src/mesh/mesh.ts';
+import { createSplitLink } from '../../src/mesh/split-link.ts';
 import { fnv1a } from '../../src/mesh/wire.ts';
 import type { ProcessGroup } from '../../src/mesh/types.ts';
 import type { SendWindowOption } from '../../src/mesh/send-window.ts';
@@ -29,8 +30,15 @@ export function inputOf(rank: number, length: number, seed: number): Float32Arra
 }
 
 /** Creates (no roomId) or joins a room; ICE: host candidates only. */
-export async function join(roomId?: string, chunkBytes?: number, sendWindow?: SendWindowOption): Promise<{ peerId: string; roomId: string }> {
-  mesh = await Mesh.join({ room: roomId ? { roomId } : { create: true }, iceServers: [], meta: { name: 'test tab' }, ...(chunkBytes ? { chunkBytes } : {}), ...(sendWindow ? { sendWindow } : {}) });
+export async function join(roomId?: string, chunkBytes?: number, sendWindow?: SendWindowOption, split = false): Promise<{ peerId: string; roomId: string }> {
+  mesh = await Mesh.join({
+    room: roomId ? { roomId } : { create: true },
+    iceServers: [],
+    meta: { name: 'test tab' },
+    ...(chunkBytes ? { chunkBytes } : {}),
+    ...(sendWindow ? { sendWindow } : {}),
+    ...(split ? { linkFactory: createSplitLink } : {}),
+  });
   mesh.on('peer-left', ({ peerId, reason }) => events.push(`peer-left ${peerId} ${reason.code}`));
   mesh.on('error', (err) => events.push(`error ${err.code} ${err.message}`));
   mesh.on('membership', ({ epoch, group }) => events.push(`membership ${epoch} size ${group.size}`));

@@ -84,6 +84,23 @@ describe('WebRTC mesh in one browser', () => {
     for (const r of small) expect(r.maxAbsError).toBeLessThan(1e-5);
     for (const page of tabs) await page.close();
   });
+
+  it('statistics on a connection of their own (split links): 2 tabs allReduce 4 MiB and exchange statistics', async () => {
+    const first = await openRoomTab(browser, server);
+    await loadPageModule(first);
+    const { roomId } = await call(first, 'join', undefined, undefined, undefined, true);
+    const second = await openRoomTab(browser, server, roomId);
+    await loadPageModule(second);
+    await call(second, 'join', roomId, undefined, undefined, true);
+    const tabs = [first, second];
+    await Promise.all(tabs.map((p) => call(p, 'waitForSize', 2, 90_000)));
+    const results = await Promise.all(tabs.map((p) => call(p, 'allReduceCheck', FLOATS_4MIB, 43)));
+    for (const r of results) expect(r.maxAbsError).toBeLessThan(1e-5);
+    expect(new Set(results.map((r) => r.resultHash)).size).toBe(1);
+    // Each tab checks it received its neighbour's rows (statsExchange throws otherwise).
+    await Promise.all(tabs.map((p) => call(p, 'statsExchange')));
+    for (const page of tabs) await page.close();
+  });
 });
 
 // The Node polyfills of vite.config.ts replace the bare `process` in transformed files: use the real one.
