@@ -115,6 +115,16 @@ describe('rooms', () => {
     expect(got).toEqual({ type: 'signal', from: idA, data: OFFER });
   });
 
+  it('relays the connection a split link names, and refuses one it does not know', async () => {
+    const [a, b] = [await client(), await client()];
+    const { roomId, peerId: idA } = await a.create();
+    const { peerId: idB } = await b.join(roomId);
+    a.send({ type: 'signal', to: idB, data: { ...OFFER, connection: 'stats' } });
+    expect(await b.next('signal')).toEqual({ type: 'signal', from: idA, data: { ...OFFER, connection: 'stats' } });
+    a.send({ type: 'signal', to: idB, data: { ...OFFER, connection: 'video' } });
+    expect((await a.next('error')).code).toBe('ERR_BAD_MESSAGE');
+  });
+
   it('refuses a signal to oneself and signals before joining', async () => {
     const a = await client();
     a.send({ type: 'signal', to: 'abcdefghijkl', data: OFFER });
