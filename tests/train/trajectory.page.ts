@@ -5,6 +5,7 @@
  */
 import type { WebGpuBackend } from '../../src/gpu/webgpu-backend.ts';
 import { Mesh } from '../../src/mesh/mesh.ts';
+import type { ProcessGroup } from '../../src/mesh/types.ts';
 import { processGroupWorld } from '../../src/nn/world.ts';
 import { MocoTrainer } from '../../src/train/moco.ts';
 import { ENCODER_SETTINGS, encoderInputsFingerprint, runEncoderTrajectory } from './encoder-trajectory.ts';
@@ -42,12 +43,34 @@ export interface TabResult {
   gpuErrors: string[];
 }
 
+/**
+ * Every setting counts its steps from 0, but on one group a step must never go back: a frame stamped
+ * with a step below the receiver's is a late frame of a finished step and is dropped (group-core.ts).
+ * When one tab started the next setting's step 0 while the other was still at the last one's step 19,
+ * its first statistics were dropped and the pair stalled. So each setting's steps follow the previous
+ * setting's on the group.
+ */
+let stepBase = 0;
+const STEPS_PER_SETTING = 1000;
+
+function stepsAfterEarlierSettings(group: ProcessGroup): ProcessGroup {
+  const base = stepBase;
+  stepBase += STEPS_PER_SETTING;
+  return new Proxy(group, {
+    get(target, prop) {
+      if (prop === 'setStep') return (step: number) => target.setStep(base + step);
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 /** Trains one setting for the recorded steps with `workers` workers in this tab (every tab calls it together). */
 export async function runSetting(name: string, tabs: number, workers: number): Promise<TabResult> {
   if (!mesh) throw new Error('join() first');
   const setting = TRAJECTORY_SETTINGS.find((s) => s.name === name);
   if (!setting) throw new Error(`no trajectory setting ${name}`);
-  const group = await mesh.waitForSize(tabs, ROOM_WAIT_MS);
+  const group = stepsAfterEarlierSettings(await mesh.waitForSize(tabs, ROOM_WAIT_MS));
   const gpuBackend = await backend();
   const world = await processGroupWorld(group, workers);
   const source = trajectoryBatches();
@@ -75,7 +98,7 @@ export async function runEncoderSetting(name: string, tabs: number, workers: num
   if (!mesh) throw new Error('join() first');
   const setting = ENCODER_SETTINGS.find((s) => s.name === name);
   if (!setting) throw new Error(`no encoder trajectory setting ${name}`);
-  const group = await mesh.waitForSize(tabs, ROOM_WAIT_MS);
+  const group = stepsAfterEarlierSettings(await mesh.waitForSize(tabs, ROOM_WAIT_MS));
   const gpuBackend = await backend();
   const world = await processGroupWorld(group, workers);
   const source = trajectoryBatches();
