@@ -7,15 +7,14 @@
  * sides of a pair must use this factory; a peer that signals as a single connection is refused.
  */
 import { createSimplePeerLink } from './simple-peer-link.ts';
-import type { Channel, ConnectingLink, LinkCloseHandler, LinkFactory, LinkFactoryOptions, LinkMessageHandler } from './transport.ts';
+import { CHANNELS, type Channel, type ConnectingLink, type LinkCloseHandler, type LinkFactory, type LinkFactoryOptions, type LinkMessageHandler } from './transport.ts';
 
 /** A signaling payload tagged with the connection it belongs to (src/signaling/protocol.ts SignalData). */
 type SplitSignal = Record<string, unknown> & { connection: Channel };
 
 function isSplitSignal(x: unknown): x is SplitSignal {
   if (typeof x !== 'object' || x === null) return false;
-  const c = (x as { connection?: unknown }).connection;
-  return c === 'stats' || c === 'bulk';
+  return CHANNELS.includes((x as { connection?: unknown }).connection as Channel);
 }
 
 export class SplitLink implements ConnectingLink {
@@ -31,7 +30,7 @@ export class SplitLink implements ConnectingLink {
     this.parts = { stats: part('stats'), bulk: part('bulk') };
     this.opened = Promise.all([this.parts.stats.opened, this.parts.bulk.opened]).then(() => undefined);
     this.opened.catch(() => {}); // observed through onClose as well
-    for (const channel of ['stats', 'bulk'] as const) {
+    for (const channel of CHANNELS) {
       this.parts[channel].onClose((reason) => this.close(`${channel} connection: ${reason}`));
     }
   }
@@ -79,8 +78,7 @@ export class SplitLink implements ConnectingLink {
   private close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.parts.stats.destroy(reason);
-    this.parts.bulk.destroy(reason);
+    for (const channel of CHANNELS) this.parts[channel].destroy(reason);
     const handler = this.closeHandler;
     this.closeHandler = null;
     handler?.(reason);
