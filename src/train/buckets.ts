@@ -21,6 +21,20 @@ import type { Layer, Parameter } from '../nn/layers/types.ts';
  */
 export const BUCKET_CAP_BYTES = 256 * 1024;
 
+/**
+ * A bucket cap that came from outside the trainer (the compute worker's protocol, a benchmark's
+ * option): an integer number of bytes ≥ 1, or Infinity for one all-reduce after backward. Anything
+ * else is refused with ERR_BAD_BUCKET_CAP rather than read as the default (0 or NaN would otherwise
+ * fall back to BUCKET_CAP_BYTES without a word, and a negative cap would make every tensor a bucket).
+ */
+export function checkBucketCap(value: unknown): number {
+  if (value === Infinity || (typeof value === 'number' && Number.isInteger(value) && value >= 1)) return value;
+  const shown = typeof value === 'number' ? String(value) : JSON.stringify(value) ?? String(value);
+  throw Object.assign(new Error(`the gradient bucket cap must be a whole number of bytes ≥ 1, or Infinity for one all-reduce after backward; got ${shown}`), {
+    code: 'ERR_BAD_BUCKET_CAP',
+  });
+}
+
 /** Parameter indices (into the given order) of each bucket, in launch order: reverse parameter order. */
 export function planBuckets(sizes: readonly number[], capBytes: number = BUCKET_CAP_BYTES): number[][] {
   const buckets: number[][] = [];

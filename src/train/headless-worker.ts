@@ -13,6 +13,7 @@ import type { TrafficTotals } from '../mesh/traffic.ts';
 import type { SendWindowOption } from '../mesh/send-window.ts';
 import type { SessionLike } from '../app/ports.ts';
 import { startComputeWorker } from '../worker/compute.ts';
+import { checkBucketCap } from './buckets.ts';
 
 export interface HeadlessRunOptions {
   config: TrainConfig;
@@ -23,11 +24,15 @@ export interface HeadlessRunOptions {
   traceEvery: number;
   /** Channels of each BN layer kept in traces (the full vectors are large). */
   traceChannels: number;
-  /** Gradient bucket cap in bytes (benchmarks; default the trainer's BUCKET_CAP_BYTES). */
+  /**
+   * Gradient bucket cap in bytes (benchmarks; default the trainer's BUCKET_CAP_BYTES). Drivers call
+   * this module through JSON, where Infinity becomes null: they pass a cap above every gradient instead.
+   */
   bucketCapBytes?: number;
   /**
    * Where the steps compute: on this page (default), or in the app's compute worker (src/worker/), the
-   * page keeping only the mesh; the worker offers `webgpu` or `wasm` and the trainer's own bucket cap.
+   * page keeping only the mesh; the worker offers `webgpu` or `wasm`, and takes the trace period and
+   * the bucket cap through its protocol.
    */
   compute?: 'page' | 'worker';
 }
@@ -77,18 +82,26 @@ export async function waitForPeers(size: number, timeoutMs: number): Promise<voi
 export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; steps: number }> {
   if (!mesh) throw new Error('joinRoom() first');
   const m = mesh;
+  // Both paths refuse a bad cap alike (the page's trainer would read null or 0 as its default).
+  if (opts.bucketCapBytes !== undefined) checkBucketCap(opts.bucketCapBytes);
   await m.waitForSize(opts.tabs, 120_000);
   let label: string;
   let s: SessionLike;
   let release: () => void;
   if (opts.compute === 'worker') {
     if (opts.backend !== 'webgpu' && opts.backend !== 'wasm') throw new Error(`the compute worker offers webgpu or wasm, not ${opts.backend}`);
-    if (opts.traceEvery > 0 || opts.bucketCapBytes) throw new Error('the compute worker takes no trace period or bucket cap here');
     const worker = await startComputeWorker();
     const choice = await worker.backend(opts.backend === 'webgpu');
     if (choice.fallbackReason && opts.backend === 'webgpu') report('error', { code: 'ERR_NO_WEBGPU', message: choice.fallbackReason.message, peerId: null });
     label = `${choice.backend.kind} in the compute worker: ${choice.backend.label}`;
-    s = worker.createSession({ backend: choice.backend, groups: meshGroups(m), config: opts.config, trace: false });
+    s = worker.createSession({
+      backend: choice.backend,
+      groups: meshGroups(m),
+      config: opts.config,
+      trace: opts.traceEvery > 0,
+      traceEvery: Math.max(1, opts.traceEvery),
+      ...(opts.bucketCapBytes !== undefined ? { bucketCapBytes: opts.bucketCapBytes } : {}),
+    });
     release = () => worker.terminate();
   } else {
     const { backend, fallbackReason } = await createBackend(opts.backend);
@@ -100,7 +113,7 @@ export async function run(opts: HeadlessRunOptions): Promise<{ backend: string; 
       groups: meshGroups(m),
       trace: opts.traceEvery > 0,
       traceEvery: Math.max(1, opts.traceEvery),
-      ...(opts.bucketCapBytes ? { bucketCapBytes: opts.bucketCapBytes } : {}),
+      ...(opts.bucketCapBytes !== undefined ? { bucketCapBytes: opts.bucketCapBytes } : {}),
     });
     release = () => backend.destroy();
   }

@@ -7,7 +7,7 @@
  *   (ERR_NO_WORKER).
  * - `pageCompute`: on the page's own thread (`?compute=main`, and the fallback).
  */
-import type { BackendChoice, BackendHandle, BackendProvider, SessionFactory } from '../app/ports.ts';
+import type { BackendChoice, BackendHandle, BackendProvider, SessionFactory, SessionLike } from '../app/ports.ts';
 import type { Backend } from '../backend/backend.ts';
 import { createBackend } from '../backend/index.ts';
 import { TrainingSession } from '../train/session.ts';
@@ -22,10 +22,16 @@ import { RemoteSession } from './session-client.ts';
  */
 export const WORKER_START_TIMEOUT_MS = 30_000;
 
+/**
+ * The app's session factory, plus what headless runs and benchmarks set: the BN trace period and the
+ * gradient bucket cap (src/worker/protocol.ts; the worker checks them).
+ */
+export type ComputeSessionFactory = (opts: Parameters<SessionFactory>[0] & { traceEvery?: number; bucketCapBytes?: number }) => SessionLike;
+
 export interface ComputeWorker {
   /** The worker's backend, chosen once: WebGPU when `webgpu` (default: the page has it), else wasm. */
   backend(webgpu?: boolean): Promise<BackendChoice>;
-  createSession: SessionFactory;
+  createSession: ComputeSessionFactory;
   terminate(): void;
 }
 
@@ -106,11 +112,17 @@ function computeWorker(worker: Worker): ComputeWorker {
       worker.postMessage({ type: 'backend', webgpu } satisfies ControlRequest);
     }));
 
-  const createSession: SessionFactory = ({ backend: handle, groups, config, trace }) => {
+  const createSession: ComputeSessionFactory = ({ backend: handle, groups, config, trace, traceEvery, bucketCapBytes }) => {
     if (!handles.has(handle)) throw Object.assign(new Error('this session factory trains on the compute worker’s backend only'), { code: 'ERR_SESSION' });
     const { port1, port2 } = new MessageChannel();
     worker.postMessage({ type: 'session', port: port2 } satisfies ControlRequest, [port2]);
-    return new RemoteSession(port1, { config, trace, groups });
+    return new RemoteSession(port1, {
+      config,
+      trace,
+      groups,
+      ...(traceEvery !== undefined ? { traceEvery } : {}),
+      ...(bucketCapBytes !== undefined ? { bucketCapBytes } : {}),
+    });
   };
 
   return { backend, createSession, terminate: () => worker.terminate() };

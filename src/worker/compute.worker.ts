@@ -4,11 +4,10 @@
  * so a step never blocks the page. The mesh and the UI stay on the page.
  */
 import { createBackend, type CreatedBackend } from '../backend/index.ts';
-import { TrainingSession } from '../train/session.ts';
 import { encodeError } from './errors.ts';
 import { listen, type PortLike } from './port.ts';
 import type { ControlReply, ControlRequest } from './protocol.ts';
-import { SessionHost } from './session-host.ts';
+import { SessionHost, trainingSessions } from './session-host.ts';
 
 const scope = self as unknown as PortLike;
 let created: Promise<CreatedBackend> | null = null;
@@ -53,7 +52,7 @@ listen(scope, (data) => {
     const port = msg.port;
     void (async () => {
       const { backend } = await (created ??= chooseBackend(true));
-      new SessionHost(port, ({ config, trace, groups }) => new TrainingSession({ backend, config, trace, ...(groups ? { groups } : { group: null }) }));
+      new SessionHost(port, trainingSessions(backend));
     })();
   }
 });

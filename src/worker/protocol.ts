@@ -84,6 +84,13 @@ export type SessionRequest =
       type: 's.open';
       config: TrainConfig;
       trace: boolean;
+      /** With `trace`: record BN statistics every this many steps (integer ≥ 1; absent: every step). */
+      traceEvery?: number;
+      /**
+       * The trainer's gradient bucket cap in bytes (integer ≥ 1, or Infinity: one all-reduce after
+       * backward; absent: BUCKET_CAP_BYTES). Checked by the worker (ERR_BAD_BUCKET_CAP).
+       */
+      bucketCapBytes?: number;
       /** null: this tab trains alone. Otherwise the group at opening; changes follow as `g.group`. */
       groups: { group: GroupWire | null; complete: boolean } | null;
     }

@@ -16,6 +16,9 @@ import type { SessionCommand, SessionReply, SessionRequest, SessionStatus } from
 export interface RemoteSessionOptions {
   config: TrainConfig;
   trace: boolean;
+  /** Passed to the worker's session as they are; the worker checks them (src/worker/protocol.ts). */
+  traceEvery?: number;
+  bucketCapBytes?: number;
   /** null: this tab trains alone. */
   groups: GroupSource | null;
 }
@@ -37,7 +40,14 @@ export class RemoteSession extends EventTarget implements SessionLike {
     super();
     this.host = opts.groups ? new GroupHost(port, opts.groups) : null;
     this.detach = listen(port, (data) => this.onMessage(data as SessionReply));
-    this.post({ type: 's.open', config: opts.config, trace: opts.trace, groups: this.host ? this.host.initial : null });
+    this.post({
+      type: 's.open',
+      config: opts.config,
+      trace: opts.trace,
+      ...(opts.traceEvery !== undefined ? { traceEvery: opts.traceEvery } : {}),
+      ...(opts.bucketCapBytes !== undefined ? { bucketCapBytes: opts.bucketCapBytes } : {}),
+      groups: this.host ? this.host.initial : null,
+    });
   }
 
   get state(): SessionState {

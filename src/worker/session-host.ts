@@ -6,7 +6,9 @@
  * (src/worker/errors.ts).
  */
 import type { SessionLike } from '../app/ports.ts';
-import type { GroupSource } from '../train/session.ts';
+import type { Backend } from '../backend/backend.ts';
+import { checkBucketCap } from '../train/buckets.ts';
+import { TrainingSession, type GroupSource, type SessionOptions } from '../train/session.ts';
 import type { TrainConfig } from '../train/types.ts';
 import { encodeError } from './errors.ts';
 import { RemoteGroups } from './group-client.ts';
@@ -21,8 +23,52 @@ export const ACTIVITY_CHECK_MS = 100;
 
 const EVENTS: readonly SessionEventName[] = ['step', 'world', 'pace', 'error'];
 
-/** Builds the session for an opened port: `groups` null when this tab trains alone. */
-export type WorkerSessionFactory = (opts: { config: TrainConfig; trace: boolean; groups: GroupSource | null }) => SessionLike;
+/** What the page opened a session with, checked: `groups` null when this tab trains alone. */
+export interface WorkerSessionOptions {
+  config: TrainConfig;
+  trace: boolean;
+  /** Absent: every step (when `trace`). */
+  traceEvery?: number;
+  /** Absent: the trainer's BUCKET_CAP_BYTES; Infinity: one all-reduce after backward. */
+  bucketCapBytes?: number;
+  groups: GroupSource | null;
+}
+
+/** Builds the session for an opened port. */
+export type WorkerSessionFactory = (opts: WorkerSessionOptions) => SessionLike;
+
+/**
+ * The compute worker's sessions: a TrainingSession on `backend` with everything the page opened it
+ * with. `base` adds what the page does not send (tests give a small data set).
+ */
+export function trainingSessions(backend: Backend, base: Partial<Omit<SessionOptions, 'backend' | 'groups' | 'group'>> = {}): WorkerSessionFactory {
+  return ({ config, trace, traceEvery, bucketCapBytes, groups }) =>
+    new TrainingSession({
+      ...base,
+      backend,
+      config,
+      trace,
+      ...(traceEvery !== undefined ? { traceEvery } : {}),
+      ...(bucketCapBytes !== undefined ? { bucketCapBytes } : {}),
+      ...(groups ? { groups } : { group: null }),
+    });
+}
+
+/**
+ * The page's optional fields, refused here with a stable code when out of range: a session would
+ * otherwise read 0 or NaN as "the default" and measure something else than was asked for.
+ */
+function checkedOptions(msg: SessionRequest & { type: 's.open' }): Pick<WorkerSessionOptions, 'traceEvery' | 'bucketCapBytes'> {
+  const out: Pick<WorkerSessionOptions, 'traceEvery' | 'bucketCapBytes'> = {};
+  if (msg.traceEvery !== undefined) {
+    if (!Number.isInteger(msg.traceEvery) || msg.traceEvery < 1) {
+      throw Object.assign(new Error(`the trace period must be a whole number of steps ≥ 1, got ${String(msg.traceEvery)}`), { code: 'ERR_BAD_TRACE_PERIOD' });
+    }
+    out.traceEvery = msg.traceEvery;
+  }
+  if (msg.bucketCapBytes !== undefined) out.bucketCapBytes = checkBucketCap(msg.bucketCapBytes);
+  return out;
+}
 
 /** Serves one session on `port` until the page destroys it; then closes the port. */
 export class SessionHost {
@@ -95,9 +141,10 @@ export class SessionHost {
 
   private open(msg: SessionRequest & { type: 's.open' }): void {
     if (this.session) return;
-    this.groups = msg.groups ? new RemoteGroups(this.port, msg.groups) : null;
     try {
-      this.session = this.create({ config: msg.config, trace: msg.trace, groups: this.groups });
+      const checked = checkedOptions(msg);
+      this.groups = msg.groups ? new RemoteGroups(this.port, msg.groups) : null;
+      this.session = this.create({ config: msg.config, trace: msg.trace, ...checked, groups: this.groups });
     } catch (err) {
       this.port.postMessage({ type: 's.ended', error: encodeError(err) } satisfies SessionReply);
       return;
