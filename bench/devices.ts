@@ -7,7 +7,10 @@
  *           into the wait for the slower tab (from the compute times every tab reports each step) and
  *           the rest (moving the bytes: the browsers' WebRTC stack, our frames, the reductions); each
  *           2-tab variant (--window: the bulk flow-control window, --wire: the gradients' format) runs
- *           in every round, interleaved with the 1-tab run, so their ratios share the machine's load.
+ *           in every round, interleaved with the 1-tab run, so their ratios share the machine's load;
+ *           --buckets on,off runs each variant with gradient buckets and with one all-reduce after
+ *           backward, and prints the share of communication the buckets hid with each tab on its
+ *           own core: 1 − waited(on) / waited(off), the step ratio and the load average.
  *           Steps compute in the app's compute worker (src/worker/) by default, as in the app, so the
  *           page moves bytes while the worker computes; --compute page trains on the page instead.
  *   netns   2 tabs in separate network namespaces joined by a veth pair limited with tc tbf (both
@@ -37,6 +40,9 @@ const USAGE = `usage: npm run bench:devices -- [options]
   --window W,..   pinned 2-tab variants: bulk bytes in flight per link before a
                   sender pauses, KiB, fixed ('default': the mesh's adaptive one)  [default]
   --wire F,..     pinned 2-tab variants: gradient wire format (f32, f16, bf16)  [f32]
+  --buckets B,..  pinned 2-tab variants: on (gradient buckets, the trainer's
+                  cap) | off (one all-reduce after backward); with both,
+                  the share of communication hidden                      [on]
   --compute C,..  pinned: where steps compute, worker (the app's compute
                   worker, the page keeping the mesh) | page; each its own
                   1-tab baseline; worker takes wasm or webgpu            [worker]
@@ -52,6 +58,7 @@ const args = parseArgsOrExit(
     wire: { type: 'string', default: 'f32' },
     rounds: { type: 'string', default: '1' },
     compute: { type: 'string', default: 'worker' },
+    buckets: { type: 'string', default: 'on' },
   },
   USAGE,
 ).values;
@@ -70,6 +77,10 @@ for (const w of WIRES) if (!WIRE_FORMATS.includes(w)) usageError(`--wire takes $
 const COMPUTES = args.compute!.split(',') as Array<'page' | 'worker'>;
 for (const c of COMPUTES) if (c !== 'page' && c !== 'worker') usageError(`--compute takes page or worker, got '${c}'`, USAGE);
 if (COMPUTES.includes('worker') && BACKENDS.includes('cpu')) usageError('the compute worker offers wasm or webgpu: use --compute page for the cpu backend', USAGE);
+const BUCKETS = args.buckets!.split(',').map((b) => {
+  if (b !== 'on' && b !== 'off') usageError(`--buckets takes on or off, got '${b}'`, USAGE);
+  return b === 'on';
+});
 const ROUNDS = Number(args.rounds);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) usageError(`--rounds must be an integer ≥ 1, got '${args.rounds}'`, USAGE);
 const WARMUP = 3;
@@ -79,9 +90,16 @@ interface Variant {
   /** A fixed window: the sender pauses above this many KiB in flight (resumes at half); null: the mesh's default (adaptive) window. */
   windowKiB: number | null;
   wire: WireFormat;
+  /** false: one all-reduce after backward (no overlap). */
+  buckets: boolean;
 }
-const VARIANTS: Variant[] = WIRES.flatMap((wire) => WINDOWS.map((windowKiB) => ({ windowKiB, wire })));
-const variantName = (v: Variant) => `${v.wire}, window ${v.windowKiB === null ? 'default' : `${v.windowKiB} KiB`}`;
+const VARIANTS: Variant[] = WIRES.flatMap((wire) => WINDOWS.flatMap((windowKiB) => BUCKETS.map((buckets) => ({ windowKiB, wire, buckets }))));
+const variantName = (v: Variant) => `${v.wire}, window ${v.windowKiB === null ? 'default' : `${v.windowKiB} KiB`}${v.buckets ? '' : ', buckets off'}`;
+/**
+ * A bucket cap above any gradient here: one bucket, all-reduced after backward. Not Infinity: the
+ * run's options reach the page as JSON, where Infinity becomes null (and is refused).
+ */
+const ONE_BUCKET_BYTES = 2 ** 31;
 const isRoot = process.getuid?.() === 0;
 
 /** Every process of the Chromium whose command line carries `marker`, with its allowed cores. */
@@ -132,7 +150,11 @@ async function runRoom(
     joined?.();
     const tabs = browsers.length;
     const config = { ...anchorWorkload(tabs, STEPS + WARMUP), gradientWire: variant.wire };
-    const figures = await trainAndMeasure(room, { config, tabs, backend, traceEvery: 0, traceChannels: 1, ...(compute === 'worker' ? { compute } : {}) }, WARMUP);
+    const figures = await trainAndMeasure(
+      room,
+      { config, tabs, backend, traceEvery: 0, traceChannels: 1, ...(compute === 'worker' ? { compute } : {}), ...(variant.buckets ? {} : { bucketCapBytes: ONE_BUCKET_BYTES }) },
+      WARMUP,
+    );
     for (const notice of figures.notices) console.log(`  note (${tabs} tab${tabs > 1 ? 's' : ''}, ${backend}): ${notice}`);
     return figures;
   } finally {
@@ -158,6 +180,8 @@ async function pinned(server: DevServer): Promise<void> {
     };
     let shown = false;
     const rows: string[] = [];
+    /** 2-tab runs by (backend, compute, variant without its bucket setting), for the buckets on/off summary. */
+    const paired = new Map<string, { on: Array<RunFigures & { load: number }>; off: Array<RunFigures & { load: number }> }>();
     for (const backend of BACKENDS) {
       for (let round = 1; round <= ROUNDS; round++) {
         for (const compute of COMPUTES) {
@@ -171,6 +195,9 @@ async function pinned(server: DevServer): Promise<void> {
             const rate = movingMs > 0 ? ((two.bytes[0]!.total / 1e6) / (movingMs / 1e3)).toFixed(2) : '—';
             const ratio = (samplesPerS(two) / samplesPerS(one)).toFixed(2);
             rows.push(`| ${where} | ${round} | 2 | ${variantName(variant)} | ${splitCells(two)} | ${two.peerLagMs.toFixed(1)} | ${rate} | ${samplesPerS(two).toFixed(0)} | ${ratio}× |`);
+            const key = `${where}, ${variantName({ ...variant, buckets: true })}`;
+            if (!paired.has(key)) paired.set(key, { on: [], off: [] });
+            paired.get(key)![variant.buckets ? 'on' : 'off'].push({ ...two, load: loadavg()[0]! });
           }
         }
         console.log(`  ${backend}, round ${round} measured (load average ${loadavg()[0]!.toFixed(1)})`);
@@ -179,8 +206,32 @@ async function pinned(server: DevServer): Promise<void> {
     console.log('| backend | round | tabs (one core each) | 2-tab variant | step ms | compute ms | comm ms | KiB sent/tab/step | of comm: slower tab ms | MB/s sent while moving | samples/s | vs 1 pinned tab (same round) |');
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
+    bucketSummary(paired);
   } finally {
     for (const b of browsers) await b.close().catch(() => {});
+  }
+}
+
+/**
+ * Buckets on against off, 2 pinned tabs, each side the mean over rounds of its runs' medians: the
+ * share of rank 0's communication wait the buckets hid, also without its wait for the slower tab.
+ */
+function bucketSummary(paired: Map<string, { on: Array<RunFigures & { load: number }>; off: Array<RunFigures & { load: number }> }>): void {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const share = (on: number, off: number) => (off > 0 ? `${(100 * (1 - on / off)).toFixed(0)}%` : '—');
+  for (const [key, { on, off }] of paired) {
+    if (on.length === 0 || off.length === 0) continue;
+    const waited = (rs: RunFigures[]) => mean(rs.map((r) => r.commMs));
+    const moving = (rs: RunFigures[]) => mean(rs.map((r) => Math.max(0, r.commMs - r.peerLagMs)));
+    const step = (rs: RunFigures[]) => mean(rs.map((r) => r.stepMs));
+    const compute = (rs: RunFigures[]) => mean(rs.map((r) => r.computeMs));
+    const loads = [...on, ...off].map((r) => r.load);
+    console.log(
+      `buckets on/off, 2 pinned tabs, ${key} (${on.length} rounds each): communication waited ${waited(on).toFixed(1)} ms with buckets, ${waited(off).toFixed(1)} ms without: ` +
+        `hidden ${share(waited(on), waited(off))} (target ≥ 50%); without the wait for the slower tab ${moving(on).toFixed(1)} against ${moving(off).toFixed(1)} ms: hidden ${share(moving(on), moving(off))}; ` +
+        `step ${step(on).toFixed(1)} against ${step(off).toFixed(1)} ms, ${(step(off) / step(on)).toFixed(2)}× faster with buckets; ` +
+        `compute ${compute(on).toFixed(1)} against ${compute(off).toFixed(1)} ms; load average ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)}`,
+    );
   }
 }
 

@@ -16,17 +16,22 @@
  *   hidden = 1 − waited(buckets on) / waited(buckets off)
  * (each the mean over rounds of the median step's logged wait), and the same with each side's wait
  * for the slower tab (from the compute times every tab reports per step) taken out first, i.e. the
- * share of the bytes' own transfer time that the buckets took off the step. Then a 1-tab step phase by phase (input, forward, InfoNCE, backward, gradient packing,
+ * share of the bytes' own transfer time that the buckets took off the step, the step-time ratio and
+ * the load average over those rounds. The A/B computes where the app does, in the compute worker
+ * (src/worker/), whose page moves a bucket while the worker runs backward on; BENCH_COMPUTE=page
+ * trains on the page instead, where a bucket moves only when backward yields between layers. Then a 1-tab step phase by phase (input, forward, InfoNCE, backward, gradient packing,
  * optimizer, momentum encoder, queue, running statistics, readbacks, communication) with its GPU→CPU
  * readbacks, per backend (bench/lib/step-phases.ts, src/train/step-profile.ts).
  *
  *   npm run bench:train            (BENCH_STEPS=20 BENCH_TABS=1,2,4 BENCH_BACKENDS=webgpu,wasm to change, cpu: the float64 one;
  *                                   BENCH_WIRE=f32,bf16 adds rows per gradient wire format;
  *                                   BENCH_COMPARE=1 adds compare-mode rows: shuffle and local together;
- *                                   BENCH_PHASES=webgpu,wasm the backends of the phase table, empty: none)
+ *                                   BENCH_PHASES=webgpu,wasm the backends of the phase table, empty: none;
+                                   BENCH_COMPUTE=worker,page where steps compute, each in every round)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { HeadlessRoom } from '../scripts/lib/headless-run.ts';
 import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer } from '../scripts/lib/browser.ts';
@@ -49,6 +54,9 @@ acceptNoArguments(`usage: npm run bench:train
   BENCH_AB=0             1: also each multi-tab case with buckets off (one all-reduce after backward),
                          and the share of communication hidden: 1 − waited(on) / waited(off)
   BENCH_ROUNDS=2         with BENCH_AB=1: rounds alternating buckets on and off
+  BENCH_COMPUTE=C,..     where steps compute: worker (the app's compute worker, the
+                         page keeping the mesh; wasm or webgpu) | page; a list runs
+                         each in every round  [worker with BENCH_AB=1, else page]
   BENCH_PHASES=webgpu,wasm   backends of the 1-tab phase table (empty: none)`);
 
 const STEPS = Number(process.env.BENCH_STEPS ?? 20);
@@ -64,8 +72,17 @@ const COMPARE = process.env.BENCH_COMPARE === '1';
 const AB = process.env.BENCH_AB === '1';
 const ROUNDS = AB ? Number(process.env.BENCH_ROUNDS ?? 2) : 1;
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS must be an integer ≥ 1, got ${process.env.BENCH_ROUNDS}`);
+type Compute = 'worker' | 'page';
+// The A/B measures the overlap the app gets, so it computes where the app does unless told otherwise;
+// the other rows keep the page, where the Training figures of the README were measured.
+const COMPUTES = (process.env.BENCH_COMPUTE ?? (AB ? 'worker' : 'page')).split(',') as Compute[];
+for (const c of COMPUTES) if (c !== 'worker' && c !== 'page') throw new Error(`BENCH_COMPUTE: unknown place ${c} (worker, page)`);
+if (COMPUTES.includes('worker') && BACKENDS.includes('cpu')) throw new Error('BENCH_COMPUTE=worker: the compute worker offers webgpu or wasm; use BENCH_COMPUTE=page for the cpu backend');
 const PHASE_BACKENDS = (process.env.BENCH_PHASES ?? 'webgpu,wasm').split(',').filter(Boolean) as BackendPreference[];
-/** A bucket cap above any gradient here: one bucket, all-reduced after backward (overlap off). */
+/**
+ * A bucket cap above any gradient here: one bucket, all-reduced after backward (overlap off). Not
+ * Infinity: the run's options reach the page as JSON, where Infinity becomes null (and is refused).
+ */
 const ONE_BUCKET_BYTES = 2 ** 31;
 const BATCH = ANCHOR_BATCH;
 for (const wire of WIRES) if (!WIRE_FORMATS.includes(wire)) throw new Error(`BENCH_WIRE: unknown format ${wire} (${WIRE_FORMATS.join(', ')})`);
@@ -77,6 +94,7 @@ interface Case {
   compare: boolean;
   /** Buckets off: one all-reduce after backward. */
   oneBucket: boolean;
+  compute: Compute;
 }
 
 /** The anchor's workload: input 256, hidden 512, output 128, batch 64 per worker, queue 4096. */
@@ -104,10 +122,12 @@ interface Row {
   /** Σ(in flight − waited) / Σ in flight. */
   hiddenShare: number | null;
   samplesPerS: number;
+  /** The 1-minute load average when the run ended. */
+  load: number;
 }
 
 function caseKey(c: Case): string {
-  return `${c.backend}/${c.tabs}/${c.wire}/${c.compare}`;
+  return `${c.backend}/${c.tabs}/${c.wire}/${c.compare}/${c.compute}`;
 }
 
 async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevServer>>): Promise<Row> {
@@ -116,7 +136,15 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
   const room = await HeadlessRoom.open({ server, browser });
   try {
     for (let i = 0; i < tabs; i++) await room.addTab();
-    const opts = { config: workload(c), tabs, backend, traceEvery: 0, traceChannels: 1, ...(c.oneBucket ? { bucketCapBytes: ONE_BUCKET_BYTES } : {}) };
+    const opts = {
+      config: workload(c),
+      tabs,
+      backend,
+      traceEvery: 0,
+      traceChannels: 1,
+      ...(c.oneBucket ? { bucketCapBytes: ONE_BUCKET_BYTES } : {}),
+      ...(c.compute === 'worker' ? { compute: 'worker' as const } : {}),
+    };
     const stamps: number[] = [];
     room.tabs[0]!.onStep = () => stamps.push(performance.now());
     const [{ backend: label }] = await Promise.all(room.tabs.map((t) => t.run(opts)));
@@ -127,9 +155,15 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
     const inFlight = logs.map((l) => l.commInFlightMs ?? l.commMs);
     const inFlightTotal = inFlight.reduce((a, b) => a + b, 0);
     const waitedTotal = logs.reduce((a, l) => a + l.commMs, 0);
-    const extras = [c.wire !== 'f32' ? `gradients ${c.wire}` : '', c.compare ? 'compare mode (2 models)' : '', c.oneBucket ? 'buckets off' : ''].filter(Boolean).join(', ');
+    const extras = [
+      c.compute === 'worker' ? 'compute worker' : 'on the page',
+      c.wire !== 'f32' ? `gradients ${c.wire}` : '',
+      c.compare ? 'compare mode (2 models)' : '',
+      c.oneBucket ? 'buckets off' : '',
+    ].filter(Boolean).join(', ');
+    const backendName = backend === 'webgpu' ? 'WebGPU (SwiftShader)' : label!.replace(/^cpu: /, '').replace(/^cpu in the compute worker: /, '');
     return {
-      what: `${backend === 'webgpu' ? 'WebGPU (SwiftShader)' : label!.replace(/^cpu: /, '')}, ${tabs} tab${tabs > 1 ? 's' : ''}${extras ? `, ${extras}` : ''}`,
+      what: `${backendName}, ${tabs} tab${tabs > 1 ? 's' : ''}, ${extras}`,
       workers: tabs,
       oneBucket: c.oneBucket,
       stepMs,
@@ -139,6 +173,7 @@ async function browserRow(c: Case, server: Awaited<ReturnType<typeof startDevSer
       inFlightMs: median(inFlight),
       hiddenShare: inFlightTotal > 0 ? Math.max(0, inFlightTotal - waitedTotal) / inFlightTotal : null,
       samplesPerS: (tabs * BATCH * 1000) / stepMs,
+      load: loadavg()[0]!,
     };
   } finally {
     await browser.close();
@@ -158,7 +193,18 @@ function torchRow(workers: number): Row | string {
   const m = /steps_per_s=([\d.]+) samples_per_s_total=([\d.]+)/.exec(res.stdout);
   if (!m) return `PyTorch anchor failed for ${workers} worker(s): ${res.stderr.trim().split('\n').pop()}`;
   const stepsPerS = Number(m[1]);
-  return { what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`, workers, stepMs: 1000 / stepsPerS, computeMs: null, commMs: null, peerLagMs: null, inFlightMs: null, hiddenShare: null, samplesPerS: Number(m[2]) };
+  return {
+    what: `PyTorch CPU (gloo), ${workers} process${workers > 1 ? 'es' : ''}`,
+    workers,
+    stepMs: 1000 / stepsPerS,
+    computeMs: null,
+    commMs: null,
+    peerLagMs: null,
+    inFlightMs: null,
+    hiddenShare: null,
+    samplesPerS: Number(m[2]),
+    load: loadavg()[0]!,
+  };
 }
 
 /** The 1-tab step phase by phase on each backend of PHASE_BACKENDS, in one page. */
@@ -199,8 +245,10 @@ async function main(): Promise<void> {
           for (const compare of COMPARE && tabs > 1 ? [false, true] : [false]) {
             // Rounds alternate buckets on and off, so both sides of the ratio share the machine's load.
             for (let round = 0; round < (tabs > 1 ? ROUNDS : 1); round++) {
-              cases.push({ backend, tabs, wire, compare, oneBucket: false });
-              if (AB && tabs > 1) cases.push({ backend, tabs, wire, compare, oneBucket: true });
+              for (const compute of COMPUTES) {
+                cases.push({ backend, tabs, wire, compare, oneBucket: false, compute });
+                if (AB && tabs > 1) cases.push({ backend, tabs, wire, compare, oneBucket: true, compute });
+              }
             }
           }
         }
@@ -211,7 +259,7 @@ async function main(): Promise<void> {
         rows.push({ ...(await browserRow(c, server)), key: caseKey(c) });
         console.log(`  measured ${rows[rows.length - 1]!.what}`);
       } catch (err) {
-        notes.push(`${c.backend} ${c.tabs} tabs (${c.wire}${c.compare ? ', compare' : ''}) failed: ${(err as Error).message}`);
+        notes.push(`${c.backend} ${c.tabs} tabs (${c.compute}, ${c.wire}${c.compare ? ', compare' : ''}${c.oneBucket ? ', buckets off' : ''}) failed: ${(err as Error).message}`);
       }
     }
   } finally {
@@ -223,13 +271,13 @@ async function main(): Promise<void> {
     else rows.push(r);
   }
   const fmt = (v: number | null, d = 1) => (v === null ? '—' : v.toFixed(d));
-  console.log('\n| setup | workers | step ms (median) | compute ms | comm waited ms | of which slower tab ms | comm in flight ms | in flight behind compute (upper bound) | samples/s total | vs PyTorch, same workers |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('\n| setup | workers | step ms (median) | compute ms | comm waited ms | of which slower tab ms | comm in flight ms | in flight behind compute (upper bound) | samples/s total | vs PyTorch, same workers | load (1 min) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const torch = rows.find((t) => t.what.startsWith('PyTorch') && t.workers === r.workers);
     const ratio = torch ? (r.samplesPerS / torch.samplesPerS).toFixed(3) + '×' : '—';
     const hidden = r.hiddenShare === null ? '—' : `${(100 * r.hiddenShare).toFixed(0)}%`;
-    console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.peerLagMs)} | ${fmt(r.inFlightMs)} | ${hidden} | ${fmt(r.samplesPerS, 0)} | ${ratio} |`);
+    console.log(`| ${r.what} | ${r.workers} | ${fmt(r.stepMs)} | ${fmt(r.computeMs)} | ${fmt(r.commMs)} | ${fmt(r.peerLagMs)} | ${fmt(r.inFlightMs)} | ${hidden} | ${fmt(r.samplesPerS, 0)} | ${ratio} | ${fmt(r.load)} |`);
   }
   // Buckets on against off, each the mean over its rounds of the runs' medians.
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -242,10 +290,13 @@ async function main(): Promise<void> {
     const moving = (rs: Row[]) => mean(rs.map((r) => Math.max(0, r.commMs! - (r.peerLagMs ?? 0))));
     const step = (rs: Row[]) => mean(rs.map((r) => r.stepMs));
     const share = (a: number, b: number) => (b > 0 ? `${(100 * (1 - a / b)).toFixed(0)}%` : '—');
+    const loads = [...on, ...off].map((r) => r.load);
+    const target = on[0]!.workers === 2 ? ' (target ≥ 50% on 2 tabs)' : '';
     console.log(
       `${on[0]!.what} (${on.length} rounds on, ${off.length} off, alternating): communication waited ${fmt(waited(on))} ms with buckets, ${fmt(waited(off))} ms without: ` +
-        `hidden ${share(waited(on), waited(off))}; without the wait for the slower tab ${fmt(moving(on))} against ${fmt(moving(off))} ms: hidden ${share(moving(on), moving(off))}; ` +
-        `step ${(step(off) / step(on)).toFixed(2)}× faster with buckets`,
+        `hidden ${share(waited(on), waited(off))}${target}; without the wait for the slower tab ${fmt(moving(on))} against ${fmt(moving(off))} ms: hidden ${share(moving(on), moving(off))}; ` +
+        `step ${fmt(step(on))} against ${fmt(step(off))} ms, ${(step(off) / step(on)).toFixed(2)}× faster with buckets; ` +
+        `compute ${fmt(mean(on.map((r) => r.computeMs!)))} against ${fmt(mean(off.map((r) => r.computeMs!)))} ms; load average ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))}`,
     );
   }
   if (phases.length) {
