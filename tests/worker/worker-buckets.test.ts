@@ -1,13 +1,13 @@
 /**
  * The compute worker's protocol carries the gradient bucket cap and the BN trace period to the
- * worker's trainer (src/worker/protocol.ts, session-client.ts → session-host.ts). In Node: two tabs,
- * each a page side (RemoteSession, its group a memory process group) and a worker side (SessionHost
- * with the worker's own session factory, CPU backend) over a real MessageChannel. With the cap
+ * worker's trainer (src/worker/compute.ts → session-client.ts → protocol → session-host.ts). In Node:
+ * two tabs, each the page's side as the app and the headless runs start it (startComputeWorker, its
+ * group a memory process group) and a worker side (SessionHost with the worker's own session
+ * factory, CPU backend) behind a stand-in Worker, each session on a real MessageChannel. With the cap
  * Infinity, a small cap and the default, the page's group sees exactly the all-reduces of that
  * bucket plan each step, and both tabs end bit-identical to each other and to the same run trained by
  * TrainingSessions on the page. Out-of-range values are refused by the worker with a stable code.
  */
-import { MessageChannel } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../src/backend/cpu/index.ts';
 import { createMemoryGroups } from '../../src/mesh/memory.ts';
@@ -16,9 +16,11 @@ import { createDataset, type ShapeDataset } from '../../src/train/dataset.ts';
 import { packState } from '../../src/train/moco-state.ts';
 import { staticGroups, TrainingSession } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
+import type { SessionLike } from '../../src/app/ports.ts';
+import { startComputeWorker } from '../../src/worker/compute.ts';
 import type { PortLike } from '../../src/worker/port.ts';
-import { RemoteSession } from '../../src/worker/session-client.ts';
-import { SessionHost, trainingSessions } from '../../src/worker/session-host.ts';
+import type { ControlReply, ControlRequest } from '../../src/worker/protocol.ts';
+import { SessionHost, trainingSessions, type WorkerSessionFactory } from '../../src/worker/session-host.ts';
 import { SMALL_CONFIG } from '../train/harness.ts';
 
 /**
@@ -64,24 +66,48 @@ function countingAllReduce(group: ProcessGroup, lengths: number[]): ProcessGroup
   });
 }
 
+/**
+ * What src/worker/compute.worker.ts does with its messages (that entry runs only in a Worker): report
+ * in, answer the backend request, and serve every session port with the worker's session factory.
+ */
+class StandInWorker extends EventTarget {
+  private readonly hosts: SessionHost[] = [];
+  constructor(private readonly make: WorkerSessionFactory) {
+    super();
+    setTimeout(() => this.reply({ type: 'ready' }));
+  }
+  postMessage(msg: ControlRequest): void {
+    if (msg.type === 'backend') this.reply({ type: 'backend', ok: true, badge: 'cpu', label: 'float64 (Node)', kind: 'cpu', fallback: null });
+    else this.hosts.push(new SessionHost(msg.port as unknown as PortLike, this.make));
+  }
+  terminate(): void {
+    for (const host of this.hosts) host.destroy();
+  }
+  private reply(data: ControlReply): void {
+    setTimeout(() => this.dispatchEvent(new MessageEvent('message', { data })));
+  }
+}
+
 interface WorkerTab {
   /** The page's side, driven as the app drives it. */
-  session: RemoteSession;
+  session: SessionLike;
   /** The session the worker built (read directly for its parameters: no copy crossed the port). */
   inner(): TrainingSession;
   logs: StepLog[];
 }
 
-/** One tab computing in the "worker": page and worker sides over a MessageChannel. */
-function workerTab(group: ProcessGroup, opts: { config?: TrainConfig; trace?: boolean; traceEvery?: number; bucketCapBytes?: unknown }): WorkerTab {
-  const { port1, port2 } = new MessageChannel();
+/** One tab computing in the "worker": the page's ComputeWorker, and the worker's side behind it. */
+async function workerTab(group: ProcessGroup, opts: { config?: TrainConfig; trace?: boolean; traceEvery?: number; bucketCapBytes?: unknown }): Promise<WorkerTab> {
   const make = trainingSessions(createCpuBackend(), { dataset });
   let inner: TrainingSession | null = null;
-  const host = new SessionHost(port2 as unknown as PortLike, (o) => (inner = make(o) as TrainingSession));
-  const session = new RemoteSession(port1 as unknown as PortLike, {
+  const stand = new StandInWorker((o) => (inner = make(o) as TrainingSession));
+  const worker = await startComputeWorker(() => stand as unknown as Worker);
+  const choice = await worker.backend(false);
+  const session = worker.createSession({
+    backend: choice.backend,
+    groups: staticGroups(group),
     config: opts.config ?? CONFIG,
     trace: opts.trace ?? false,
-    groups: staticGroups(group),
     ...(opts.traceEvery !== undefined ? { traceEvery: opts.traceEvery } : {}),
     // Bad values on purpose in the refusal tests: the worker must check what arrives.
     ...(opts.bucketCapBytes !== undefined ? { bucketCapBytes: opts.bucketCapBytes as number } : {}),
@@ -90,8 +116,7 @@ function workerTab(group: ProcessGroup, opts: { config?: TrainConfig; trace?: bo
   session.addEventListener('step', (e) => logs.push((e as CustomEvent<StepLog>).detail));
   cleanups.push(() => {
     session.destroy();
-    host.destroy();
-    port1.close();
+    worker.terminate();
   });
   return { session, inner: () => inner!, logs };
 }
@@ -108,7 +133,7 @@ describe('the bucket cap crosses to the worker’s trainer (2 tabs, CPU backend)
     it(`${plan.name}: ${plan.buckets.length} all-reduce(s) of gradients a step, bit-identical to the page-path trainer`, async () => {
       const seen: number[][] = [[], []];
       const groups = createMemoryGroups(2).map((g, r) => countingAllReduce(g, seen[r]!));
-      const tabs = groups.map((g) => workerTab(g, plan.cap === undefined ? {} : { bucketCapBytes: plan.cap }));
+      const tabs = await Promise.all(groups.map((g) => workerTab(g, plan.cap === undefined ? {} : { bucketCapBytes: plan.cap })));
       await Promise.all(tabs.map((t) => t.session.start()));
       expect(tabs.map((t) => t.session.state)).toEqual(['done', 'done']);
 
@@ -136,7 +161,7 @@ describe('the bucket cap crosses to the worker’s trainer (2 tabs, CPU backend)
 
   it('the trace period reaches the worker’s session: BN statistics on steps 0 and 2 of 3 with traceEvery 2', async () => {
     const groups = createMemoryGroups(2);
-    const tabs = groups.map((g) => workerTab(g, { config: { ...CONFIG, hiddenDims: [32] }, trace: true, traceEvery: 2 }));
+    const tabs = await Promise.all(groups.map((g) => workerTab(g, { config: { ...CONFIG, hiddenDims: [32] }, trace: true, traceEvery: 2 })));
     await Promise.all(tabs.map((t) => t.session.start()));
     for (const tab of tabs) expect(tab.logs.map((l) => [l.step, Array.isArray(l.bn) && l.bn.length > 0])).toEqual([[0, true], [1, false], [2, true]]);
   });
@@ -148,7 +173,7 @@ describe('the worker refuses options out of range, and trains nothing', () => {
     it(`bucket cap ${String(cap)}${typeof cap === 'string' ? ' (a string)' : ''}: ERR_BAD_BUCKET_CAP`, async () => {
       const calls: number[] = [];
       const [group] = createMemoryGroups(1).map((g) => countingAllReduce(g, calls));
-      const tab = workerTab(group!, { bucketCapBytes: cap });
+      const tab = await workerTab(group!, { bucketCapBytes: cap });
       await expect(tab.session.start()).rejects.toMatchObject({ code: 'ERR_BAD_BUCKET_CAP', message: expect.stringContaining('Infinity for one all-reduce after backward') });
       expect(tab.session.state).toBe('error');
       expect([tab.logs.length, calls.length]).toEqual([0, 0]);
@@ -158,7 +183,7 @@ describe('the worker refuses options out of range, and trains nothing', () => {
   for (const every of [0, 2.5, -1]) {
     it(`trace period ${every}: ERR_BAD_TRACE_PERIOD`, async () => {
       const [group] = createMemoryGroups(1);
-      const tab = workerTab(group!, { trace: true, traceEvery: every });
+      const tab = await workerTab(group!, { trace: true, traceEvery: every });
       await expect(tab.session.start()).rejects.toMatchObject({ code: 'ERR_BAD_TRACE_PERIOD' });
       expect(tab.logs).toEqual([]);
     });
