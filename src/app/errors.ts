@@ -95,6 +95,11 @@ const WORDING: Record<string, Wording> = {
     title: 'The room changed during a step',
     detail: 'A tab joined or left while a step was running. The step is repeated with the new set of tabs; no action needed.',
   },
+  ERR_LINK_MISMATCH: {
+    level: 'error',
+    title: 'A peer uses another kind of connection',
+    detail: 'This tab and that peer connect in different ways (statistics on a connection of their own on one side only), so they cannot train together; the others train without it. Open both tabs with the same settings (same link and app version), then reload the one that differs.',
+  },
   ERR_TIMEOUT: {
     level: 'warning',
     title: 'A peer did not answer in time',

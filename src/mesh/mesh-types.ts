@@ -7,7 +7,7 @@ import { fnv1a } from './wire.ts';
 import type { RetryInfo, SignalingClientOptions } from './signaling-client.ts';
 import type { Timers } from '../util/timers.ts';
 import type { CollectiveConfig } from './collectives.ts';
-import type { LinkFactory } from './transport.ts';
+import type { SignalingLinkFactory } from './link-signals.ts';
 import type { PeerLimits } from './endpoint.ts';
 import type { SendWindowOption } from './send-window.ts';
 
@@ -18,7 +18,8 @@ export interface MeshOptions {
   signalingUrl?: string;
   /** Overrides the welcome's ICE servers ([] = host candidates only, for LAN use). */
   iceServers?: RTCIceServer[];
-  linkFactory?: LinkFactory;
+  /** The link type (default: simple-peer, one WebRTC connection per pair); every peer of a room must use the same. */
+  linkFactory?: SignalingLinkFactory;
   WebSocket?: SignalingClientOptions['WebSocket'];
   timers?: Timers;
   collective?: Partial<CollectiveConfig>;
@@ -49,7 +50,10 @@ export interface MeshEvents {
    * then on) ERR_BAD_FRAME, ERR_PEER_OVER_LIMIT or ERR_BAD_PEER_DATA.
    */
   'peer-left': { peerId: string; reason: MeshError };
-  /** Signaling trouble or a refusal (ERR_ROOM_FULL, ERR_ROOM_NOT_FOUND, ERR_SIGNALING). */
+  /**
+   * Signaling trouble or a refusal (ERR_ROOM_FULL, ERR_ROOM_NOT_FOUND, ERR_SIGNALING), a link that did
+   * not open (ERR_TIMEOUT), or a peer of another link type (ERR_LINK_MISMATCH, once per peer).
+   */
   error: MeshError;
   config: { from: string | null; config: RoomConfig };
 }

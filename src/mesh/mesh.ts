@@ -23,7 +23,8 @@ import type { SendWindowOption } from './send-window.ts';
 import { createSimplePeerLink } from './simple-peer-link.ts';
 import { realTimers, type Timers } from '../util/timers.ts';
 import { countedLink, TrafficCounter } from './traffic.ts';
-import type { ConnectingLink, LinkFactory } from './transport.ts';
+import type { ConnectingLink } from './transport.ts';
+import { isLinkRefusal, signalsOf, type LinkRefusal, type LinkSignals, type SignalingLinkFactory } from './link-signals.ts';
 import { EXCLUDING_CODES, groupEpoch, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
 
 export { roomFromLink, type MeshEvents, type MeshMember, type MeshOptions } from './mesh-types.ts';
@@ -37,7 +38,8 @@ type Listener<K extends keyof MeshEvents> = (payload: MeshEvents[K]) => void;
 
 interface PendingLink {
   link: ConnectingLink;
-  sawOffer: boolean;
+  /** The connections (link-signals.ts) whose offer this link has taken: another for one is a restart. */
+  offered: Set<string>;
   timer: unknown;
 }
 
@@ -54,7 +56,7 @@ export class Mesh {
   private serverEpoch = 0;
   /** Peers (still in the room) whose link dropped and that this side, as initiator, reconnects. */
   private recovering = new Set<string>();
-  /** Peers dropped for misbehaviour, with the reason: never linked again by this mesh. */
+  /** Peers dropped for misbehaviour or a link type of their own, with the reason: never linked again by this mesh. */
   private excluded = new Map<string, MeshError>();
   /** This peer's description without `run` (that part follows confirmRun). */
   private meta: PeerMeta;
@@ -65,7 +67,8 @@ export class Mesh {
   private retryTimers = new Map<string, unknown>();
   private listeners = new Map<keyof MeshEvents, Set<Listener<never>>>();
   private readonly timers: Timers;
-  private readonly linkFactory: LinkFactory;
+  private readonly linkFactory: SignalingLinkFactory;
+  private readonly linkSignals: LinkSignals;
   private readonly iceServers: RTCIceServer[];
   private destroyed = false;
 
@@ -105,6 +108,7 @@ export class Mesh {
     this.roomId = welcome.roomId;
     this.timers = opts.timers ?? realTimers;
     this.linkFactory = opts.linkFactory ?? createSimplePeerLink;
+    this.linkSignals = signalsOf(this.linkFactory);
     this.iceServers = opts.iceServers ?? (welcome.iceServers as RTCIceServer[]);
     this.endpoint = new MeshEndpoint({
       selfId: this.selfId,
@@ -299,21 +303,49 @@ export class Mesh {
 
   private onSignal(from: string, data: unknown): void {
     if (this.destroyed || this.excluded.has(from)) return;
-    // A split link (split-link.ts) offers once per connection: its stats connection's offer is not a restart.
-    const isOffer = (data as { type?: string })?.type === 'offer' && (data as { connection?: string }).connection !== 'stats';
+    if (isLinkRefusal(data)) return this.onLinkRefused(from, data);
+    if (!this.linkSignals.accepts(data)) return this.refuseLink(from);
+    // Which connection of the link this payload begins, if any (a split link has two, one offer each).
+    const started = this.linkSignals.connectionStartedBy(data);
     let pending = this.pendingLinks.get(from);
     if (from < this.selfId) {
-      // We answer this peer. A fresh offer after one we already took means it restarted the link.
-      if (isOffer && (pending?.sawOffer || this.endpoint.hasLink(from))) {
+      // We answer this peer. A fresh offer for a connection we already took means it restarted the link.
+      if (started !== null && (pending?.offered.has(started) || this.endpoint.hasLink(from))) {
         // Drop the old link first, so the epoch goes through "without this peer" and back: both sides
         // then start the re-formed group from operation 0.
         this.dropPeer(from, new MeshError('ERR_PEER_LEFT', `peer ${from} restarted its link`, from));
         pending = undefined;
       }
       pending ??= this.startLink(from, false);
-      if (isOffer) pending.sawOffer = true;
+      if (started !== null) pending.offered.add(started);
     }
     pending?.link.signal(data);
+  }
+
+  /**
+   * `peerId` signals as another link type (e.g. split links on one side only): no link of this pair
+   * could ever open, so tell it once, report it once and never link it (the room re-forms without it).
+   */
+  private refuseLink(peerId: string): void {
+    const refusal: LinkRefusal = { type: 'link-refused', code: 'ERR_LINK_MISMATCH', kind: this.linkSignals.kind };
+    this.signaling.sendSignal(peerId, refusal);
+    this.giveUpLink(peerId, `peer ${peerId} uses another link type than this tab (${this.linkSignals.kind})`);
+  }
+
+  /** `peerId` refused this side's link type (its refuseLink). */
+  private onLinkRefused(peerId: string, refusal: LinkRefusal): void {
+    this.giveUpLink(peerId, `peer ${peerId} uses ${refusal.kind}, this tab ${this.linkSignals.kind}`);
+  }
+
+  private giveUpLink(peerId: string, what: string): void {
+    const reason = new MeshError('ERR_LINK_MISMATCH', `${what}: both tabs of a pair must use the same link type, so they cannot train together; open them with the same settings`, peerId);
+    this.excluded.set(peerId, reason);
+    this.timers.clearTimeout(this.retryTimers.get(peerId));
+    this.retryTimers.delete(peerId);
+    this.recovering.delete(peerId);
+    this.dropPending(peerId);
+    this.emit('error', reason);
+    this.reform();
   }
 
   private ensureLink(peerId: string): void {
@@ -335,7 +367,7 @@ export class Mesh {
       this.emit('error', new MeshError('ERR_TIMEOUT', `no connection to peer ${peerId} after ${LINK_CONNECT_TIMEOUT_MS} ms (firewall? try a TURN server)`, peerId));
       if (initiator) this.scheduleRetry(peerId);
     }, LINK_CONNECT_TIMEOUT_MS);
-    const pending: PendingLink = { link, sawOffer: false, timer };
+    const pending: PendingLink = { link, offered: new Set(), timer };
     this.pendingLinks.set(peerId, pending);
     link.opened.then(
       () => {

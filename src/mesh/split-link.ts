@@ -7,6 +7,7 @@
  * sides of a pair must use this factory; a peer that signals as a single connection is refused.
  */
 import { createSimplePeerLink } from './simple-peer-link.ts';
+import { SPLIT_CONNECTION_SIGNALS } from './link-signals.ts';
 import { CHANNELS, type Channel, type ConnectingLink, type LinkCloseHandler, type LinkFactory, type LinkFactoryOptions, type LinkMessageHandler } from './transport.ts';
 
 /** A signaling payload tagged with the connection it belongs to (src/signaling/protocol.ts SignalData). */
@@ -89,3 +90,5 @@ export class SplitLink implements ConnectingLink {
 export function createSplitLink(opts: LinkFactoryOptions): ConnectingLink {
   return new SplitLink(opts);
 }
+/** How the mesh reads this link's signals: each payload names its connection (link-signals.ts). */
+createSplitLink.signals = SPLIT_CONNECTION_SIGNALS;

@@ -63,6 +63,8 @@ export type MeshErrorCode =
   /** A person dropped the peer from the run (the message names the tab that did). */
   | 'ERR_PEER_DROPPED'
   | 'ERR_MEMBERSHIP_CHANGED'
+  /** The two sides of a pair use different link types (split links on one side only): never linked. */
+  | 'ERR_LINK_MISMATCH'
   | 'ERR_SIGNALING'
   | 'ERR_ROOM_FULL'
   | 'ERR_ROOM_NOT_FOUND'

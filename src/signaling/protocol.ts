@@ -76,7 +76,7 @@ const TransceiverRequest = z
  */
 const SignalConnection = { connection: z.enum(['stats', 'bulk']).optional() };
 
-/** simple-peer / RTCPeerConnection signaling payloads. */
+/** simple-peer / RTCPeerConnection signaling payloads, and the mesh's refusal of a link type. */
 export const SignalData = z.union([
   z.object({ type: z.enum(['offer', 'answer', 'pranswer', 'rollback']), sdp: z.string().max(60_000).optional(), ...SignalConnection }),
   z.object({
@@ -91,6 +91,11 @@ export const SignalData = z.union([
   }),
   z.object({ type: z.literal('renegotiate'), renegotiate: z.literal(true), ...SignalConnection }),
   z.object({ type: z.literal('transceiverRequest'), transceiverRequest: TransceiverRequest, ...SignalConnection }),
+  /**
+   * Not WebRTC: the receiving mesh refuses the sender's link type (src/mesh/link-signals.ts), e.g. split
+   * links on one side only. `kind` names the refusing side's link type, for the sender's message.
+   */
+  z.object({ type: z.literal('link-refused'), code: z.literal('ERR_LINK_MISMATCH'), kind: z.string().max(128) }),
 ]);
 export type SignalData = z.infer<typeof SignalData>;
 

@@ -165,7 +165,7 @@ describe('curves history', () => {
 
 describe('notices', () => {
   it('have specific wording for every failure a person must know about', () => {
-    for (const code of ['ERR_NO_WEBGPU', 'ERR_FALLBACK_ADAPTER', 'ERR_ROOM_FULL', 'ERR_ROOM_NOT_FOUND', 'ERR_BAD_LINK', 'ERR_PEER_LEFT', 'ERR_SIGNALING', 'ERR_RECONNECTING', 'ERR_DEVICE_LOST', 'ERR_BAD_FRAME', 'ERR_TIMEOUT', 'ERR_NONFINITE_STATS', 'ERR_BAD_PEER_ROWS', 'ERR_WORLD_TOO_LARGE', 'ERR_NO_WORKER', 'ERR_WORKER_FAILED']) {
+    for (const code of ['ERR_NO_WEBGPU', 'ERR_FALLBACK_ADAPTER', 'ERR_ROOM_FULL', 'ERR_ROOM_NOT_FOUND', 'ERR_BAD_LINK', 'ERR_PEER_LEFT', 'ERR_SIGNALING', 'ERR_RECONNECTING', 'ERR_DEVICE_LOST', 'ERR_BAD_FRAME', 'ERR_TIMEOUT', 'ERR_LINK_MISMATCH', 'ERR_NONFINITE_STATS', 'ERR_BAD_PEER_ROWS', 'ERR_WORLD_TOO_LARGE', 'ERR_NO_WORKER', 'ERR_WORKER_FAILED']) {
       expect(hasWording(code), code).toBe(true);
     }
   });
