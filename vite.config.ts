@@ -58,6 +58,8 @@ export default defineConfig(({ mode }) => ({
   server: { host: '127.0.0.1', headers: { ...CROSS_ORIGIN_ISOLATION_HEADERS } },
   preview: { headers: { ...CROSS_ORIGIN_ISOLATION_HEADERS } },
   test: {
+    // After the summary: every test that needed its retry, with its first attempt's error.
+    reporters: ['default', './tests/helpers/retry-reporter.ts'],
     projects: [
       {
         extends: true,
@@ -86,6 +88,8 @@ export default defineConfig(({ mode }) => ({
           // tests at once on 2 cores can starve a page past its waits; a failure that repeats is still
           // a failure.
           retry: 1,
+          // A failed attempt that is retried prints its error at once (vitest shows only the last).
+          setupFiles: ['tests/helpers/report-retries.ts'],
         },
       },
     ],
