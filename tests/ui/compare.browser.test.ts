@@ -10,7 +10,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { HeadlessRoom } from '../../scripts/lib/headless-run.ts';
-import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { launchBrowser, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { newAppTab } from './tabs.ts';
 import type { RunLog, StepLog, TrainConfig } from '../../src/train/types.ts';
 
 /** Few steps of a small model: the UI run and two reference runs stay within a few minutes on a software GPU. */
@@ -31,8 +32,7 @@ afterAll(async () => {
 });
 
 async function newTab(url: string): Promise<Page> {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
-  return openPage(context, url);
+  return newAppTab(browser, url, { acceptDownloads: true });
 }
 
 async function setField(page: Page, label: string, value: string): Promise<void> {

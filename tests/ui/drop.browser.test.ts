@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { launchBrowser, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { newAppTab } from './tabs.ts';
 import { pausedTogether } from './paused.ts';
 
 /** Far more steps than the test waits for: the run is still going when the test ends. */
@@ -30,8 +31,7 @@ afterAll(async () => {
 });
 
 async function newTab(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  return openPage(context, url);
+  return newAppTab(browser, url);
 }
 
 async function setField(page: Page, label: string, value: string): Promise<void> {

@@ -11,7 +11,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
-import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { launchBrowser, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { newAppTab } from './tabs.ts';
 import { pausedTogether } from './paused.ts';
 
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url).pathname;
@@ -34,8 +35,7 @@ afterAll(async () => {
 });
 
 async function newTab(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const page = await openPage(context, url);
+  const page = await newAppTab(browser, url);
   tabs.push(page);
   return page;
 }

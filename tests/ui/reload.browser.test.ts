@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import type { RunLog } from '../../src/train/types.ts';
 import { harnessUrl, launchBrowser, openPage, pageModuleCaller, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { newAppTab } from './tabs.ts';
 import { MAX_SAVED_RUNS_PER_ROOM } from '../../src/app/run-store/store.ts';
 
 /** Far more steps than the test waits for: the run is still going when B reloads. */
@@ -37,8 +38,7 @@ afterAll(async () => {
 });
 
 async function newTab(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  return openPage(context, url);
+  return newAppTab(browser, url, { acceptDownloads: true });
 }
 
 async function stepOf(page: Page): Promise<number> {
@@ -125,4 +125,4 @@ it('a tab reloaded mid-run rejoins; its earlier log is exportable and its export
   await a.getByRole('button', { name: 'Pause' }).click();
   const saved = JSON.parse(await download(b, () => earlier.getByRole('button', { name: /Export JSON/ }).click())) as RunLog;
   expect(stepsOf(saved)).toEqual(stepsOf(bLog));
-}, 120_000);
+});

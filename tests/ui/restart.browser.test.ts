@@ -14,7 +14,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { launchBrowser, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { newAppTab } from './tabs.ts';
 import { pausedTogether } from './paused.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -83,8 +84,7 @@ afterAll(async () => {
 });
 
 async function newTab(url: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  return openPage(context, url);
+  return newAppTab(browser, url);
 }
 
 async function setField(page: Page, label: string, value: string): Promise<void> {
@@ -195,9 +195,9 @@ it('after a server restart mid-run the room, its settings and its run come back;
   expect(Math.max(...cLoss.keys())).toBe(Math.max(...aLoss.keys()));
   for (const [step, line] of cLoss) expect(line).toBe(aLoss.get(step));
   const resumes = async (page: Page) => ((await page.locator('sbn-log pre').textContent()) ?? '').split('\n').filter((l) => l.startsWith('Resuming from step')).length;
-  const bSkipped = [...aLoss.keys()].filter((step) => step >= Math.min(...bLoss.keys()) && !bLoss.has(step)).length;
+  const skipped = (loss: Map<number, string>) => [...aLoss.keys()].filter((step) => step >= Math.min(...loss.keys()) && !loss.has(step)).length;
   console.log(
-    `restart test: server killed after step ${stepAtKill}, C's first step ${Math.min(...cLoss.keys())}, last ${Math.max(...aLoss.keys())}, ` +
-      `B rolled back ${await resumes(b)}× and skipped ${bSkipped} shown steps, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `restart test: server killed after step ${stepAtKill}, C's first step ${Math.min(...cLoss.keys())}, last ${Math.max(...aLoss.keys())}; ` +
+      `rollbacks and skipped steps shown: B ${await resumes(b)}, ${skipped(bLoss)}; C ${await resumes(c)}, ${skipped(cLoss)}; ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 }, 180_000);
