@@ -343,8 +343,10 @@ export class Mesh {
     this.timers.clearTimeout(this.retryTimers.get(peerId));
     this.retryTimers.delete(peerId);
     this.recovering.delete(peerId);
-    this.dropPending(peerId);
     this.emit('error', reason);
+    // No link of this pair can be open, unless the refusal came from a peer that lied: drop that too.
+    if (this.endpoint.hasLink(peerId)) return this.dropPeer(peerId, reason);
+    this.dropPending(peerId);
     this.reform();
   }
 
