@@ -187,7 +187,7 @@ export class MeshEndpoint {
     this.peers.get(peerId)?.link.destroy('replaced by a new link');
     const state: PeerState = { link, flow: new FlowControl(link, createWindow(this.sendWindow), this.timers), paddingBytes: 0, pings: new Map(), reassembler: new Reassembler(peerId, this.opts.limits?.reassembly, () => this.timers.now()), lastHeardMs: this.timers.now(), rttMs: NaN };
     this.peers.set(peerId, state);
-    link.onMessage((channel, data) => this.onData(state, channel, data));
+    link.onMessage((channel, data, payloadChecked) => this.onData(state, channel, data, payloadChecked));
     link.onClose((reason) => {
       if (this.peers.get(peerId) === state) this.dropPeer(peerId, new MeshError('ERR_PEER_LEFT', `peer ${peerId} left: ${reason}`, peerId));
     });
@@ -274,13 +274,13 @@ export class MeshEndpoint {
     await sendChunked(state.flow, channel, { kind: unchecked ? FrameKind.F32Unchecked : FrameKind.F32, ...header }, bytes, this.opts.chunkBytes ?? CHUNK_PAYLOAD_BYTES, guard, state.flow);
   }
 
-  private onData(state: PeerState, channel: Channel, data: ArrayBuffer): void {
+  private onData(state: PeerState, channel: Channel, data: ArrayBuffer, payloadChecked = false): void {
     if (this.destroyed) return;
     const peerId = state.link.remoteId;
     state.lastHeardMs = this.timers.now();
     let frame: Frame;
     try {
-      frame = decodeFrame(data, peerId);
+      frame = decodeFrame(data, peerId, payloadChecked);
     } catch (err) {
       this.dropPeer(peerId, err instanceof MeshError ? err : new MeshError('ERR_BAD_FRAME', String(err), peerId));
       return;

@@ -8,8 +8,13 @@
  * queue, but not bulk the association has already taken on (bench:mesh: a stats ping beside plain bulk
  * with 1 MiB buffered took ~24 ms on one connection, ~0.5 ms on a second one). That is why bulk is
  * flow-controlled to a small window (flow-control.ts); statistics on a second connection would lift it.
+ * With the bulk worker on (bulk-worker/host.ts), the bulk channel is handed to it right after it is
+ * created: bulk frames are then received, validated and sent off the page's main thread and reach
+ * this link in batches, so a statistics message waits behind one batch rather than every bulk frame
+ * already in the page's task queue.
  */
 import SimplePeer from 'simple-peer';
+import { adoptBulkChannel, type BulkChannel } from './bulk-worker/host.ts';
 import { MAX_CHANNEL_MESSAGE_BYTES, type Channel, type ConnectingLink, type LinkCloseHandler, type LinkFactoryOptions, type LinkMessageHandler } from './transport.ts';
 
 /** SCTP stream ids of our negotiated channels (far above the ids Chromium assigns to in-band channels). */
@@ -26,9 +31,11 @@ export class SimplePeerLink implements ConnectingLink {
   readonly opened: Promise<void>;
   private peer: SimplePeer.Instance;
   private channels: Record<Channel, RTCDataChannel>;
+  /** The bulk channel's stand-in when the bulk worker owns it (then `channels.bulk` is detached). */
+  private bulkInWorker: BulkChannel | null = null;
   private messageHandler: LinkMessageHandler | null = null;
   private closeHandler: LinkCloseHandler | null = null;
-  private early: Array<[Channel, ArrayBuffer]> = [];
+  private early: Array<[Channel, ArrayBuffer, boolean]> = [];
   private destroyed = false;
   private openCount = 0;
   private disconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -56,6 +63,20 @@ export class SimplePeerLink implements ConnectingLink {
       return dc;
     };
     this.channels = { stats: make('stats'), bulk: make('bulk') };
+    // In the task that created it: a channel can move to a worker only before it has started.
+    this.bulkInWorker = adoptBulkChannel(this.channels.bulk, {
+      onOpen: () => {
+        if (++this.openCount === 2) this.resolveOpened();
+      },
+      onFrames: (frames, checked) => {
+        for (const frame of frames) {
+          if (this.destroyed) return;
+          this.onChannelMessage('bulk', frame, checked);
+        }
+      },
+      onClose: (reason) => this.close(reason),
+    });
+    if (this.bulkInWorker) this.channels.bulk.onopen = this.channels.bulk.onclose = this.channels.bulk.onerror = this.channels.bulk.onmessage = null;
     this.peer.on('signal', (data) => {
       if (!this.destroyed) opts.sendSignal(data);
     });
@@ -82,14 +103,17 @@ export class SimplePeerLink implements ConnectingLink {
       throw new RangeError(`message of ${data.byteLength} bytes exceeds the channel limit of ${MAX_CHANNEL_MESSAGE_BYTES}`);
     }
     if (!this.open) throw new Error(`link to ${this.remoteId} is not open`);
-    this.channels[channel].send(data);
+    if (channel === 'bulk' && this.bulkInWorker) this.bulkInWorker.send(data);
+    else this.channels[channel].send(data);
   }
 
   bufferedAmount(channel: Channel): number {
+    if (channel === 'bulk' && this.bulkInWorker) return this.bulkInWorker.bufferedAmount;
     return this.channels[channel].bufferedAmount;
   }
 
   whenDrained(channel: Channel, lowBytes: number): Promise<void> {
+    if (channel === 'bulk' && this.bulkInWorker) return this.open ? this.bulkInWorker.whenDrained(lowBytes) : Promise.resolve();
     const dc = this.channels[channel];
     if (dc.bufferedAmount <= lowBytes || !this.open) return Promise.resolve();
     return new Promise((resolve) => {
@@ -108,7 +132,7 @@ export class SimplePeerLink implements ConnectingLink {
     this.messageHandler = handler;
     const early = this.early;
     this.early = [];
-    for (const [channel, data] of early) handler(channel, data);
+    for (const [channel, data, checked] of early) handler(channel, data, checked);
   }
 
   onClose(handler: LinkCloseHandler): void {
@@ -119,12 +143,12 @@ export class SimplePeerLink implements ConnectingLink {
     this.close(reason);
   }
 
-  private onChannelMessage(channel: Channel, data: unknown): void {
+  private onChannelMessage(channel: Channel, data: unknown, checked = false): void {
     if (this.destroyed) return;
     // Text messages are passed on as-is: the wire decoder rejects them as malformed frames.
     const buf = data as ArrayBuffer;
-    if (this.messageHandler) this.messageHandler(channel, buf);
-    else this.early.push([channel, buf]);
+    if (this.messageHandler) this.messageHandler(channel, buf, checked);
+    else this.early.push([channel, buf, checked]);
   }
 
   private onIceState(state: string): void {
@@ -143,6 +167,7 @@ export class SimplePeerLink implements ConnectingLink {
     if (this.destroyed) return;
     this.destroyed = true;
     if (this.disconnectTimer !== null) clearTimeout(this.disconnectTimer);
+    this.bulkInWorker?.close();
     this.rejectOpened(new Error(`link to ${this.remoteId} closed before opening: ${reason}`));
     for (const dc of Object.values(this.channels)) {
       dc.onopen = dc.onclose = dc.onerror = dc.onmessage = null;

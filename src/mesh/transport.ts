@@ -12,7 +12,11 @@ export const CHANNELS: readonly Channel[] = ['stats', 'bulk'];
 /** Largest single message a data channel accepts here (Chromium's SCTP max-message-size). */
 export const MAX_CHANNEL_MESSAGE_BYTES = 262_144;
 
-export type LinkMessageHandler = (channel: Channel, data: ArrayBuffer) => void;
+/**
+ * `payloadChecked`: the link already ran the wire decoder on this frame (checksum and finiteness
+ * included, e.g. in the bulk worker); the receiver need only read its header.
+ */
+export type LinkMessageHandler = (channel: Channel, data: ArrayBuffer, payloadChecked?: boolean) => void;
 /** `reason` is a human-readable cause (e.g. 'data channel closed', 'ICE failed'). */
 export type LinkCloseHandler = (reason: string) => void;
 

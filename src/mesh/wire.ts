@@ -136,8 +136,10 @@ export function allFinite(bytes: Uint8Array): boolean {
 /**
  * Parses and validates one frame. Throws MeshError ERR_BAD_FRAME (with `peerId`, the sender) on a bad
  * magic, version, kind, length, chunk numbering, checksum, or a non-finite float where the kind forbids it.
+ * `payloadChecked`: this very buffer passed decodeFrame already (in the bulk worker), so the two
+ * passes over the payload (checksum, finiteness) are skipped and only the header is read again.
  */
-export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
+export function decodeFrame(buf: ArrayBuffer, peerId?: string, payloadChecked = false): Frame {
   if (!(buf instanceof ArrayBuffer)) throw bad('not binary', peerId);
   if (buf.byteLength < HEADER_BYTES) throw bad(`${buf.byteLength} bytes is shorter than the ${HEADER_BYTES}-byte header`, peerId);
   const view = new DataView(buf);
@@ -165,10 +167,10 @@ export function decodeFrame(buf: ArrayBuffer, peerId?: string): Frame {
   if (header.totalBytes > MAX_MESSAGE_BYTES) throw bad(`message of ${header.totalBytes} bytes exceeds ${MAX_MESSAGE_BYTES}`, peerId);
   if (payloadLength > header.totalBytes) throw bad(`chunk of ${payloadLength} bytes in a ${header.totalBytes}-byte message`, peerId);
   const payload = new Uint8Array(buf, HEADER_BYTES, payloadLength);
-  if (payloadChecksum(payload) !== view.getUint32(36, true)) throw bad('checksum mismatch', peerId);
+  if (!payloadChecked && payloadChecksum(payload) !== view.getUint32(36, true)) throw bad('checksum mismatch', peerId);
   if (header.kind === FrameKind.F32) {
     if (payloadLength % 4 !== 0 || header.totalBytes % 4 !== 0) throw bad('float32 payload length not a multiple of 4', peerId);
-    if (!allFinite(payload)) throw bad('non-finite float32 (NaN or Infinity) in payload', peerId);
+    if (!payloadChecked && !allFinite(payload)) throw bad('non-finite float32 (NaN or Infinity) in payload', peerId);
   } else if (header.kind === FrameKind.F32Unchecked) {
     if (payloadLength % 4 !== 0 || header.totalBytes % 4 !== 0) throw bad('float32 payload length not a multiple of 4', peerId);
     if (header.round !== ROUND_UNCHECKED) throw bad(`unchecked float32 in round ${header.round} (only round ${ROUND_UNCHECKED} may carry it)`, peerId);

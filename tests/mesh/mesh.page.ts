@@ -4,7 +4,8 @@
  */
 import { Mesh } from '../../src/mesh/mesh.ts';
 import { createSplitLink } from '../../src/mesh/split-link.ts';
-import { fnv1a } from '../../src/mesh/wire.ts';
+import { encodeFrame, fnv1a, FrameKind } from '../../src/mesh/wire.ts';
+import { bulkWorkerStatus, setBulkWorker, type BulkWorkerStatus } from '../../src/mesh/bulk-worker/host.ts';
 import type { ProcessGroup } from '../../src/mesh/types.ts';
 import type { SendWindowOption } from '../../src/mesh/send-window.ts';
 
@@ -29,8 +30,20 @@ export function inputOf(rank: number, length: number, seed: number): Float32Arra
   return out;
 }
 
-/** Creates (no roomId) or joins a room; ICE: host candidates only. */
-export async function join(roomId?: string, chunkBytes?: number, sendWindow?: SendWindowOption, split = false): Promise<{ peerId: string; roomId: string }> {
+/**
+ * Creates (no roomId) or joins a room; ICE: host candidates only. `bulkWorker`: links move their bulk
+ * channel to the bulk worker (true) or keep it on the page (false); absent: the mesh's default.
+ * `noTransfer`: this page behaves as a browser that cannot move a data channel to a worker.
+ */
+export async function join(roomId?: string, chunkBytes?: number, sendWindow?: SendWindowOption, split = false, bulkWorker?: boolean, noTransfer = false): Promise<{ peerId: string; roomId: string }> {
+  if (bulkWorker !== undefined && bulkWorker !== null) setBulkWorker(bulkWorker);
+  if (noTransfer) {
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: unknown) {
+      if (Array.isArray(transfer) && transfer.some((t) => t instanceof RTCDataChannel)) throw new DOMException('RTCDataChannel is not transferable here', 'DataCloneError');
+      return (post as (m: unknown, t?: unknown) => void).call(this, message, transfer);
+    } as typeof Worker.prototype.postMessage;
+  }
   mesh = await Mesh.join({
     room: roomId ? { roomId } : { create: true },
     iceServers: [],
@@ -75,6 +88,19 @@ export function setSendWindow(option: SendWindowOption): void {
 export function sendWindows(): number[] {
   const m = current();
   return m.members.filter((x) => x.id !== m.selfId).map((x) => m.sendWindowBytes(x.id));
+}
+
+/** Where this page's bulk channels run (bulk-worker/host.ts). */
+export function bulkStatus(): BulkWorkerStatus {
+  return bulkWorkerStatus();
+}
+
+/** Sends one F32 bulk frame with a wrong checksum to the peer of `rank` (a hostile peer's frame). */
+export function sendCorruptBulkFrame(rank: number): void {
+  const m = current();
+  const frame = encodeFrame({ kind: FrameKind.F32, round: 0, epoch: m.group.epoch, step: 0, opId: 1_000, chunkIndex: 0, chunkCount: 1, totalBytes: 16 }, new Uint8Array(16));
+  new DataView(frame).setUint32(36, 0xbaadf00d, true);
+  m.sendRawFrame(m.group.peerIdOf(rank), 'bulk', frame);
 }
 
 export function group(): ProcessGroup {
