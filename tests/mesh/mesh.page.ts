@@ -127,6 +127,24 @@ export async function allReduceCheck(length: number, seed: number): Promise<{ ra
   return { rank: g.rank, maxAbsError, resultHash: fnv1a(new Uint8Array(result.buffer)), ms };
 }
 
+/**
+ * allReduce(sum) on 2 tabs against the exact float32 reference: one float32 addition of the two seeded
+ * inputs per element (the only rounding a 2-rank sum has). Returns the elements that differ in any bit.
+ */
+export async function allReduceExactPair(length: number, seed: number): Promise<{ length: number; mismatches: number }> {
+  const g = current().group;
+  if (g.size !== 2) throw new Error(`allReduceExactPair needs 2 ranks, the group has ${g.size}`);
+  const result = await g.allReduce(inputOf(g.rank, length, seed), 'sum');
+  const reference = new Float32Array(length);
+  const [x, y] = [inputOf(0, length, seed), inputOf(1, length, seed)];
+  for (let i = 0; i < length; i++) reference[i] = x[i]! + y[i]!;
+  const got = new Uint32Array(result.buffer, result.byteOffset, result.length);
+  const want = new Uint32Array(reference.buffer);
+  let mismatches = 0;
+  for (let i = 0; i < Math.min(length, result.length); i++) if (got[i] !== want[i]) mismatches++;
+  return { length: result.length, mismatches };
+}
+
 /** The statistics exchange of Shuffle BN: 2 × 512 floats to rank+1, from rank−1. Returns ms. */
 export async function statsExchange(): Promise<number> {
   const g = current().group;
@@ -160,6 +178,11 @@ export function leave(): void {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length ? sorted[Math.floor(sorted.length / 2)]! : NaN;
+}
+
+/** One ping's round trip (ms) to `peerId` on `channel` (on bulk it goes through the bulk worker, if on). */
+export function pingPeer(peerId: string, channel: 'stats' | 'bulk'): Promise<number> {
+  return current().ping(peerId, channel);
 }
 
 /** Median round trip (ms) of `count` single-frame pings on the stats channel to the next rank. */
