@@ -27,7 +27,9 @@ acceptNoArguments(`usage: npm run bench:mesh
   BENCH_REPS=N        turns per window and measurement [3]
   BENCH_CHUNK_KIB=N   bulk frame payload, KiB [the mesh's default, 16]
   BENCH_FIXED_KIB=N   the fixed window's high mark, KiB (it resumes at half) [32]
-  BENCH_SPLIT=1       statistics on a peer connection of their own (split links) [one connection]`);
+  BENCH_SPLIT=1       statistics on a peer connection of their own (split links) [one connection]
+  BENCH_BULK_WORKER=1 bulk channels in each page's bulk worker (src/mesh/bulk-worker/); 0: on the
+                      page's main thread [the mesh's default]`);
 
 type PageModule = typeof import('../tests/mesh/mesh.page.ts');
 type PlainModule = typeof import('./lib/plain-channel.page.ts');
@@ -53,6 +55,8 @@ const WINDOWS: Record<'fixed' | 'adaptive', SendWindowOption> = {
 };
 /** Every tab's links carry statistics on a peer connection of their own (src/mesh/split-link.ts). */
 const SPLIT = process.env.BENCH_SPLIT === '1';
+/** Where bulk channels run: true in the bulk worker, false on the page, undefined: the mesh's default. */
+const BULK_WORKER = process.env.BENCH_BULK_WORKER === undefined ? undefined : process.env.BENCH_BULK_WORKER === '1';
 type Variant = keyof typeof WINDOWS;
 const VARIANTS: readonly Variant[] = ['fixed', 'adaptive'];
 
@@ -88,11 +92,11 @@ async function loadPageModule(page: Page): Promise<void> {
 async function formMesh(browser: Browser, url: string, tabs: number): Promise<Page[]> {
   const pages = [await openPage(browser, url)];
   await loadPageModule(pages[0]!);
-  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES, undefined, SPLIT);
+  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES, undefined, SPLIT, BULK_WORKER);
   for (let i = 1; i < tabs; i++) {
     const page = await openPage(browser, url);
     await loadPageModule(page);
-    await call(page, 'join', roomId, CHUNK_BYTES, undefined, SPLIT);
+    await call(page, 'join', roomId, CHUNK_BYTES, undefined, SPLIT, BULK_WORKER);
     pages.push(page);
   }
   await Promise.all(pages.map((p) => call(p, 'waitForSize', tabs, 90_000)));
@@ -148,6 +152,8 @@ try {
   for (const tabs of [2, 4]) {
     const pages = await formMesh(browser, url, tabs);
     if (tabs === 2) {
+      const status = await call(pages[0]!, 'bulkStatus');
+      row('bulk channels', status.inWorker > 0 ? `in the bulk worker (${status.inWorker} per tab)` : `on the page's main thread${status.fallbackReason ? ` (${status.fallbackReason})` : ''}`);
       const [a, b] = pages as [Page, Page];
       const pingMs = await call(a, 'pingMedian', 50);
       row('ping RTT, stats channel (median of 50)', `${pingMs.toFixed(3)} ms`);
@@ -210,6 +216,14 @@ try {
         row(`allReduce ${mib} MiB, ${tabs} tabs, ${variant} (median of ${REPS})`, `${median(ms[variant]).toFixed(1)} ms  bus ${bus.toFixed(1)} MB/s = ${pct(bus / raw[variant])} of raw`);
         if (mib * MIB === LOAD_BYTES) targets.push(`allReduce ${mib} MiB / raw, ${tabs} tabs, ${variant}: ${pct(bus / raw[variant])} (≥ 70%)`);
       }
+      if (mib * MIB === LOAD_BYTES && tabs > 2) {
+        // n tabs on 2 cores share one CPU budget: what all of them send per second together, against
+        // what one tab sends one way alone. A ring sends 2(n−1)/n of the tensor per tab.
+        for (const variant of VARIANTS) {
+          const totalMBps = tabs * busMBps(tabs, mib * MIB, median(ms[variant]));
+          row(`allReduce ${mib} MiB, ${tabs} tabs, ${variant}: all tabs together send`, `${totalMBps.toFixed(1)} MB/s = ${(totalMBps / raw[variant]).toFixed(2)}× the 2-tab raw one-way rate`);
+        }
+      }
       if (mib * MIB === LOAD_BYTES) {
         row(`allReduce ${mib} MiB, ${tabs} tabs, adaptive / fixed bus bandwidth`, `${(median(ms.fixed) / median(ms.adaptive)).toFixed(2)}×  (window reached ${await windowsReached(pages)}, load ${load()})`);
       }
@@ -240,7 +254,7 @@ try {
   }
   // Figures depend on what else runs: print the machine's load next to them.
   row('machine', `${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`);
-  row('links', `${SPLIT ? 'statistics on a connection of their own (split)' : 'one connection per pair'}; fixed window ${FIXED_KIB ?? 32} KiB`);
+  row('links', `${SPLIT ? 'statistics on a connection of their own (split)' : 'one connection per pair'}; fixed window ${FIXED_KIB ?? 32} KiB; frames ${CHUNK_BYTES ? CHUNK_BYTES / KIB : 16} KiB; bulk ${BULK_WORKER === undefined ? 'default' : BULK_WORKER ? 'in the bulk worker' : 'on the main thread'}`);
   console.log('\n| measurement | value |\n|---|---|');
   for (const [what, value] of rows) console.log(`| ${what} | ${value} |`);
   console.log('\nTargets (ratios from this run):');
