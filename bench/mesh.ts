@@ -19,6 +19,7 @@ import { cpus, loadavg } from 'node:os';
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
 import { acceptNoArguments } from '../scripts/lib/cli.ts';
 import type { SendWindowOption } from '../src/mesh/send-window.ts';
+import { compareBulkPlacement } from './lib/bulk-ab.ts';
 
 acceptNoArguments(`usage: npm run bench:mesh
   Data-channel throughput against the plain-channel ceiling, allReduce bus bandwidth on 2 and 4 tabs,
@@ -29,7 +30,8 @@ acceptNoArguments(`usage: npm run bench:mesh
   BENCH_FIXED_KIB=N   the fixed window's high mark, KiB (it resumes at half) [32]
   BENCH_SPLIT=1       statistics on a peer connection of their own (split links) [one connection]
   BENCH_BULK_WORKER=1 bulk channels in each page's bulk worker (src/mesh/bulk-worker/); 0: on the
-                      page's main thread [the mesh's default]`);
+                      page's main thread; ab: only the comparison of the two on 2 tabs, both
+                      windows, in turns (bench/lib/bulk-ab.ts) [the mesh's default]`);
 
 type PageModule = typeof import('../tests/mesh/mesh.page.ts');
 type PlainModule = typeof import('./lib/plain-channel.page.ts');
@@ -57,6 +59,7 @@ const WINDOWS: Record<'fixed' | 'adaptive', SendWindowOption> = {
 const SPLIT = process.env.BENCH_SPLIT === '1';
 /** Where bulk channels run: true in the bulk worker, false on the page, undefined: the mesh's default. */
 const BULK_WORKER = process.env.BENCH_BULK_WORKER === undefined ? undefined : process.env.BENCH_BULK_WORKER === '1';
+const BULK_AB = process.env.BENCH_BULK_WORKER === 'ab';
 type Variant = keyof typeof WINDOWS;
 const VARIANTS: readonly Variant[] = ['fixed', 'adaptive'];
 
@@ -89,14 +92,14 @@ async function loadPageModule(page: Page): Promise<void> {
   }
 }
 
-async function formMesh(browser: Browser, url: string, tabs: number): Promise<Page[]> {
+async function formMesh(browser: Browser, url: string, tabs: number, bulkWorker = BULK_WORKER): Promise<Page[]> {
   const pages = [await openPage(browser, url)];
   await loadPageModule(pages[0]!);
-  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES, undefined, SPLIT, BULK_WORKER);
+  const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES, undefined, SPLIT, bulkWorker);
   for (let i = 1; i < tabs; i++) {
     const page = await openPage(browser, url);
     await loadPageModule(page);
-    await call(page, 'join', roomId, CHUNK_BYTES, undefined, SPLIT, BULK_WORKER);
+    await call(page, 'join', roomId, CHUNK_BYTES, undefined, SPLIT, bulkWorker);
     pages.push(page);
   }
   await Promise.all(pages.map((p) => call(p, 'waitForSize', tabs, 90_000)));
@@ -149,7 +152,24 @@ try {
   const raw = { fixed: NaN, adaptive: NaN } as Record<Variant, number>;
   let ceilingMBps = NaN;
   const targets: string[] = [];
-  for (const tabs of [2, 4]) {
+  if (BULK_AB) {
+    targets.push(
+      ...(await compareBulkPlacement(browser, {
+        call,
+        plain,
+        formPair: async (b, bulkWorker) => (await formMesh(b, url, 2, bulkWorker)) as [Page, Page],
+        connectPlain,
+        windows: WINDOWS,
+        reps: REPS,
+        rawBytes: RAW_BYTES,
+        loadBytes: LOAD_BYTES,
+        plainMessageBytes: 16 * KIB, // the best size in every run so far (bench:mesh probes all of them)
+        plainHighBytes: PLAIN_HIGH_BYTES,
+        row,
+      })),
+    );
+  }
+  for (const tabs of BULK_AB ? [] : [2, 4]) {
     const pages = await formMesh(browser, url, tabs);
     if (tabs === 2) {
       const status = await call(pages[0]!, 'bulkStatus');
