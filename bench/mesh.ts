@@ -274,7 +274,7 @@ try {
   }
   // Figures depend on what else runs: print the machine's load next to them.
   row('machine', `${cpus().length} cores, load average ${loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`);
-  row('links', `${SPLIT ? 'statistics on a connection of their own (split)' : 'one connection per pair'}; fixed window ${FIXED_KIB ?? 32} KiB; frames ${CHUNK_BYTES ? CHUNK_BYTES / KIB : 16} KiB; bulk ${BULK_WORKER === undefined ? 'default' : BULK_WORKER ? 'in the bulk worker' : 'on the main thread'}`);
+  row('links', `${SPLIT ? 'statistics on a connection of their own (split)' : 'one connection per pair'}; fixed window ${FIXED_KIB ?? 32} KiB; frames ${CHUNK_BYTES ? CHUNK_BYTES / KIB : 16} KiB; bulk ${BULK_AB ? 'on the main thread against the bulk worker' : BULK_WORKER === undefined ? 'default' : BULK_WORKER ? 'in the bulk worker' : 'on the main thread'}`);
   console.log('\n| measurement | value |\n|---|---|');
   for (const [what, value] of rows) console.log(`| ${what} | ${value} |`);
   console.log('\nTargets (ratios from this run):');

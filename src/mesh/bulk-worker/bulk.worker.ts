@@ -10,9 +10,12 @@ import { BATCH_BYTES, type PageToWorker, type WorkerToPage } from './protocol.ts
 
 interface Adopted {
   channel: RTCDataChannel;
-  /** Frames received and not yet posted, with their bytes. */
-  batch: ArrayBuffer[];
-  batchBytes: number;
+  /** Frames received and not yet posted. */
+  queue: ArrayBuffer[];
+  /** A batch is in the page's queue (posted, not yet acknowledged). */
+  pageBusy: boolean;
+  /** The malformed frame to pass on once the frames before it are delivered. */
+  refusedFrame: ArrayBuffer | string | null;
   /** Bytes given to channel.send so far. */
   sentBytes: number;
   /** The page waits for bufferedAmount ≤ this (NaN: nobody waits). */
@@ -33,13 +36,24 @@ function post(message: WorkerToPage, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
-function flush(id: number): void {
+/** Posts the next batch of link `id`, unless the page still has one (`force`: the link is closing). */
+function flush(id: number, force = false): void {
   const link = links.get(id);
-  if (!link || link.batch.length === 0) return;
-  const frames = link.batch;
-  link.batch = [];
-  link.batchBytes = 0;
-  post({ type: 'frames', id, frames, checked: true }, frames);
+  if (!link || (link.pageBusy && !force)) return;
+  if (link.queue.length > 0) {
+    let count = 0;
+    let bytes = 0;
+    while (count < link.queue.length && (bytes < BATCH_BYTES || force)) bytes += link.queue[count++]!.byteLength;
+    const frames = link.queue.splice(0, count);
+    link.pageBusy = true;
+    post({ type: 'frames', id, frames, checked: true }, frames);
+  } else if (link.refusedFrame !== null) {
+    // The page decodes it again and drops the peer with ERR_BAD_FRAME naming it.
+    const frame = link.refusedFrame;
+    link.refusedFrame = null;
+    link.pageBusy = true;
+    post({ type: 'frames', id, frames: [frame], checked: false });
+  }
 }
 
 flushChannel.port1.onmessage = () => {
@@ -54,18 +68,12 @@ function onFrame(id: number, link: Adopted, data: ArrayBuffer | string): void {
     if (typeof data === 'string') throw new Error('not binary');
     decodeFrame(data);
   } catch {
-    // The page decodes it again and drops the peer with ERR_BAD_FRAME naming it; frames before it go first.
-    flush(id);
+    // Passed on after the frames before it; nothing after it is.
     link.refused = true;
-    post({ type: 'frames', id, frames: [data], checked: false });
-    return;
+    link.refusedFrame = data;
   }
-  link.batch.push(data);
-  link.batchBytes += data.byteLength;
-  if (link.batchBytes >= BATCH_BYTES) {
-    flush(id);
-    return;
-  }
+  if (!link.refused) link.queue.push(data as ArrayBuffer);
+  if (link.pageBusy) return; // its ack posts what arrived meanwhile
   pendingFlush.add(id);
   if (!flushScheduled) {
     flushScheduled = true;
@@ -79,7 +87,7 @@ function reportSent(id: number, link: Adopted): void {
 }
 
 function adopt(id: number, channel: RTCDataChannel): void {
-  const link: Adopted = { channel, batch: [], batchBytes: 0, sentBytes: 0, watchLow: NaN, refused: false };
+  const link: Adopted = { channel, queue: [], pageBusy: false, refusedFrame: null, sentBytes: 0, watchLow: NaN, refused: false };
   links.set(id, link);
   channel.binaryType = 'arraybuffer';
   channel.onopen = () => post({ type: 'open', id });
@@ -89,7 +97,7 @@ function adopt(id: number, channel: RTCDataChannel): void {
   };
   const closed = (reason: string) => {
     if (links.get(id) !== link) return;
-    flush(id);
+    flush(id, true);
     forget(id);
     post({ type: 'closed', id, reason });
   };
@@ -138,5 +146,8 @@ scope.onmessage = (ev: MessageEvent<PageToWorker>) => {
       return;
     case 'close':
       return forget(message.id);
+    case 'ack':
+      link.pageBusy = false;
+      return flush(message.id);
   }
 };

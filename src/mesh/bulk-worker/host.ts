@@ -137,7 +137,10 @@ export class BulkChannel {
       case 'open':
         return this.events.onOpen();
       case 'frames':
-        return this.events.onFrames(message.frames, message.checked);
+        this.events.onFrames(message.frames, message.checked);
+        // Processed (reassembled, credited): the worker may post the next batch.
+        if (!this.closed) worker?.postMessage({ type: 'ack', id: this.id } satisfies PageToWorker);
+        return;
       case 'sent':
         this.handedBytes = message.handedBytes;
         return this.wake();

@@ -10,6 +10,7 @@
  *   send   {id, frames}        frames to send in order (copied: the page's callers keep their buffers)
  *   watch  {id, lowBytes}      report `sent` once the channel's bufferedAmount is ≤ lowBytes
  *   close  {id}                close the channel and forget the link
+ *   ack    {id}                the page has processed the link's last batch (frames)
  * Worker → page:
  *   open   {id}
  *   frames {id, frames, checked}  received frames in arrival order, transferred. checked: every frame
@@ -20,9 +21,11 @@
  */
 
 /**
- * A batch is posted once it holds this many bytes, or when the worker's queue of arrived frames runs
- * dry: a statistics message on the page waits behind at most one batch (16 frames of 16 KiB, well
- * under a millisecond of the page's per-frame work), and the page pays one task per batch.
+ * Most bytes of one batch. A link has at most one batch in the page's task queue: the next one is
+ * posted when the page acknowledges the last, holding whatever arrived meanwhile (up to this), so a
+ * statistics message on the page waits behind at most one batch per link (16 frames of 16 KiB, well
+ * under a millisecond of the page's per-frame work), and a busy page gets fewer, fuller batches
+ * (one task and one credit each) instead of a queue of single frames.
  */
 export const BATCH_BYTES = 256 * 1024;
 
@@ -30,7 +33,8 @@ export type PageToWorker =
   | { type: 'adopt'; id: number; channel: RTCDataChannel }
   | { type: 'send'; id: number; frames: ArrayBuffer[] }
   | { type: 'watch'; id: number; lowBytes: number }
-  | { type: 'close'; id: number };
+  | { type: 'close'; id: number }
+  | { type: 'ack'; id: number };
 
 export type WorkerToPage =
   | { type: 'open'; id: number }
