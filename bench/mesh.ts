@@ -158,7 +158,7 @@ try {
         call,
         plain,
         formPair: async (b, bulkWorker) => (await formMesh(b, url, 2, bulkWorker)) as [Page, Page],
-        connectPlain,
+        connectPlain: (a, b, separate) => connectPlain(a, b, separate),
         windows: WINDOWS,
         reps: REPS,
         rawBytes: RAW_BYTES,

@@ -18,7 +18,7 @@ export interface AbSetup {
   plain: Plain;
   /** Opens a pair of tabs in a new room, bulk in the worker or not; resolves once they are linked. */
   formPair(browser: Browser, bulkWorker: boolean): Promise<[Page, Page]>;
-  connectPlain(a: Page, b: Page): Promise<void>;
+  connectPlain(a: Page, b: Page, separate: boolean): Promise<void>;
   windows: Record<'fixed' | 'adaptive', SendWindowOption>;
   reps: number;
   rawBytes: number;
@@ -38,7 +38,11 @@ export async function compareBulkPlacement(browser: Browser, s: AbSetup): Promis
     const status = await s.call(pages[0], 'bulkStatus');
     s.row(`${placement}: bulk channels`, status.inWorker > 0 ? `in the bulk worker (${status.inWorker})` : `on the main thread${status.fallbackReason ? ` (${status.fallbackReason})` : ''}`);
   }
-  await s.connectPlain(pairs.main[0], pairs.main[1]);
+  // Plain channels with stats on a connection of their own, like split links: the ceiling, and how
+  // long a stats ping waits beside plain bulk (no code of ours) with the fixed window's bytes buffered.
+  await s.connectPlain(pairs.main[0], pairs.main[1], true);
+  const fixedHigh = (s.windows.fixed as { highBytes?: number }).highBytes ?? 32 * 1024;
+  const plainPing: number[] = [];
   const variants = (['main', 'worker'] as const).flatMap((placement) => (['fixed', 'adaptive'] as const).map((window) => ({ placement, window, name: `${placement}, ${window}` })));
   const figures = new Map(variants.map((v) => [v.name, { raw: [] as number[], stats: [] as number[], reduceMs: [] as number[] }]));
   const ceiling: number[] = [];
@@ -55,10 +59,12 @@ export async function compareBulkPlacement(browser: Browser, s: AbSetup): Promis
       f.stats.push(Math.max(...(await Promise.all(pages.map((p) => s.call(p, 'statsUnderLoadMs', s.loadBytes, 40)))).map((l) => l.medianMs)));
     }
     ceiling.push(await s.plain(pairs.main[0], 'plainThroughput', s.rawBytes, s.plainMessageBytes, s.plainHighBytes));
+    plainPing.push((await s.plain(pairs.main[0], 'plainPingDuringBulk', s.rawBytes, s.plainMessageBytes, fixedHigh)).medianMs);
     loads.push(loadavg()[0]!);
   }
   const ceilingMBps = median(ceiling);
   s.row(`A/B ceiling: plain channel (median of ${ceiling.length})`, `${ceilingMBps.toFixed(1)} MB/s (load ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)})`);
+  s.row(`A/B stats ping beside plain bulk, ${fixedHigh / 1024} KiB buffered, own connection`, `${median(plainPing).toFixed(2)} ms (median of ${plainPing.length} turns; the transport's own wait at this load)`);
   const targets: string[] = [];
   const bus = (ms: number) => s.loadBytes / (ms / 1000) / 1e6; // 2 tabs: 2(n−1)/n = 1
   for (const v of variants) {
