@@ -141,6 +141,8 @@ describe('no credited byte is lost', () => {
     const credited: number[] = [];
     aToB.onMessage((_channel, data) => credited.push(new DataView(decodeFrame(data).payload.buffer, decodeFrame(data).payload.byteOffset, 4).getUint32(0, true)));
     flow.onBulkProcessed(20_000, false);
+    await Promise.resolve(); // the task ends: its credit is sent, and refused
+    expect(flaky.refused).toBe(1);
     refuse = false;
     flow.onBulkProcessed(700, true);
     await flush(2);
@@ -148,6 +150,26 @@ describe('no credited byte is lost', () => {
     clock.advance(CREDIT_RETRY_MS); // the armed retry finds nothing left to send
     await flush(2);
     expect(credited).toEqual([20_700]);
+    flow.close();
+  });
+
+  it('frames handled in one task are credited once, at its end; frames of separate tasks once each', async () => {
+    const clock = fakeClock(0);
+    const [aToB, bToA] = createMemoryLinkPair(A, B);
+    const flow = new FlowControl(bToA, { highBytes: 1 << 20, lowBytes: 1 << 19, onCredit() {} }, clock.timers);
+    const credited: number[] = [];
+    aToB.onMessage((_channel, data) => credited.push(new DataView(decodeFrame(data).payload.buffer, decodeFrame(data).payload.byteOffset, 4).getUint32(0, true)));
+    // A batch from the bulk worker: 16 frames of 16 KiB in one task, the last ending its message.
+    for (let i = 0; i < 16; i++) flow.onBulkProcessed(16_384, i === 15);
+    expect(credited).toEqual([]); // nothing before the task's end
+    await flush(2);
+    expect(credited).toEqual([16 * 16_384]);
+    // Frames one task each (bulk on the page's main thread): one credit per frame, as before.
+    for (let i = 0; i < 3; i++) {
+      flow.onBulkProcessed(16_384, false);
+      await flush(1);
+    }
+    expect(credited).toEqual([16 * 16_384, 16_384, 16_384, 16_384]);
     flow.close();
   });
 });

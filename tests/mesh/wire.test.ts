@@ -91,6 +91,28 @@ describe('wire format', () => {
   });
 });
 
+describe('frames the bulk worker already checked (payloadChecked)', () => {
+  const good = encodeFrame(HEADER, f32Bytes([1, 2, 3, 4]));
+  it('skips only the payload passes (checksum, finiteness) and reads the same frame', () => {
+    const corrupted = good.slice(0);
+    new Uint8Array(corrupted)[HEADER_BYTES + 5]! ^= 0x10;
+    expect(() => decodeFrame(corrupted, 'peer-abcdef')).toThrow(/checksum/);
+    const frame = decodeFrame(corrupted, 'peer-abcdef', true);
+    expect({ ...frame, payload: undefined }).toEqual({ ...HEADER, payload: undefined });
+    expect(frame.payload.byteLength).toBe(16);
+  });
+  it('still refuses a bad header: every header rule holds whoever checked the payload', () => {
+    for (const [bad, fragment] of [
+      [withHeaderEdit(good, (v) => v.setUint32(0, 0, true)), 'bad magic'],
+      [good.slice(0, good.byteLength - 4), 'payload length'],
+      [withHeaderEdit(good, (v) => v.setUint32(20, 3, true)), 'chunk index'],
+      [encodeFrame({ ...HEADER, totalBytes: 66 }, new Uint8Array(6)), 'multiple of 4'],
+    ] as const) {
+      expect(() => decodeFrame(bad, 'peer-abcdef', true)).toThrow(fragment);
+    }
+  });
+});
+
 describe('unchecked float32 frames (the owners’ contribution round, validated-reduce.ts)', () => {
   const unchecked: FrameHeader = { ...HEADER, kind: FrameKind.F32Unchecked, round: ROUND_UNCHECKED };
   it('carry NaN and Infinity to the receiver, which checks them itself', () => {
