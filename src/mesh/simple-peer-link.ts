@@ -11,7 +11,8 @@
  * With the bulk worker on (bulk-worker/host.ts), the bulk channel is handed to it right after it is
  * created: bulk frames are then received, validated and sent off the page's main thread and reach
  * this link in batches, so a statistics message waits behind one batch rather than every bulk frame
- * already in the page's task queue.
+ * already in the page's task queue (bench:mesh: under a large window most of the wait was elsewhere,
+ * in the browser's transport, so the worker is opt-in).
  */
 import SimplePeer from 'simple-peer';
 import { adoptBulkChannel, type BulkChannel } from './bulk-worker/host.ts';
