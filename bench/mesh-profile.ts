@@ -3,7 +3,8 @@
  * `bash scripts/in-netns.sh npx tsx bench/mesh-profile.ts`). Two tabs with split links and a fixed
  * window (BENCH_FIXED_KIB, default 1024); tab A sends BENCH_PROFILE_MIB of padding frames (or an
  * allReduce with BENCH_PROFILE_ALLREDUCE=1) while the CDP profiler samples tab B. Prints self time by
- * function (top 25) and per bulk frame received.
+ * function (top 25) and per bulk frame received. BENCH_BULK_WORKER=1: bulk channels in the bulk worker
+ * (then the profile is the page's main thread only, not the worker's).
  */
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
 import type { Page } from 'playwright-core';
