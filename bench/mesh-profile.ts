@@ -8,6 +8,15 @@
  */
 import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
 import type { Page } from 'playwright-core';
+import { acceptNoArguments } from '../scripts/lib/cli.ts';
+
+acceptNoArguments(`usage: bash scripts/in-netns.sh npx tsx bench/mesh-profile.ts
+  CDP profile of the receiving tab's main thread during a bulk transfer between two split-link tabs;
+  prints self time by function, total and per 16 KiB bulk frame. Asserts nothing.
+  BENCH_FIXED_KIB=N           fixed bulk window, KiB (it resumes at half) [1024]
+  BENCH_PROFILE_MIB=N         padding sent while profiling, MiB [64]
+  BENCH_PROFILE_ALLREDUCE=1   profile an allReduce of that size on both tabs instead
+  BENCH_BULK_WORKER=1         bulk channels in the bulk worker [on the page]`);
 
 const PAGE_MODULE = '/tests/mesh/mesh.page.ts';
 const MIB = 1024 * 1024;
