@@ -99,7 +99,14 @@ export type SessionState = 'idle' | 'running' | 'paused' | 'done' | 'error';
 /** The training session as the app drives it (src/train/session.ts `TrainingSession`). */
 export interface SessionLike extends EventTarget {
   start(): Promise<void>;
+  /** Pauses at once: the step in flight completes, no other begins. */
   pause(): void;
+  /**
+   * Pauses once 0-based step `step` has completed, decided where the steps run: no later step begins
+   * (-1, or a step already completed: at once). The state turns 'paused' after that step's event.
+   */
+  pauseAfter(step: number): void;
+  /** Resumes a paused session, and cancels a pending pauseAfter. */
   resume(): void;
   reset(): void;
   destroy(): void;

@@ -64,6 +64,7 @@ export class Run {
   readonly log: RunLog;
   private readonly session: SessionLike;
   private readonly batcher: Batcher<StepLog>;
+  /** The room's pause step given to the session and not resumed since (null: none). */
   private pauseAt: number | null = null;
   private readonly meter = new ProgressMeter();
   private readonly timers: TimeoutTimers;
@@ -139,21 +140,25 @@ export class Run {
   }
 
   /**
-   * Pauses after `step` completes (-1: at once). The session checks its state between steps, so a
-   * pause requested from the step event stops it before the next step begins.
+   * Pauses after `step` completes (-1: at once). The session decides where its steps run (in the
+   * compute worker, its loop is ahead of the step events this page has seen): it begins no step after
+   * `step`, so every tab given the same step stops after that step, and its 'paused' state follows
+   * the event of the last step it completed (the step the page then shows).
    */
   pauseAfter(step: number): void {
-    if (step < 0 || this.lastStep >= step) {
-      this.pauseAt = null;
+    this.pauseAt = step < 0 ? null : step;
+    if (step < 0) {
       if (this.session.state === 'running') this.session.pause();
     } else {
-      this.pauseAt = step;
+      this.session.pauseAfter(step);
     }
   }
 
+  /** Resumes the paused session, or cancels the pause step it was given. */
   resume(): void {
+    const pending = this.pauseAt !== null;
     this.pauseAt = null;
-    if (this.session.state === 'paused') this.session.resume();
+    if (this.session.state === 'paused' || pending) this.session.resume();
   }
 
   /** Stops the session for good; pending steps are delivered (and saved) first. Idempotent. */
@@ -180,7 +185,6 @@ export class Run {
     this.lastStepMs = log.computeMs + log.commMs;
     this.latest = log;
     this.meter.record(this.timers.now(), this.lastStepMs);
-    if (this.pauseAt !== null && log.step >= this.pauseAt) this.pauseAfter(-1);
     this.batcher.push(log);
   };
 

@@ -145,6 +145,17 @@ function sessionError(code: string, message: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });
 }
 
+/**
+ * A pause step as `pauseAfter` takes it: a 0-based step (an integer ≥ 0), or -1 for at once. Anything
+ * else is refused with ERR_BAD_PAUSE_STEP (the compute worker checks what the page sends with it).
+ */
+export function checkPauseStep(step: unknown): number {
+  if (typeof step !== 'number' || !Number.isInteger(step) || step < -1) {
+    throw sessionError('ERR_BAD_PAUSE_STEP', `a pause step must be a whole step number ≥ 0, or -1 for at once; got ${typeof step === 'number' ? step : JSON.stringify(step)}`);
+  }
+  return step;
+}
+
 /** Is this failure a membership change (recoverable by rebuilding the world)? */
 export function isMembershipFault(err: unknown): boolean {
   return err instanceof MeshError && (err.code === 'ERR_PEER_LEFT' || err.code === 'ERR_MEMBERSHIP_CHANGED' || err.code === 'ERR_TIMEOUT');
@@ -244,6 +255,8 @@ export class TrainingSession extends EventTarget {
   private faultAt: number | null = null;
   private paceTimer: ReturnType<typeof setInterval> | undefined;
   private _pace: RoomPace | null = null;
+  /** 0-based step after which the loop pauses (pauseAfter); null: none asked. */
+  private pauseAtStep: number | null = null;
   /** True while the loop waits in pause (no step in flight). */
   private parked = false;
   private parkWaiters: Array<() => void> = [];
@@ -303,8 +316,23 @@ export class TrainingSession extends EventTarget {
     return this.loop;
   }
 
+  /** Pauses at once: the step in flight (if any) completes, and no other begins. */
   pause(): void {
+    this.pauseAtStep = null;
     if (this._state === 'running') this.setState('paused');
+  }
+
+  /**
+   * Pauses once step `step` (0-based) has completed: the loop begins no step after it, so every tab
+   * given the same step stops after the same step, however late each learns of it (as long as it is
+   * before that tab begins step + 1). -1, or a step this session has already completed: at once, as
+   * pause(). The state stays 'running' until the loop actually pauses. resume() cancels it.
+   */
+  pauseAfter(step: number): void {
+    checkPauseStep(step);
+    if (this._state !== 'running') return;
+    if (step < 0 || this.step > step) this.pause();
+    else this.pauseAtStep = step;
   }
 
   /** Pauses and resolves once no step is in flight (the loop waits or has ended): e.g. before a snapshot. */
@@ -314,7 +342,9 @@ export class TrainingSession extends EventTarget {
     await new Promise<void>((settled) => this.parkWaiters.push(settled));
   }
 
+  /** Resumes a paused session; also cancels a pause asked for a later step (pauseAfter). */
   resume(): void {
+    this.pauseAtStep = null;
     if (this._state !== 'paused') return;
     this.setState('running');
     for (const wake of this.resumeWaiters.splice(0)) wake();
@@ -326,6 +356,7 @@ export class TrainingSession extends EventTarget {
     this.trainer = null;
     this.logs.length = 0;
     this.needsWorld = true;
+    this.pauseAtStep = null;
     if (!this.loop) this.setState('idle');
     else this.pause();
   }
@@ -374,6 +405,9 @@ export class TrainingSession extends EventTarget {
           this.setState('done');
           return;
         }
+        // Checked last before the step begins (no await between here and its start), so a pause that
+        // came while the loop awaited (a world rebuild) begins no step.
+        if (this.pausesBefore(trainer.step)) continue;
         let log: StepLog;
         this.meter.startStep();
         try {
@@ -409,6 +443,12 @@ export class TrainingSession extends EventTarget {
     } finally {
       clearInterval(this.paceTimer);
     }
+  }
+
+  /** Whether the loop must not begin 0-based step `step`: paused, or past the pause step it was given. */
+  private pausesBefore(step: number): boolean {
+    if (this.pauseAtStep !== null && step > this.pauseAtStep) this.pause();
+    return this._state === 'paused';
   }
 
   /**

@@ -95,6 +95,7 @@ export type SessionRequest =
       groups: { group: GroupWire | null; complete: boolean } | null;
     }
   | { type: 's.command'; seq: number; command: SessionCommand }
+  | PauseAfterRequest
   | { type: 's.destroy' };
 
 /** What the page mirrors of the worker's session; `ack`: the last command the worker has applied. */
@@ -113,3 +114,16 @@ export type SessionReply =
   | { type: 's.event'; name: SessionEventName; detail: unknown; status: SessionStatus }
   /** The session's training loop ended (start()'s promise settles). */
   | { type: 's.ended'; error: WireError | null };
+
+// ── pause after a step (session port) ──────────────────────────────────────────────────────────
+
+/**
+ * Page → worker: pause once step `step` (0-based) has completed, decided by the worker's loop
+ * (TrainingSession.pauseAfter); -1: at once. A command like `s.command` (same `seq`, acknowledged by
+ * the next status). The worker checks `step` (ERR_BAD_PAUSE_STEP) and pauses at once when it is bad.
+ */
+export interface PauseAfterRequest {
+  type: 's.pause-after';
+  seq: number;
+  step: number;
+}

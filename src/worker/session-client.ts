@@ -28,6 +28,8 @@ export class RemoteSession extends EventTarget implements SessionLike {
   private _step = 0;
   private _activity: SessionActivity = 'idle';
   private seq = 0;
+  /** A pause after a later step was sent and neither resumed nor reached yet (as far as the page knows). */
+  private pausePending = false;
   private loop: { promise: Promise<void>; settle: (err: Error | null) => void } | null = null;
   private readonly host: GroupHost | null;
   private readonly detach: () => void;
@@ -74,14 +76,30 @@ export class RemoteSession extends EventTarget implements SessionLike {
   }
 
   pause(): void {
+    this.pausePending = false;
     if (this._state === 'running') this.command('pause', 'paused');
   }
 
+  /**
+   * The worker's loop decides (TrainingSession.pauseAfter): the mirrored state stays 'running' until
+   * the worker reports the pause, which follows the event of the last step it completed.
+   */
+  pauseAfter(step: number): void {
+    if (step < 0) return this.pause();
+    if (this._state !== 'running') return;
+    this.pausePending = true;
+    this.post({ type: 's.pause-after', seq: ++this.seq, step });
+  }
+
+  /** Resumes a paused session, or cancels a pause still pending in the worker. */
   resume(): void {
-    if (this._state === 'paused') this.command('resume', 'running');
+    const pending = this.pausePending;
+    this.pausePending = false;
+    if (this._state === 'paused' || (pending && this._state === 'running')) this.command('resume', 'running');
   }
 
   reset(): void {
+    this.pausePending = false;
     this._step = 0;
     this.command('reset', this.loop ? (this._state === 'running' ? 'paused' : this._state) : 'idle');
   }
@@ -116,7 +134,9 @@ export class RemoteSession extends EventTarget implements SessionLike {
   private adopt(status: SessionStatus): void {
     this._step = status.step;
     this._activity = status.activity;
-    if (status.ack === this.seq) this.setState(status.state);
+    if (status.ack !== this.seq) return;
+    if (status.state !== 'running') this.pausePending = false;
+    this.setState(status.state);
   }
 
   private onMessage(msg: SessionReply): void {

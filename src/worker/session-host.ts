@@ -8,7 +8,7 @@
 import type { SessionLike } from '../app/ports.ts';
 import type { Backend } from '../backend/backend.ts';
 import { checkBucketCap } from '../train/buckets.ts';
-import { TrainingSession, type GroupSource, type SessionOptions } from '../train/session.ts';
+import { checkPauseStep, TrainingSession, type GroupSource, type SessionOptions } from '../train/session.ts';
 import type { TrainConfig } from '../train/types.ts';
 import { encodeError } from './errors.ts';
 import { RemoteGroups } from './group-client.ts';
@@ -134,6 +134,8 @@ export class SessionHost {
         return this.open(msg);
       case 's.command':
         return this.command(msg.seq, msg.command);
+      case 's.pause-after':
+        return this.pauseAfter(msg.seq, msg.step);
       case 's.destroy':
         return this.destroy();
     }
@@ -168,6 +170,23 @@ export class SessionHost {
     else if (command === 'resume') session.resume();
     else if (command === 'reset') session.reset();
     // Always, so the page learns this command is applied even when the state did not change.
+    this.sendStatus(true);
+  }
+
+  /**
+   * The page's pause step, checked here: a bad one is reported (ERR_BAD_PAUSE_STEP) and the session
+   * pauses at once, since a pause was asked for and a tab that trains on would stall the room.
+   */
+  private pauseAfter(seq: number, step: unknown): void {
+    const session = this.session;
+    this.ack = seq;
+    if (!session) return;
+    try {
+      session.pauseAfter(checkPauseStep(step));
+    } catch (err) {
+      session.pause();
+      this.post({ type: 's.event', name: 'error', detail: encodeError(err), status: this.status() });
+    }
     this.sendStatus(true);
   }
 }

@@ -21,6 +21,7 @@ class ManualSession extends EventTarget implements SessionLike {
     this.dispatchEvent(new Event('state'));
   }
   pause() {}
+  pauseAfter() {}
   resume() {}
   reset() {}
   destroy() {}

@@ -39,6 +39,7 @@ class ScriptedSession extends EventTarget implements SessionLike {
     this.dispatchEvent(new Event('state'));
   }
   pause() {}
+  pauseAfter() {}
   resume() {}
   reset() {}
   destroy() {}

@@ -17,6 +17,8 @@ class ManualSession extends EventTarget implements SessionLike {
   step = -1;
   state: SessionState = 'idle';
   destroyed = false;
+  /** As a TrainingSession: pauses once the step given to pauseAfter has completed. */
+  pauseAt: number | null = null;
   constructor(readonly config: TrainConfig) {
     super();
   }
@@ -24,9 +26,15 @@ class ManualSession extends EventTarget implements SessionLike {
     this.set('running');
   }
   pause() {
+    this.pauseAt = null;
     this.set('paused');
   }
+  pauseAfter(step: number) {
+    if (step < 0 || this.step >= step) this.pause();
+    else this.pauseAt = step;
+  }
   resume() {
+    this.pauseAt = null;
     this.set('running');
   }
   reset() {
@@ -38,6 +46,7 @@ class ManualSession extends EventTarget implements SessionLike {
   emit(log: StepLog) {
     this.step = log.step;
     this.dispatchEvent(new CustomEvent('step', { detail: log }));
+    if (this.pauseAt !== null && log.step >= this.pauseAt) this.pause();
   }
   fail(err: Error) {
     this.set('error');

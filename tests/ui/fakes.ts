@@ -72,6 +72,7 @@ class FakeSession extends EventTarget implements SessionLike {
   step = -1;
   state: SessionState = 'idle';
   private timer: ReturnType<typeof setInterval> | undefined;
+  private pauseAt: number | null = null;
 
   constructor(
     private readonly config: TrainConfig,
@@ -88,9 +89,17 @@ class FakeSession extends EventTarget implements SessionLike {
   }
   pause(): void {
     clearInterval(this.timer);
+    this.pauseAt = null;
     this.setState('paused');
   }
+  /** As a TrainingSession: no step after `step` begins. */
+  pauseAfter(step: number): void {
+    if (this.state !== 'running') return;
+    if (step < 0 || this.step >= step) this.pause();
+    else this.pauseAt = step;
+  }
   resume(): void {
+    this.pauseAt = null;
     this.setState('running');
     this.tick();
   }
@@ -114,7 +123,7 @@ class FakeSession extends EventTarget implements SessionLike {
       if (this.step + 1 >= this.config.steps) {
         clearInterval(this.timer);
         this.setState('done');
-      }
+      } else if (this.pauseAt !== null && this.step >= this.pauseAt) this.pause();
     }, this.intervalMs);
   }
 

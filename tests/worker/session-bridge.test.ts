@@ -42,6 +42,9 @@ class FakeSession extends EventTarget implements SessionLike {
     this.commands.push('pause');
     if (this.state === 'running') this.set('paused');
   }
+  pauseAfter(step: number): void {
+    this.commands.push(`pauseAfter ${step}`);
+  }
   resume(): void {
     this.commands.push('resume');
     if (this.state === 'paused') this.set('running');
