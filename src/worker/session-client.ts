@@ -85,7 +85,8 @@ export class RemoteSession extends EventTarget implements SessionLike {
    * the worker reports the pause, which follows the event of the last step it completed.
    */
   pauseAfter(step: number): void {
-    if (step < 0) return this.pause();
+    // Any other step goes as it is: the worker checks it.
+    if (step === -1) return this.pause();
     if (this._state !== 'running') return;
     this.pausePending = true;
     this.post({ type: 's.pause-after', seq: ++this.seq, step });
