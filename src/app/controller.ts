@@ -21,8 +21,8 @@ import type { AppStore } from './store.ts';
 export const MAX_LOG_LINES = 400;
 /**
  * A pause stops every tab after the same step, chosen this far ahead of the pausing tab so the
- * command reaches the others first: at least PAUSE_LEAD_STEPS steps, and at least PAUSE_LEAD_MS of
- * training time.
+ * command reaches every tab's training loop (src/train/session.ts pauseAfter) before it begins the
+ * step after: at least PAUSE_LEAD_STEPS steps, and at least PAUSE_LEAD_MS of training time.
  */
 export const PAUSE_LEAD_STEPS = 2;
 export const PAUSE_LEAD_MS = 500;
@@ -153,7 +153,7 @@ export class AppController {
   pause(): void {
     const stepMs = this.run?.lastStepMs ?? 0;
     const lead = Math.max(PAUSE_LEAD_STEPS, stepMs > 0 ? Math.ceil(PAUSE_LEAD_MS / stepMs) : 0);
-    const pauseAt = this.run && this.run.lastStep >= 0 ? this.run.lastStep + lead : -1;
+    const pauseAt = this.run && this.run.completedStep >= 0 ? this.run.completedStep + lead : -1;
     this.publish({ ...this.intended(), command: 'pause', pauseAt });
   }
 

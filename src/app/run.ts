@@ -107,6 +107,14 @@ export class Run {
     return this.session.state;
   }
 
+  /**
+   * The newest step (0-based) the session has completed as far as this page knows: a session in the
+   * compute worker reports its count before the step's event has crossed to the page.
+   */
+  get completedStep(): number {
+    return Math.max(this.lastStep, this.session.step - 1);
+  }
+
   /** Pace, ETA and what the session is doing now (stand-in sessions without `activity` report their state). */
   progress(): RunProgress {
     const state = this.session.state;

@@ -180,3 +180,32 @@ describe('a pause at step S stops every tab after exactly S (2 tabs)', () => {
     });
   }
 });
+
+describe('the pause step is chosen from the furthest step the page knows of', () => {
+  it('a session ahead of its step events (a compute worker) counts: completedStep reads its own count', () => {
+    const session = Object.assign(new EventTarget(), {
+      step: 0,
+      state: 'running' as SessionState,
+      start: () => Promise.resolve(),
+      pause: () => {},
+      pauseAfter: () => {},
+      resume: () => {},
+      reset: () => {},
+      destroy: () => {},
+    });
+    const run = new Run({
+      id: 'run-1',
+      config: CONFIG,
+      backend: { label: 'stand-in' },
+      backendLabel: 'stand-in',
+      groups: null,
+      createSession: () => session,
+      callbacks: { onUpdate: () => {}, onState: () => {}, onError: () => {} },
+    });
+    cleanups.push(() => run.destroy());
+    expect(run.completedStep).toBe(-1);
+    // The worker reports 3 steps completed; their events have not reached the page yet.
+    session.step = 3;
+    expect([run.lastStep, run.completedStep]).toEqual([-1, 2]);
+  });
+});
