@@ -166,7 +166,8 @@ export class Run {
   resume(): void {
     const pending = this.pauseAt !== null;
     this.pauseAt = null;
-    if (this.session.state === 'paused' || pending) this.session.resume();
+    const state = this.session.state;
+    if (state === 'paused' || (pending && state === 'running')) this.session.resume();
   }
 
   /** Stops the session for good; pending steps are delivered (and saved) first. Idempotent. */
