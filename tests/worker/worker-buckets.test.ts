@@ -17,11 +17,8 @@ import { packState } from '../../src/train/moco-state.ts';
 import { staticGroups, TrainingSession } from '../../src/train/session.ts';
 import type { StepLog, TrainConfig } from '../../src/train/types.ts';
 import type { SessionLike } from '../../src/app/ports.ts';
-import { startComputeWorker } from '../../src/worker/compute.ts';
-import type { PortLike } from '../../src/worker/port.ts';
-import type { ControlReply, ControlRequest } from '../../src/worker/protocol.ts';
-import { SessionHost, trainingSessions, type WorkerSessionFactory } from '../../src/worker/session-host.ts';
 import { SMALL_CONFIG } from '../train/harness.ts';
+import { standInCompute } from './stand-in-worker.ts';
 
 /**
  * 256 → 256 → 256 → 16: two Linear layers of 256·256 weights (256 KiB each, the default cap), so the
@@ -66,28 +63,6 @@ function countingAllReduce(group: ProcessGroup, lengths: number[]): ProcessGroup
   });
 }
 
-/**
- * What src/worker/compute.worker.ts does with its messages (that entry runs only in a Worker): report
- * in, answer the backend request, and serve every session port with the worker's session factory.
- */
-class StandInWorker extends EventTarget {
-  private readonly hosts: SessionHost[] = [];
-  constructor(private readonly make: WorkerSessionFactory) {
-    super();
-    setTimeout(() => this.reply({ type: 'ready' }));
-  }
-  postMessage(msg: ControlRequest): void {
-    if (msg.type === 'backend') this.reply({ type: 'backend', ok: true, badge: 'cpu', label: 'float64 (Node)', kind: 'cpu', fallback: null });
-    else this.hosts.push(new SessionHost(msg.port as unknown as PortLike, this.make));
-  }
-  terminate(): void {
-    for (const host of this.hosts) host.destroy();
-  }
-  private reply(data: ControlReply): void {
-    setTimeout(() => this.dispatchEvent(new MessageEvent('message', { data })));
-  }
-}
-
 interface WorkerTab {
   /** The page's side, driven as the app drives it. */
   session: SessionLike;
@@ -98,10 +73,7 @@ interface WorkerTab {
 
 /** One tab computing in the "worker": the page's ComputeWorker, and the worker's side behind it. */
 async function workerTab(group: ProcessGroup, opts: { config?: TrainConfig; trace?: boolean; traceEvery?: number; bucketCapBytes?: unknown }): Promise<WorkerTab> {
-  const make = trainingSessions(createCpuBackend(), { dataset });
-  let inner: TrainingSession | null = null;
-  const stand = new StandInWorker((o) => (inner = make(o) as TrainingSession));
-  const worker = await startComputeWorker(() => stand as unknown as Worker);
+  const { worker, inner } = await standInCompute({ dataset });
   const choice = await worker.backend(false);
   const session = worker.createSession({
     backend: choice.backend,
@@ -118,7 +90,7 @@ async function workerTab(group: ProcessGroup, opts: { config?: TrainConfig; trac
     session.destroy();
     worker.terminate();
   });
-  return { session, inner: () => inner!, logs };
+  return { session, inner: () => inner()!, logs };
 }
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
