@@ -51,6 +51,9 @@ async function peerStates(page: Page): Promise<string[]> {
 }
 
 it('tabs join by link, share settings, start and pause together, and a late tab joins the run', async () => {
+  // A retry starts with tabs of its own: the failed attempt's pages (still in their room) would
+  // otherwise stay in `tabs` and be checked as members of the new room.
+  for (const page of tabs.splice(0)) await page.close().catch(() => {});
   const a = await newTab(`${server.url}/`);
   await a.getByRole('button', { name: 'Create a room' }).click();
   const linkBox = a.locator('sbn-room-link input#room-link');
@@ -126,7 +129,8 @@ it('tabs join by link, share settings, start and pause together, and a late tab 
   }
   for (const page of tabs.slice(0, 3)) {
     const points = await page.evaluate(() => document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-curves')!.pointCounts('loss'));
-    expect(points).toEqual([STEPS, STEPS]);
+    const log = ((await page.locator('sbn-log pre').textContent()) ?? '').split('\n').filter((l) => /Resuming| Loss /.test(l));
+    expect(points, `tab ${tabs.indexOf(page)}'s curves; its log:\n${log.join('\n')}`).toEqual([STEPS, STEPS]);
     // local mode: every worker normalises with its own statistics
     const arrows = await page.locator('sbn-shuffle-view figure').first().locator('path.arrow').evaluateAll((els) => els.map((e) => [e.getAttribute('data-from'), e.getAttribute('data-to')]));
     expect(arrows).toHaveLength(8);
