@@ -128,9 +128,10 @@ it('tabs join by link, share settings, start and pause together, and a late tab 
     expect(await lastLoss(page)).toBe(await lastLoss(d));
   }
   for (const page of tabs.slice(0, 3)) {
-    const points = await page.evaluate(() => document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-curves')!.pointCounts('loss'));
+    // Polled like the labels above: the chart is drawn in its own element's render, not with the label.
+    const points = () => page.evaluate(() => document.querySelector('sbn-app')!.shadowRoot!.querySelector('sbn-curves')!.pointCounts('loss'));
     const log = ((await page.locator('sbn-log pre').textContent()) ?? '').split('\n').filter((l) => /Resuming| Loss /.test(l));
-    expect(points, `tab ${tabs.indexOf(page)}'s curves; its log:\n${log.join('\n')}`).toEqual([STEPS, STEPS]);
+    await expect.poll(points, { message: `tab ${tabs.indexOf(page)}'s curves; its log:\n${log.join('\n')}`, timeout: 10_000 }).toEqual([STEPS, STEPS]);
     // local mode: every worker normalises with its own statistics
     const arrows = await page.locator('sbn-shuffle-view figure').first().locator('path.arrow').evaluateAll((els) => els.map((e) => [e.getAttribute('data-from'), e.getAttribute('data-to')]));
     expect(arrows).toHaveLength(8);
