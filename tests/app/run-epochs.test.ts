@@ -8,15 +8,13 @@
  * new group. Real signaling server, in-memory links.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { attachSignaling } from '../../src/server/signaling.ts';
 import { Mesh } from '../../src/mesh/mesh.ts';
 import { MemoryLinkHub } from '../../src/mesh/memory-link.ts';
 import type { WebSocketCtor } from '../../src/mesh/signaling-client.ts';
 import type { ProcessGroup } from '../../src/mesh/types.ts';
 import { runGroups, type GroupSource } from '../../src/train/session.ts';
+import { startTestSignaling, type TestSignaling } from '../helpers/signaling-server.ts';
 
 /** Collective timeout here: a dropped frame shows as a failure in seconds, not the default minutes. */
 const TIMEOUT_MS = 3_000;
@@ -24,8 +22,7 @@ const TIMEOUT_MS = 3_000;
 const LAG_MS = 300;
 const OLD_RUN_STEPS = 20;
 
-let server: http.Server;
-let close: () => void;
+let signaling: TestSignaling;
 let url: string;
 let hub: MemoryLinkHub;
 const meshes: Mesh[] = [];
@@ -57,16 +54,12 @@ async function step(group: ProcessGroup, index: number): Promise<number> {
 describe('a new run on tabs that stay linked', () => {
   beforeEach(async () => {
     hub = new MemoryLinkHub();
-    server = http.createServer();
-    const handle = attachSignaling(server);
-    close = () => handle.close();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/signal`;
+    signaling = await startTestSignaling();
+    url = signaling.url;
   });
   afterEach(async () => {
     for (const m of meshes.splice(0)) m.destroy();
-    close();
-    await new Promise((resolve) => server.close(resolve));
+    await signaling.close();
   });
 
   it('starts at step 0 on a new epoch, so a tab still at the old run\'s last step takes its frames', async () => {

@@ -6,19 +6,16 @@
  * after their handshake (tests/helpers/handshake-links.ts), timers 20× fast.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
-import { attachSignaling } from '../../src/server/signaling.ts';
 import { LINK_CONNECT_TIMEOUT_MS, LINK_RETRY_DELAY_MS, Mesh } from '../../src/mesh/mesh.ts';
 import type { MeshError } from '../../src/mesh/types.ts';
 import type { WebSocketCtor } from '../../src/mesh/signaling-client.ts';
 import type { SignalingLinkFactory } from '../../src/mesh/link-signals.ts';
 import { fastTimers, handshakeFactory, type MadeLink } from '../helpers/handshake-links.ts';
+import { startTestSignaling, type TestSignaling } from '../helpers/signaling-server.ts';
 
 const SPEED = 20;
-let server: http.Server;
-let close: () => void;
+let signaling: TestSignaling;
 let url: string;
 const meshes: Mesh[] = [];
 
@@ -34,16 +31,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Mesh with two link types in one room', () => {
   beforeEach(async () => {
-    server = http.createServer();
-    const handle = attachSignaling(server);
-    close = () => handle.close();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/signal`;
+    signaling = await startTestSignaling();
+    url = signaling.url;
   });
   afterEach(async () => {
     for (const m of meshes.splice(0)) m.destroy();
-    close();
-    await new Promise((resolve) => server.close(resolve));
+    await signaling.close();
   });
 
   it('a split-link tab and a one-connection tab: ERR_LINK_MISMATCH once on each side, no retries, the matching pair trains', async () => {
