@@ -16,7 +16,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { cpus, loadavg } from 'node:os';
-import { harnessUrl, launchBrowser, openPage, startDevServer } from '../tests/helpers/browser.ts';
+import { harnessUrl, launchBrowser, loadPageModule, openPage, startDevServer } from '../tests/helpers/browser.ts';
 import { acceptNoArguments } from '../scripts/lib/cli.ts';
 import type { SendWindowOption } from '../src/mesh/send-window.ts';
 import { compareBulkPlacement } from './lib/bulk-ab.ts';
@@ -78,27 +78,13 @@ async function connectPlain(a: Page, b: Page, separate = false): Promise<void> {
   await Promise.all([plain(a, 'plainWaitOpen'), plain(b, 'plainWaitOpen')]);
 }
 
-/**
- * Loads the page module, reloading once if Vite answers "504 Outdated Optimize Dep" (its dependency
- * cache was refreshed by another dev server on this machine while this page loaded).
- */
-async function loadPageModule(page: Page): Promise<void> {
-  const load = () => page.evaluate(`import(${JSON.stringify(PAGE_MODULE)}).then(() => true)`);
-  try {
-    await load();
-  } catch {
-    await page.reload();
-    await load();
-  }
-}
-
 async function formMesh(browser: Browser, url: string, tabs: number, bulkWorker = BULK_WORKER): Promise<Page[]> {
   const pages = [await openPage(browser, url)];
-  await loadPageModule(pages[0]!);
+  await loadPageModule(pages[0]!, PAGE_MODULE);
   const { roomId } = await call(pages[0]!, 'join', undefined, CHUNK_BYTES, undefined, SPLIT, bulkWorker);
   for (let i = 1; i < tabs; i++) {
     const page = await openPage(browser, url);
-    await loadPageModule(page);
+    await loadPageModule(page, PAGE_MODULE);
     await call(page, 'join', roomId, CHUNK_BYTES, undefined, SPLIT, bulkWorker);
     pages.push(page);
   }

@@ -113,6 +113,20 @@ export function pageModuleCaller<M>(page: () => Page, modulePath: string): PageC
     page().evaluate(`import(${JSON.stringify(modulePath)}).then((m) => m[${JSON.stringify(String(fn))}](...${JSON.stringify(args)}))`) as never;
 }
 
+/**
+ * Loads a page module, reloading the page once if Vite answers "504 Outdated Optimize Dep" (its
+ * dependency cache was refreshed by another dev server on this machine while the page loaded).
+ */
+export async function loadPageModule(page: Page, modulePath: string): Promise<void> {
+  const load = () => page.evaluate(`import(${JSON.stringify(modulePath)}).then(() => true)`);
+  try {
+    await load();
+  } catch {
+    await page.reload();
+    await load();
+  }
+}
+
 export interface Harness {
   server: DevServer;
   browser: Browser;

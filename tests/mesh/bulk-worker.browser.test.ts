@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { harnessUrl, launchBrowser, loadPageModule, openPage, pageModuleCaller, startDevServer, type DevServer } from '../helpers/browser.ts';
 
 type PageModule = typeof import('./mesh.page.ts');
 type LinkModule = typeof import('./bulk-link.page.ts');
@@ -13,23 +13,12 @@ const PAGE_MODULE = '/tests/mesh/mesh.page.ts';
 const LINK_MODULE = '/tests/mesh/bulk-link.page.ts';
 const FLOATS_4MIB = (4 * 1024 * 1024) / 4;
 
+/** Calls an export of `module` in `page` (pageModuleCaller with the page as an argument). */
 function caller<M>(module: string) {
-  return <K extends keyof M>(page: Page, fn: K, ...args: unknown[]): Promise<M[K] extends (...a: never[]) => infer R ? Awaited<R> : never> =>
-    page.evaluate(`import(${JSON.stringify(module)}).then((m) => m[${JSON.stringify(String(fn))}](...${JSON.stringify(args)}))`) as never;
+  return <K extends keyof M>(page: Page, fn: K, ...args: unknown[]) => pageModuleCaller<M>(() => page, module)(fn, ...args);
 }
 const call = caller<PageModule>(PAGE_MODULE);
 const linkCall = caller<LinkModule>(LINK_MODULE);
-
-/** Loads the page module, reloading once if Vite answers "504 Outdated Optimize Dep". */
-async function loadModule(page: Page, module: string): Promise<void> {
-  const load = () => page.evaluate(`import(${JSON.stringify(module)}).then(() => true)`);
-  try {
-    await load();
-  } catch {
-    await page.reload();
-    await load();
-  }
-}
 
 describe('bulk data in a worker', () => {
   let server: DevServer;
@@ -49,7 +38,7 @@ describe('bulk data in a worker', () => {
     let roomId: string | undefined;
     for (let i = 0; i < tabs; i++) {
       const page = await openPage(browser, harnessUrl(server));
-      await loadModule(page, PAGE_MODULE);
+      await loadPageModule(page, PAGE_MODULE);
       ({ roomId } = await call(page, 'join', roomId, undefined, undefined, true, true, noTransfer));
       pages.push(page);
     }
@@ -94,7 +83,7 @@ describe('bulk data in a worker', () => {
 
   it('closing a link releases a sender waiting for its bulk channel to drain', async () => {
     const page = await openPage(browser, harnessUrl(server));
-    await loadModule(page, LINK_MODULE);
+    await loadPageModule(page, LINK_MODULE);
     // Without a close, the wait ends when the worker reports the channel drained.
     const drained = await linkCall(page, 'drainAcrossClose', 2 * 1024 * 1024, null);
     expect(drained.inWorker).toBeGreaterThanOrEqual(1);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userInfo } from 'node:os';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
-import { harnessUrl, launchBrowser, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
+import { harnessUrl, launchBrowser, loadPageModule, openPage, startDevServer, type DevServer } from '../helpers/browser.ts';
 
 type PageModule = typeof import('./mesh.page.ts');
 const PAGE_MODULE = '/tests/mesh/mesh.page.ts';
@@ -19,20 +19,6 @@ async function call<K extends keyof PageModule>(page: Page, fn: K, ...args: unkn
   return page.evaluate(script) as never;
 }
 
-/**
- * Loads the page module, reloading once if Vite answers "504 Outdated Optimize Dep" (its dependency
- * cache was refreshed by another dev server on this machine while this page loaded).
- */
-async function loadPageModule(page: Page): Promise<void> {
-  const load = () => page.evaluate(`import(${JSON.stringify(PAGE_MODULE)}).then(() => true)`);
-  try {
-    await load();
-  } catch {
-    await page.reload();
-    await load();
-  }
-}
-
 /** Opens a tab on the room link (`?room=`), as a person following the link would. */
 async function openRoomTab(browser: Browser, server: DevServer, roomId?: string): Promise<Page> {
   const url = `${harnessUrl(server)}${roomId ? `?room=${roomId}` : ''}`;
@@ -40,7 +26,7 @@ async function openRoomTab(browser: Browser, server: DevServer, roomId?: string)
 }
 
 async function joinFromLink(page: Page): Promise<{ peerId: string; roomId: string }> {
-  await loadPageModule(page);
+  await loadPageModule(page, PAGE_MODULE);
   const roomId = await page.evaluate(() => new URL(location.href).searchParams.get('room') ?? undefined);
   return call(page, 'join', roomId);
 }
@@ -87,10 +73,10 @@ describe('WebRTC mesh in one browser', () => {
 
   it('statistics on a connection of their own (split links): 2 tabs allReduce 4 MiB and exchange statistics', async () => {
     const first = await openRoomTab(browser, server);
-    await loadPageModule(first);
+    await loadPageModule(first, PAGE_MODULE);
     const { roomId } = await call(first, 'join', undefined, undefined, undefined, true);
     const second = await openRoomTab(browser, server, roomId);
-    await loadPageModule(second);
+    await loadPageModule(second, PAGE_MODULE);
     await call(second, 'join', roomId, undefined, undefined, true);
     const tabs = [first, second];
     await Promise.all(tabs.map((p) => call(p, 'waitForSize', 2, 90_000)));
